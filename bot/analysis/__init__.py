@@ -1,0 +1,1 @@
+"""Prompts, the findings schema, offline analyzers, merging and the review pipeline."""

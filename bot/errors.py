@@ -1,0 +1,60 @@
+"""The one error root of auditbot and its small tree.
+
+Each error carries its context and, where a person must act, says how to fix it.
+Exceptions become HTTP answers in one place (``bot/web/errors.py``); "try later" is an
+exception that carries ``retry_after`` (arq's ``Retry(defer=...)`` in the worker).
+"""
+
+from __future__ import annotations
+
+
+class AuditbotError(Exception):
+    """Root of every error auditbot raises on purpose."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class ConfigError(AuditbotError):
+    """A setting is missing, invalid or contradicts another; names the variable."""
+
+    def __init__(self, variable: str, message: str, *, hint: str | None = None) -> None:
+        super().__init__(f"{variable}: {message}", hint=hint)
+        self.variable = variable
+
+
+class RetryLater(AuditbotError):
+    """The operation may succeed later; ``retry_after`` is in seconds."""
+
+    def __init__(self, message: str, *, retry_after: float, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after
+
+
+class BadInput(AuditbotError):
+    """Input from outside (a webhook body, an upload, a config file) is not what it claims."""
+
+
+class NotFound(AuditbotError):
+    """The object does not exist or the caller may not know that it exists."""
+
+
+class StorageError(AuditbotError):
+    """The database refused or could not be reached."""
+
+
+class ForgeError(AuditbotError):
+    """GitHub or GitLab refused a request in a way retrying will not fix."""
+
+
+class LLMError(AuditbotError):
+    """A model provider failed in a way that retrying the same call will not fix."""
+
+
+class BudgetExceeded(LLMError):
+    """A task, project or installation budget has no room for another call."""

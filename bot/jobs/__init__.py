@@ -1,0 +1,1 @@
+"""arq job functions, their payload contracts and the worker settings."""

@@ -1,0 +1,1 @@
+"""SQLAlchemy models, engines and sessions; `migrations/` holds the Alembic history."""

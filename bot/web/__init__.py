@@ -1,0 +1,1 @@
+"""The starlette app: webhooks, API routes, report pages, WebSocket, health and metrics."""
