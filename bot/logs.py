@@ -96,9 +96,12 @@ def setup_logging(level: str = "INFO", fmt: str = "console") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_ContextFilter())
     handler.setFormatter(JsonFormatter() if fmt == "json" else ConsoleFormatter())
+    handler.set_name("auditbot")
     root = logging.getLogger()
+    # Replace only our own handler: a host (pytest, uvicorn) may have added its own.
     for existing in list(root.handlers):
-        root.removeHandler(existing)
+        if existing.get_name() == "auditbot":
+            root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level)
     # Third-party loggers that would otherwise print request URLs with tokens at DEBUG.

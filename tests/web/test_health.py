@@ -1,0 +1,65 @@
+"""`/healthz`, `/readyz` (which dependency is down) and `/metrics`, over real HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+
+from bot.config import Settings
+from bot.store.migrate import upgrade
+from bot.web.main import build_app
+from tests.support.servers import free_port, serve_in_thread
+
+
+def test_healthz_and_readyz_when_everything_answers(
+    make_settings: Callable[..., Settings], redis_url: str
+) -> None:
+    settings = make_settings(REDIS_URL=redis_url)
+    upgrade(settings.database_url)
+    with serve_in_thread(build_app(settings)) as base:
+        assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
+        ready = httpx.get(f"{base}/readyz")
+        assert ready.status_code == 200
+        assert ready.json() == {"status": "ready", "database": "ok", "redis": "ok"}
+
+
+def test_readyz_names_redis_when_it_is_down(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    with serve_in_thread(build_app(settings)) as base:
+        ready = httpx.get(f"{base}/readyz", timeout=10)
+        assert ready.status_code == 503
+        body = ready.json()
+        assert body["down"] == ["redis"]
+        assert body["database"] == "ok"
+        assert body["redis"].startswith("down")
+
+
+def test_readyz_names_the_database_when_it_is_down(
+    make_settings: Callable[..., Settings], redis_url: str
+) -> None:
+    settings = make_settings(
+        REDIS_URL=redis_url,
+        DATABASE_URL=f"postgresql://nobody@127.0.0.1:{free_port()}/nothing",
+    )
+    with serve_in_thread(build_app(settings)) as base:
+        ready = httpx.get(f"{base}/readyz", timeout=10)
+        assert ready.status_code == 503
+        assert ready.json()["down"] == ["database"]
+
+
+def test_metrics_count_requests_by_route(make_settings: Callable[..., Settings]) -> None:
+    with serve_in_thread(build_app(make_settings())) as base:
+        httpx.get(f"{base}/healthz")
+        httpx.get(f"{base}/no-such-page")
+        body = httpx.get(f"{base}/metrics").text
+    assert 'auditbot_http_requests_total{method="GET",route="/healthz",status="200"}' in body
+    assert 'route="unmatched",status="404"' in body
+
+
+def test_unknown_route_answers_problem_json(make_settings: Callable[..., Settings]) -> None:
+    with serve_in_thread(build_app(make_settings())) as base:
+        response = httpx.get(f"{base}/nope")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["status"] == 404
