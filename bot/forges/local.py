@@ -1,0 +1,174 @@
+"""A repository on disk, read through the ``git`` command line (for ``auditbot review``).
+
+Git runs as a subprocess: nothing blocks the event loop, and git itself decides renames,
+binary files and the diff, exactly as a developer sees it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from pathlib import Path
+
+from bot.errors import BadInput, ForgeError, NotFound
+from bot.forges.base import CONFIG_PATH, Change, ChangeTarget, is_null_sha
+from bot.forges.gitdiff import combine, parse_name_status
+
+logger = logging.getLogger(__name__)
+
+# ``ChangeTarget(head=WORKTREE)`` compares ``base`` with the files on disk (tracked ones).
+WORKTREE = ":worktree"
+
+# Keep the output stable whatever the user's git configuration says.
+_DIFF_FLAGS = (
+    "--no-color",
+    "--no-ext-diff",
+    "--no-textconv",
+    "--full-index",
+    "-M",
+    "--src-prefix=a/",
+    "--dst-prefix=b/",
+)
+
+
+class LocalGitSource:
+    """The read side of the forge interface for one git repository on disk."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        git: str = "git",
+        max_patch_bytes: int = 1_000_000,
+        timeout_s: float = 120.0,
+    ) -> None:
+        self.path = Path(path)
+        self._git = git
+        self._max_patch_bytes = max_patch_bytes
+        self._timeout_s = timeout_s
+
+    async def _run(self, *args: str, ok_codes: tuple[int, ...] = (0,)) -> tuple[int, bytes]:
+        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+        process = await asyncio.create_subprocess_exec(
+            self._git,
+            "-C",
+            str(self.path),
+            "-c",
+            "core.quotePath=false",
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+        )
+        try:
+            out, err = await asyncio.wait_for(process.communicate(), self._timeout_s)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            raise ForgeError(f"git {args[0]} took longer than {self._timeout_s} s") from None
+        code = process.returncode or 0
+        if code not in ok_codes:
+            message = err.decode("utf-8", "replace").strip()
+            raise ForgeError(f"git {args[0]} failed ({code}): {message}")
+        return code, out
+
+    async def resolve(self, ref: str) -> str:
+        """The commit SHA ``ref`` names; NotFound when it names none."""
+        code, out = await self._run(
+            "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}",
+            ok_codes=(0, 1, 128),
+        )
+        if code != 0:
+            raise NotFound(
+                f"{ref!r} is not a commit in {self.path}",
+                hint="pass a branch, tag or commit SHA that exists in this repository",
+            )
+        return out.decode().strip()
+
+    async def _empty_tree(self) -> str:
+        _, out = await self._run("hash-object", "-t", "tree", "/dev/null")
+        return out.decode().strip()
+
+    async def default_base(self, head: str) -> str:
+        """The merge base with the branch's upstream, else ``head``'s parent, else nothing."""
+        code, out = await self._run(
+            "rev-parse", "--verify", "--quiet", "@{upstream}", ok_codes=(0, 1, 128)
+        )
+        if code == 0:
+            upstream = out.decode().strip()
+            code, out = await self._run("merge-base", upstream, head, ok_codes=(0, 1))
+            if code == 0:
+                return out.decode().strip()
+        code, out = await self._run(
+            "rev-parse", "--verify", "--quiet", f"{head}~1^{{commit}}", ok_codes=(0, 1, 128)
+        )
+        if code == 0:
+            return out.decode().strip()
+        return await self._empty_tree()  # a root commit: every file is added
+
+    async def fetch_change(self, target: ChangeTarget) -> Change:
+        if target.number is not None:
+            raise BadInput("a local repository has no pull requests; pass base and head refs")
+        if target.head == WORKTREE:
+            head_sha = await self.resolve("HEAD")
+            base_sha = (
+                await self.resolve(target.base) if target.base else head_sha
+            )
+            return await self._diff(base_sha, None)
+        head_sha = await self.resolve(target.head or "HEAD")
+        base_sha = (
+            await self.resolve(target.base) if target.base else await self.default_base(head_sha)
+        )
+        return await self._diff(base_sha, head_sha)
+
+    async def compare(self, base: str, head: str) -> Change:
+        head_sha = await self.resolve(head)
+        base_sha = await self._empty_tree() if is_null_sha(base) else await self.resolve(base)
+        return await self._diff(base_sha, head_sha)
+
+    async def _diff(self, base_sha: str, head_sha: str | None) -> Change:
+        refs = (base_sha,) if head_sha is None else (base_sha, head_sha)
+        _, names = await self._run("diff", *_DIFF_FLAGS, "--name-status", "-z", *refs, "--")
+        _, patch = await self._run("diff", *_DIFF_FLAGS, *refs, "--")
+        files, skipped = combine(
+            parse_name_status(names),
+            patch.decode("utf-8", errors="replace"),
+            max_patch_bytes=self._max_patch_bytes,
+        )
+        logger.debug("local diff %s..%s: %d files", base_sha, head_sha or WORKTREE, len(files))
+        return Change(
+            base_sha=base_sha,
+            head_sha=head_sha or WORKTREE,
+            files=tuple(files),
+            skipped=tuple(skipped),
+            start_sha=base_sha,
+        )
+
+    async def read_file(self, path: str, ref: str) -> bytes | None:
+        if ref == WORKTREE:
+            return await asyncio.to_thread(self._read_worktree, path)
+        code, out = await self._run(
+            "cat-file", "blob", f"{ref}:{path}", ok_codes=(0, 1, 128)
+        )
+        return out if code == 0 else None
+
+    def _read_worktree(self, path: str) -> bytes | None:
+        root = self.path.resolve()
+        full = (root / path).resolve()
+        # A path from a diff never leaves the repository; refuse one that tries.
+        if not full.is_relative_to(root) or not full.is_file():
+            return None
+        return full.read_bytes()
+
+    async def read_repo_config(self, ref: str) -> str | None:
+        data = await self.read_file(CONFIG_PATH, ref)
+        return None if data is None else data.decode("utf-8", errors="replace")
+
+    async def list_tree(self, ref: str) -> list[str]:
+        sha = await self.resolve(ref)
+        _, out = await self._run("ls-tree", "-r", "-z", "--name-only", "--full-tree", sha)
+        return [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,1 @@
+"""Fake remote services (GitHub, GitLab, LLM providers) speaking their real HTTP protocols."""
