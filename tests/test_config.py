@@ -69,7 +69,11 @@ def test_llm_api_key_applies_to_the_chosen_provider() -> None:
 
 def test_private_key_escaped_newlines(tmp_path: Path) -> None:
     settings = load_settings(
-        {"APP_ID": "1", "PRIVATE_KEY": "-----BEGIN-----\\nabc\\n-----END-----", "WEBHOOK_SECRET": "s"},
+        {
+            "APP_ID": "1",
+            "PRIVATE_KEY": "-----BEGIN-----\\nabc\\n-----END-----",
+            "WEBHOOK_SECRET": "s",
+        },
         env_file=None,
     )
     assert settings.github_private_key() == "-----BEGIN-----\nabc\n-----END-----"
@@ -83,7 +87,10 @@ def test_private_key_escaped_newlines(tmp_path: Path) -> None:
 
 BAD_SETTINGS = [
     ({"APP_ID": "12", "WEBHOOK_SECRET": "s"}, "PRIVATE_KEY"),
-    ({"APP_ID": "12", "PRIVATE_KEY_PATH": "/nonexistent/key.pem", "WEBHOOK_SECRET": "s"}, "PRIVATE_KEY_PATH"),
+    (
+        {"APP_ID": "12", "PRIVATE_KEY_PATH": "/nonexistent/key.pem", "WEBHOOK_SECRET": "s"},
+        "PRIVATE_KEY_PATH",
+    ),
     ({"APP_ID": "12", "PRIVATE_KEY": "pem"}, "WEBHOOK_SECRET"),
     ({"GITLAB_TOKEN": "glpat-x"}, "GITLAB_WEBHOOK_SECRET"),
     ({"DATABASE_URL": "not a url at all"}, "DATABASE_URL"),
@@ -94,8 +101,15 @@ BAD_SETTINGS = [
     ({"APP_ID": "abc"}, "APP_ID"),
 ]
 BAD_IDS = [
-    "app-id-without-key", "key-path-missing", "app-id-without-secret", "gitlab-without-secret",
-    "db-unparsable", "db-unsupported", "unknown-provider", "port-not-int", "fallback-shape",
+    "app-id-without-key",
+    "key-path-missing",
+    "app-id-without-secret",
+    "gitlab-without-secret",
+    "db-unparsable",
+    "db-unsupported",
+    "unknown-provider",
+    "port-not-int",
+    "fallback-shape",
     "app-id-not-int",
 ]
 
@@ -115,8 +129,12 @@ def test_bad_setting_exits_2_with_one_line(
 ) -> None:
     clean = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}}
     result = subprocess.run(
-        [*AUDITBOT, "migrate"], env={**clean, **env}, cwd=tmp_path,
-        capture_output=True, text=True, timeout=60,
+        [*AUDITBOT, "migrate"],
+        env={**clean, **env},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()

@@ -41,7 +41,8 @@ def test_two_processes_write_at_once(tmp_path: Path) -> None:
     processes = [
         subprocess.Popen(
             [sys.executable, str(script), url, name, str(WRITES_PER_PROCESS)],
-            stderr=subprocess.PIPE, text=True,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for name in ("web", "worker")
     ]

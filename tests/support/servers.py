@@ -23,8 +23,9 @@ def free_port() -> int:
 def serve_in_thread(app: Any, *, port: int | None = None, lifespan: str = "auto") -> Iterator[str]:
     """Yield the base URL (``http://127.0.0.1:PORT``) while ``app`` serves on it."""
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            lifespan=lifespan, access_log=False)  # type: ignore[arg-type]
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan, access_log=False
+    )  # type: ignore[arg-type]
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
