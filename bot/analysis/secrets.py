@@ -1,0 +1,376 @@
+"""Secret detection: credentials committed in code, reported masked and masked before prompts.
+
+detect-secrets' plugins supply most key formats and the keyword heuristics; our own table
+(``rules/secrets.yml``) adds the formats it lacks (LLM providers' keys, GitLab's newer tokens,
+passwords in URLs) and a high-entropy check limited to assignments to secret-sounding names.
+A match never carries the full value: only a masked preview leaves this module.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import yaml
+from detect_secrets.filters import heuristic
+from detect_secrets.plugins.artifactory import ArtifactoryDetector
+from detect_secrets.plugins.aws import AWSKeyDetector
+from detect_secrets.plugins.azure_storage_key import AzureStorageKeyDetector
+from detect_secrets.plugins.base import BasePlugin
+from detect_secrets.plugins.basic_auth import BasicAuthDetector
+from detect_secrets.plugins.discord import DiscordBotTokenDetector
+from detect_secrets.plugins.github_token import GitHubTokenDetector
+from detect_secrets.plugins.gitlab_token import GitLabTokenDetector
+from detect_secrets.plugins.jwt import JwtTokenDetector
+from detect_secrets.plugins.keyword import (
+    QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP,
+    REGEX_BY_FILETYPE,
+    KeywordDetector,
+)
+from detect_secrets.plugins.mailchimp import MailchimpDetector
+from detect_secrets.plugins.npm import NpmDetector
+from detect_secrets.plugins.openai import OpenAIDetector
+from detect_secrets.plugins.pypi_token import PypiTokenDetector
+from detect_secrets.plugins.sendgrid import SendGridDetector
+from detect_secrets.plugins.slack import SlackDetector
+from detect_secrets.plugins.square_oauth import SquareOAuthDetector
+from detect_secrets.plugins.stripe import StripeDetector
+from detect_secrets.plugins.telegram_token import TelegramBotTokenDetector
+from detect_secrets.plugins.twilio import TwilioKeyDetector
+from detect_secrets.util.filetype import determine_file_type
+
+from bot.analysis.findings import Category, Finding, Severity
+
+logger = logging.getLogger(__name__)
+
+CWE_HARDCODED_CREDENTIALS = "CWE-798"
+
+# detect-secrets plugin -> our kind. Its PrivateKeyDetector is left out: it sees only the
+# BEGIN line, and the whole block must be masked, which _private_keys() does.
+_PLUGIN_KINDS: tuple[tuple[type[BasePlugin], str, str], ...] = (
+    (AWSKeyDetector, "aws-access-key", "AWS access key"),
+    (ArtifactoryDetector, "artifactory-token", "Artifactory token"),
+    (AzureStorageKeyDetector, "azure-storage-key", "Azure storage account key"),
+    (DiscordBotTokenDetector, "discord-token", "Discord bot token"),
+    (GitHubTokenDetector, "github-token", "GitHub token"),
+    (GitLabTokenDetector, "gitlab-token", "GitLab token"),
+    (JwtTokenDetector, "jwt", "JSON Web Token"),
+    (MailchimpDetector, "mailchimp-key", "Mailchimp API key"),
+    (NpmDetector, "npm-token", "npm token"),
+    (OpenAIDetector, "openai-api-key", "OpenAI API key"),
+    (PypiTokenDetector, "pypi-token", "PyPI token"),
+    (SendGridDetector, "sendgrid-key", "SendGrid API key"),
+    (SlackDetector, "slack-token", "Slack token"),
+    (SquareOAuthDetector, "square-oauth-secret", "Square OAuth secret"),
+    (StripeDetector, "stripe-key", "Stripe key"),
+    (TelegramBotTokenDetector, "telegram-token", "Telegram bot token"),
+    (TwilioKeyDetector, "twilio-key", "Twilio API key"),
+    (BasicAuthDetector, "url-password", "Password in a URL"),
+)
+_EXTRA_TITLES = {
+    "private-key": "Private key",
+    "password": "Hard-coded password or secret",
+    "generic-secret": "High-entropy secret",
+}
+# Kinds found by name heuristics rather than by a format: they get placeholder filtering.
+_HEURISTIC_KINDS = frozenset({"password", "generic-secret", "url-password"})
+
+_PRIVATE_KEY_BEGIN = re.compile(r"-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----")
+_PRIVATE_KEY_END = re.compile(r"-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----")
+_KEY_BODY_LINE = re.compile(r"^[\s+\"'`]*[A-Za-z0-9+/=]{16,}[\s\"'`,;\\n]*$")
+_SENSITIVE_WORDS = (
+    r"(?:secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|passw(?:or)?d|pwd|"
+    r"credential|auth[_-]?key|client[_-]?secret|signing[_-]?key|encryption[_-]?key)"
+)
+_ENTROPY_ASSIGNMENT = re.compile(
+    rf"(?i)[\w.\-]*{_SENSITIVE_WORDS}[\w.\-]*[\"'\]]?\s*(?:=>|:=|==|[:=]|\()\s*[@]?"
+    r"(?P<q>[\"'`])(?P<secret>[A-Za-z0-9+/=_\-.~]{16,200})(?P=q)"
+)
+_PLACEHOLDER = re.compile(
+    r"(?i)example|placeholder|changeme|change[_-]me|your[_-]|xxxx|\*\*\*|dummy|redacted|"
+    r"sample|<|>|\{\{|\$\(|%s|%\(|_here\b|^(?:password|passwd|secret|none|null|nil|true|false|"
+    r"test|admin|root|token|string|undefined|required|optional)$"
+)
+# Environment variable names (DB_PASSWORD) and dotted or dashed names without digits
+# (app.secret.name, db-password) are references to secrets, not secrets.
+_IDENTIFIER_LIKE = re.compile(r"^(?:[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[a-z]+(?:[._:/-][a-z]+)+)$")
+
+
+@dataclass(frozen=True)
+class SecretMatch:
+    """One credential: where it is and a masked preview. Columns are 0-based, end exclusive."""
+
+    kind: str
+    line: int
+    start: int
+    end_line: int
+    end: int
+    preview: str
+    placeholder: str | None = None
+
+    @property
+    def rule_id(self) -> str:
+        return f"secret/{self.kind}"
+
+    @property
+    def title(self) -> str:
+        return _titles().get(self.kind, "Credential")
+
+
+@dataclass(frozen=True)
+class _Hit:
+    kind: str
+    begin: int  # offsets in the text
+    finish: int
+    value: str
+
+
+@lru_cache(maxsize=1)
+def _own_rules() -> tuple[tuple[str, str, re.Pattern[str]], ...]:
+    text = resources.files("bot.analysis").joinpath("rules/secrets.yml").read_text("utf-8")
+    data: dict[str, Any] = yaml.safe_load(text)
+    return tuple((r["kind"], r["title"], re.compile(r["pattern"])) for r in data["rules"])
+
+
+@lru_cache(maxsize=1)
+def _plugins() -> tuple[tuple[BasePlugin, str], ...]:
+    return tuple((plugin_class(), kind) for plugin_class, kind, _ in _PLUGIN_KINDS)
+
+
+@lru_cache(maxsize=1)
+def _titles() -> dict[str, str]:
+    titles = {kind: title for _, kind, title in _PLUGIN_KINDS}
+    titles.update(_EXTRA_TITLES)
+    titles.update({kind: title for kind, title, _ in _own_rules()})
+    return titles
+
+
+def _entropy(value: str) -> float:
+    counts: dict[str, int] = {}
+    for char in value:
+        counts[char] = counts.get(char, 0) + 1
+    return -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
+
+
+def _is_placeholder(kind: str, value: str, line: str) -> bool:
+    if _PLACEHOLDER.search(value) or heuristic.is_sequential_string(value):
+        return True
+    if kind not in _HEURISTIC_KINDS:
+        return False
+    if len(value) < 4 or heuristic.is_templated_secret(value):
+        return True
+    if heuristic.is_prefixed_with_dollar_sign(value) or heuristic.is_not_alphanumeric_string(value):
+        return True
+    if kind == "password":
+        # Names, paths and prose assigned to a secret-sounding variable are not secrets:
+        # SECRET_ENV = "DJANGO_SECRET", password_file = "/run/secrets/db", help texts.
+        if " " in value or value.startswith(("/", "./", "~")) or _IDENTIFIER_LIKE.match(value):
+            return True
+        if heuristic.is_likely_id_string(value, line):
+            return True
+    return False
+
+
+def _line_starts(text: str) -> list[int]:
+    starts = [0]
+    starts.extend(i + 1 for i, char in enumerate(text) if char == "\n")
+    return starts
+
+
+def _private_keys(text: str) -> Iterator[_Hit]:
+    for begin in _PRIVATE_KEY_BEGIN.finditer(text):
+        end = _PRIVATE_KEY_END.search(text, begin.end(), begin.end() + 20_000)
+        if end is not None:
+            finish = end.end()
+        else:
+            # A truncated block (a diff hunk, a string cut short): take the key-body lines after it.
+            finish = text.find("\n", begin.end())
+            finish = len(text) if finish < 0 else finish
+            while finish < len(text):
+                next_end = text.find("\n", finish + 1)
+                next_end = len(text) if next_end < 0 else next_end
+                if not _KEY_BODY_LINE.match(text[finish + 1 : next_end]):
+                    break
+                finish = next_end
+        yield _Hit("private-key", begin.start(), finish, text[begin.start() : finish])
+
+
+def _line_hits(path: str, text: str, starts: list[int]) -> Iterator[_Hit]:
+    keyword = KeywordDetector()
+    keyword_regexes = REGEX_BY_FILETYPE.get(
+        determine_file_type(path), QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP
+    )
+    plugins = _plugins()
+    for number, line in enumerate(text.split("\n")):
+        if len(line) < 8:
+            continue
+        offset = starts[number]
+        for plugin, kind in plugins:
+            for value in plugin.analyze_string(line):
+                yield from _occurrences(kind, value, line, offset)
+        for value in keyword.analyze_string(line, denylist_regex_to_group=keyword_regexes):
+            if value and not heuristic.is_indirect_reference(line):
+                yield from _occurrences("password", value, line, offset)
+        for match in _ENTROPY_ASSIGNMENT.finditer(line):
+            value = match.group("secret")
+            if _entropy(value) >= 3.5 and re.search(r"\d", value) and re.search(r"[A-Za-z]", value):
+                yield _Hit("generic-secret", offset + match.start("secret"),
+                           offset + match.end("secret"), value)
+
+
+def _occurrences(kind: str, value: str, line: str, offset: int) -> Iterator[_Hit]:
+    if not isinstance(value, str) or not value:
+        return
+    for found in re.finditer(re.escape(value), line):
+        yield _Hit(kind, offset + found.start(), offset + found.end(), value)
+
+
+def _scan(path: str, text: str) -> list[_Hit]:
+    """Every credential in the text, the most specific detector winning on overlaps."""
+    starts = _line_starts(text)
+    candidates: list[_Hit] = []
+    for kind, _, pattern in _own_rules():
+        for match in pattern.finditer(text):
+            group = "secret" if "secret" in pattern.groupindex else 0
+            candidates.append(_Hit(kind, match.start(group), match.end(group), match.group(group)))
+    candidates.extend(_private_keys(text))
+    candidates.extend(_line_hits(path, text, starts))
+    accepted: list[_Hit] = []
+    for hit in candidates:
+        line_index = _index_of(starts, hit.begin)
+        line_end = starts[line_index + 1] - 1 if line_index + 1 < len(starts) else len(text)
+        line = text[starts[line_index] : line_end]
+        if hit.kind != "private-key" and _is_placeholder(hit.kind, hit.value, line):
+            continue
+        if any(hit.begin < other.finish and other.begin < hit.finish for other in accepted):
+            continue
+        accepted.append(hit)
+    accepted.sort(key=lambda h: (h.begin, h.finish))
+    return accepted
+
+
+def _index_of(starts: list[int], offset: int) -> int:
+    low, high = 0, len(starts) - 1
+    while low < high:
+        middle = (low + high + 1) // 2
+        if starts[middle] <= offset:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _preview(hit: _Hit) -> str:
+    if hit.kind == "private-key":
+        return hit.value.split("\n", 1)[0].strip()[:64]
+    if hit.kind in _HEURISTIC_KINDS or len(hit.value) < 16:
+        return "********"
+    return hit.value[:4] + "********"
+
+
+def _to_match(hit: _Hit, starts: list[int], placeholder: str | None = None) -> SecretMatch:
+    first = _index_of(starts, hit.begin)
+    last = _index_of(starts, max(hit.begin, hit.finish - 1))
+    return SecretMatch(
+        kind=hit.kind,
+        line=first + 1,
+        start=hit.begin - starts[first],
+        end_line=last + 1,
+        end=hit.finish - starts[last],
+        preview=_preview(hit),
+        placeholder=placeholder,
+    )
+
+
+def find_secrets(path: str, text: str, lines: Collection[int] | None = None) -> list[SecretMatch]:
+    """Credentials in ``text`` (a file's new version); only those touching ``lines`` if given."""
+    starts = _line_starts(text)
+    matches = [_to_match(hit, starts) for hit in _scan(path, text)]
+    if lines is not None:
+        wanted = set(lines)
+        matches = [m for m in matches if any(n in wanted for n in range(m.line, m.end_line + 1))]
+    logger.debug("secret scan of %s: %d match(es)", path, len(matches))
+    return matches
+
+
+class SecretMasker:
+    """Replaces secrets with placeholders, numbering each distinct value once across calls,
+    so that several chunks of one review name the same secret alike."""
+
+    def __init__(self) -> None:
+        self._numbers: dict[str, int] = {}
+
+    def mask(self, text: str, *, path: str = "") -> tuple[str, list[SecretMatch]]:
+        starts = _line_starts(text)
+        pieces: list[str] = []
+        matches: list[SecretMatch] = []
+        cursor = 0
+        for hit in _scan(path, text):
+            number = self._numbers.setdefault(hit.value, len(self._numbers) + 1)
+            placeholder = f"<secret:{hit.kind}:{number}>"
+            pieces.append(text[cursor : hit.begin])
+            pieces.append(placeholder)
+            cursor = hit.finish
+            matches.append(_to_match(hit, starts, placeholder))
+        pieces.append(text[cursor:])
+        return "".join(pieces), matches
+
+
+def mask_secrets(text: str, *, path: str = "") -> tuple[str, list[SecretMatch]]:
+    """``text`` with every secret replaced by ``<secret:kind:n>``, and the matches replaced."""
+    return SecretMasker().mask(text, path=path)
+
+
+def secret_findings(path: str, text: str, lines: Collection[int] | None = None) -> list[Finding]:
+    """Findings for the credentials on ``lines``: always critical, CWE-798, masked quote."""
+    source_lines = text.split("\n")
+    findings = []
+    for match in find_secrets(path, text, lines):
+        lines_text = "\n".join(source_lines[match.line - 1 : match.end_line])
+        quoted, _ = mask_secrets(lines_text, path=path)
+        findings.append(
+            Finding(
+                path=path,
+                start_line=match.line,
+                end_line=match.end_line,
+                severity=Severity.CRITICAL,
+                category=Category.SECURITY,
+                title=f"{match.title} committed in the code",
+                message=(
+                    f"A {match.title.lower()} ({match.preview}) is written into the source. "
+                    "Anyone who can read the repository or its history can use it. "
+                    + fix_hint()
+                ),
+                cwe=CWE_HARDCODED_CREDENTIALS,
+                suggestion=None,
+                confidence=0.6 if match.kind in _HEURISTIC_KINDS else 0.9,
+                source=f"static:{match.rule_id}",
+                rule_id=match.rule_id,
+                quote=quoted[:2000],
+            )
+        )
+    return findings
+
+
+def fix_hint() -> str:
+    """What to tell the author for any credential finding."""
+    return (
+        "Revoke and rotate the credential now (it stays in the git history), then read it from "
+        "the environment or a secret manager instead of the source."
+    )
+
+
+__all__ = [
+    "SecretMasker",
+    "SecretMatch",
+    "find_secrets",
+    "fix_hint",
+    "mask_secrets",
+    "secret_findings",
+]

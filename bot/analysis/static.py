@@ -1,0 +1,262 @@
+"""Offline analysis of one file: the language rule tables, the secret detector, and Bandit for
+Python, merged into one list of Findings on the new side.
+
+Rules are data: ``rules/<language>.yml`` gives a language's file globs and comment markers and
+a list of rules (id, patterns, severity, category, CWE, message, fix, examples). A rule matches
+a line when one of its ``patterns`` matches and none of its ``exclude`` patterns does; rules
+with ``multiline: true`` match across lines. ``file_requires`` / ``file_excludes`` (on the
+language or the rule) are searched in the whole file and gate the rule, e.g. a workflow step
+that checks out the PR's head only matters in a ``pull_request_target`` workflow.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import re
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import PurePosixPath
+from typing import Any
+
+import yaml
+
+from bot.analysis.bandit_runner import bandit_findings
+from bot.analysis.findings import Category, Finding, Severity
+from bot.analysis.merge import fingerprint, merge_findings
+from bot.analysis.secrets import mask_secrets, secret_findings
+from bot.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+_REGEX_FLAGS = {"ignorecase": re.IGNORECASE}
+
+
+@dataclass(frozen=True)
+class Example:
+    code: str
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    language: str
+    title: str
+    message: str
+    fix: str
+    severity: Severity
+    category: Category
+    cwe: str | None
+    confidence: float
+    patterns: tuple[re.Pattern[str], ...]
+    exclude: tuple[re.Pattern[str], ...] = ()
+    file_requires: tuple[re.Pattern[str], ...] = ()
+    file_excludes: tuple[re.Pattern[str], ...] = ()
+    globs: tuple[str, ...] = ()
+    multiline: bool = False
+    positive: tuple[Example, ...] = ()
+    negative: tuple[Example, ...] = ()
+
+
+@dataclass(frozen=True)
+class Language:
+    name: str
+    globs: tuple[str, ...]
+    comments: tuple[str, ...]
+    example_path: str
+    file_requires: tuple[re.Pattern[str], ...] = ()
+    rules: tuple[Rule, ...] = field(default_factory=tuple)
+
+
+def _compile(patterns: Any, where: str, flags: int = 0) -> tuple[re.Pattern[str], ...]:
+    if patterns is None:
+        return ()
+    if isinstance(patterns, str):
+        patterns = [patterns]
+    try:
+        return tuple(re.compile(p, flags) for p in patterns)
+    except re.error as error:
+        raise ConfigError(where, f"bad regular expression: {error}") from error
+
+
+def _examples(items: Any) -> tuple[Example, ...]:
+    examples = []
+    for item in items or ():
+        if isinstance(item, dict):
+            examples.append(Example(code=item["code"], path=item.get("path")))
+        else:
+            examples.append(Example(code=str(item)))
+    return tuple(examples)
+
+
+def _rule(data: dict[str, Any], language: str, where: str) -> Rule:
+    flags = 0
+    for name in data.get("flags", ()):
+        flags |= _REGEX_FLAGS[name]
+    examples = data.get("examples") or {}
+    rule = Rule(
+        id=data["id"],
+        language=language,
+        title=data["title"],
+        message=data["message"],
+        fix=data["fix"],
+        severity=Severity(data["severity"]),
+        category=Category(data.get("category", "security")),
+        cwe=data.get("cwe"),
+        confidence=float(data.get("confidence", 0.7)),
+        patterns=_compile(data["patterns"], where, flags | (re.M | re.S if data.get("multiline")
+                                                           else 0)),
+        exclude=_compile(data.get("exclude"), where, flags),
+        file_requires=_compile(data.get("file_requires"), where, re.M),
+        file_excludes=_compile(data.get("file_excludes"), where, re.M),
+        globs=tuple(data.get("globs", ())),
+        multiline=bool(data.get("multiline", False)),
+        positive=_examples(examples.get("positive")),
+        negative=_examples(examples.get("negative")),
+    )
+    if not rule.positive or not rule.negative:
+        raise ConfigError(where, f"rule {rule.id} needs a positive and a negative example")
+    return rule
+
+
+@lru_cache(maxsize=1)
+def load_languages() -> tuple[Language, ...]:
+    """Every rule table shipped in bot/analysis/rules (secrets.yml is the detector's own)."""
+    folder = resources.files("bot.analysis").joinpath("rules")
+    languages = []
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith((".yml", ".yaml")) or entry.name.startswith("secrets."):
+            continue
+        data: dict[str, Any] = yaml.safe_load(entry.read_text("utf-8"))
+        name = data["language"]
+        languages.append(
+            Language(
+                name=name,
+                globs=tuple(data["globs"]),
+                comments=tuple(data.get("comments", ())),
+                example_path=data["example_path"],
+                file_requires=_compile(data.get("file_requires"), entry.name, re.M),
+                rules=tuple(_rule(rule, name, entry.name) for rule in data["rules"]),
+            )
+        )
+    ids = [rule.id for language in languages for rule in language.rules]
+    duplicates = {rule_id for rule_id in ids if ids.count(rule_id) > 1}
+    if duplicates:
+        raise ConfigError("bot/analysis/rules", f"duplicate rule ids: {sorted(duplicates)}")
+    return tuple(languages)
+
+
+def all_rules() -> list[Rule]:
+    return [rule for language in load_languages() for rule in language.rules]
+
+
+def _glob_match(path: str, globs: Sequence[str]) -> bool:
+    name = PurePosixPath(path).name
+    return any(fnmatch.fnmatch(path, g) or fnmatch.fnmatch(name, g) or
+               fnmatch.fnmatch("/" + path, "*/" + g) for g in globs)
+
+
+def languages_for(path: str, content: str) -> list[Language]:
+    """The rule tables that apply to this file (a YAML file may be CI config or Kubernetes)."""
+    return [
+        language for language in load_languages()
+        if _glob_match(path, language.globs)
+        and all(p.search(content) for p in language.file_requires)
+    ]
+
+
+def _rule_applies(rule: Rule, path: str, content: str) -> bool:
+    if rule.globs and not _glob_match(path, rule.globs):
+        return False
+    if not all(p.search(content) for p in rule.file_requires):
+        return False
+    return not any(p.search(content) for p in rule.file_excludes)
+
+
+def _line_of(starts: list[int], offset: int) -> int:
+    low, high = 0, len(starts) - 1
+    while low < high:
+        middle = (low + high + 1) // 2
+        if starts[middle] <= offset:
+            low = middle
+        else:
+            high = middle - 1
+    return low + 1
+
+
+def _rule_hits(rule: Rule, language: Language, content: str,
+               source_lines: list[str]) -> list[tuple[int, int]]:
+    hits: list[tuple[int, int]] = []
+    if rule.multiline:
+        starts = [0, *(i + 1 for i, char in enumerate(content) if char == "\n")]
+        for pattern in rule.patterns:
+            for match in pattern.finditer(content):
+                first = _line_of(starts, match.start())
+                last = _line_of(starts, max(match.start(), match.end() - 1))
+                if not any(p.search(source_lines[first - 1]) for p in rule.exclude):
+                    hits.append((first, last))
+        return hits
+    for number, line in enumerate(source_lines, start=1):
+        stripped = line.lstrip()
+        if not stripped or (language.comments and stripped.startswith(language.comments)):
+            continue
+        if any(p.search(line) for p in rule.patterns) and not any(
+            p.search(line) for p in rule.exclude
+        ):
+            hits.append((number, number))
+    return hits
+
+
+def rule_findings(path: str, content: str, lines: Collection[int] | None = None) -> list[Finding]:
+    """Findings from the language rule tables alone."""
+    source_lines = content.split("\n")
+    wanted = set(lines) if lines is not None else None
+    findings: list[Finding] = []
+    for language in languages_for(path, content):
+        for rule in language.rules:
+            if not _rule_applies(rule, path, content):
+                continue
+            for first, last in sorted(set(_rule_hits(rule, language, content, source_lines))):
+                if wanted is not None and not wanted.intersection(range(first, last + 1)):
+                    continue
+                quote, _ = mask_secrets("\n".join(source_lines[first - 1 : last]), path=path)
+                findings.append(
+                    Finding(
+                        path=path,
+                        start_line=first,
+                        end_line=last,
+                        severity=rule.severity,
+                        category=rule.category,
+                        title=rule.title,
+                        message=f"{rule.message} Fix: {rule.fix}",
+                        cwe=rule.cwe,
+                        confidence=rule.confidence,
+                        source=f"static:{rule.id}",
+                        rule_id=rule.id,
+                        quote=quote[:2000],
+                    )
+                )
+    return findings
+
+
+def is_python(path: str) -> bool:
+    return path.endswith((".py", ".pyw"))
+
+
+def analyze_file(path: str, content: str, lines: Collection[int] | None = None) -> list[Finding]:
+    """Every offline finding for one file's new version, limited to ``lines`` (1-based, the
+    added lines of a diff) when given; merged, fingerprinted and sorted."""
+    findings = secret_findings(path, content, lines)
+    findings.extend(rule_findings(path, content, lines))
+    if is_python(path):
+        findings.extend(bandit_findings(path, content, lines))
+    source_lines = content.split("\n")
+    merged = [
+        finding.model_copy(update={"fingerprint": fingerprint(finding, source_lines)})
+        for finding in merge_findings(findings)
+    ]
+    logger.debug("offline analysis of %s: %d finding(s)", path, len(merged))
+    return merged

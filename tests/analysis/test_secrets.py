@@ -1,0 +1,100 @@
+"""Secret detection and masking: every planted secret is found, and none leaks."""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+
+import pytest
+import yaml
+
+from bot.analysis.findings import Severity
+from bot.analysis.secrets import SecretMasker, find_secrets, mask_secrets, secret_findings
+
+
+def _own_examples(kind: str) -> list[tuple[str, str]]:
+    text = resources.files("bot.analysis").joinpath("rules/secrets.yml").read_text("utf-8")
+    cases = []
+    for rule in yaml.safe_load(text)["rules"]:
+        cases.extend((rule["kind"], line) for line in rule["examples"][kind])
+    return cases
+
+
+@pytest.mark.parametrize(("kind", "line"), _own_examples("positive"))
+def test_own_rule_positive_examples(kind: str, line: str) -> None:
+    assert kind in {m.kind for m in find_secrets("example.py", line)}
+
+
+@pytest.mark.parametrize(("kind", "line"), _own_examples("negative"))
+def test_own_rule_negative_examples(kind: str, line: str) -> None:
+    assert find_secrets("example.py", line) == []
+
+
+def test_mask_replaces_each_value_with_a_stable_placeholder() -> None:
+    key = "AKIA" + "Z7Q2MXLP4KT8WZ1C"
+    text = f'a = "{key}"\nb = "{key}"\npassword = "Tr0ub4dor&3x"\n'
+    masked, matches = mask_secrets(text)
+    assert key not in masked
+    assert "Tr0ub4dor&3x" not in masked
+    assert masked.count("<secret:aws-access-key:1>") == 2
+    assert "<secret:password:2>" in masked
+    assert [(m.line, m.kind) for m in matches] == [(1, "aws-access-key"), (2, "aws-access-key"),
+                                                   (3, "password")]
+
+
+def test_masker_numbers_secrets_alike_across_chunks() -> None:
+    token = "ghp_" + "R4nd0mT0k3nV4lu3Xq7vR2mN9pL4kT8wZ1cB6"
+    masker = SecretMasker()
+    first, _ = masker.mask(f"TOKEN = '{token}'")
+    second, _ = masker.mask(f"headers = {{'Authorization': 'token {token}'}}")
+    assert "<secret:github-token:1>" in first
+    assert "<secret:github-token:1>" in second
+
+
+def test_private_key_block_is_masked_whole() -> None:
+    body = "MIIEowIBAAKCAQEAxq7vR2mN9pL4kT8wZ1cB6yH3jF5dG0sA2eU7iO9pQ4rT6yW8"
+    text = f"-----BEGIN RSA PRIVATE KEY-----\n{body}\n{body[::-1]}\n-----END RSA PRIVATE KEY-----\n"
+    masked, matches = mask_secrets(text)
+    assert body not in masked and body[::-1] not in masked
+    assert [(m.kind, m.line, m.end_line) for m in matches] == [("private-key", 1, 4)]
+
+
+def test_findings_are_critical_and_masked(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    secret = "sk-proj-" + "Rk9vT2xQ7mN4pL8wZ1cB6yH3jF5dG0sA2eU7iO9pQ4rT6yW8"
+    text = f'import openai\nclient = openai.OpenAI(api_key="{secret}")\n'
+    findings = secret_findings("bot/llm.py", text)
+    assert len(findings) == 1
+    finding = findings[0]
+    assert finding.severity is Severity.CRITICAL
+    assert finding.cwe == "CWE-798"
+    assert finding.source == "static:secret/openai-api-key"
+    assert (finding.start_line, finding.end_line) == (2, 2)
+    dumped = finding.model_dump_json()
+    assert secret not in dumped
+    assert secret[8:20] not in dumped
+    assert secret not in caplog.text
+
+
+def test_lines_limit_the_scan() -> None:
+    key = "AKIA" + "Z7Q2MXLP4KT8WZ1C"
+    text = f"x = 1\nkey = '{key}'\n"
+    assert find_secrets("a.py", text, lines=[1]) == []
+    assert [m.line for m in find_secrets("a.py", text, lines=[2])] == [2]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'password = os.environ["DB_PASSWORD"]',
+        'password = "${DB_PASSWORD}"',
+        'api_key = "your-api-key-here"',
+        'PASSWORD_ENV = "DB_PASSWORD"',
+        'secret_file = "/run/secrets/db"',
+        'password = ""',
+        'aws_key = "AKIAIOSFODNN7EXAMPLE"',
+        'token = get_token()',
+    ],
+)
+def test_references_and_placeholders_are_not_secrets(line: str) -> None:
+    assert find_secrets("settings.py", line) == []
