@@ -1,0 +1,313 @@
+"""Packing hunks with their context into chunks that fit the model's token budget.
+
+Stability rules (so an unchanged file yields the same chunk, hence the same cache key, on
+the next run):
+
+* a chunk's text depends only on its own file(s): never on the other files of the PR nor
+  on their order. Files are handled one by one in path order.
+* A file that fits the budget is one unit, all its hunks together. A file that does not
+  is split at hunk boundaries (greedy, in hunk order); a hunk that alone does not fit is
+  split at line boundaries with ``overlap_lines`` lines repeated between parts.
+* Small units (at most ``small_unit_tokens``) may share a chunk, only with units of the
+  same directory, in path order. A new group starts at every path whose hash marks it
+  as an anchor (about one path in ``group_anchor_every``) and whenever the budget is
+  full, so a file added or grown in a directory reshuffles only its own group, not the
+  whole directory.
+* Nothing is dropped: every hunk of every file with hunks lands in at least one chunk
+  and the caller decides how many to send. No chunk exceeds ``budget_tokens``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from bot.diff.context import (
+    DEFAULT_CONTEXT_LINES,
+    DEFAULT_MAX_SCOPE_LINES,
+    HunkView,
+    ShownLine,
+    hunk_views,
+)
+from bot.diff.parse import FileDiff
+from bot.diff.sensitive import is_sensitive_path
+from bot.diff.tokens import count_many, count_tokens
+
+# Tokens a join of two pieces may add at their boundary (BPE is not exactly additive).
+_JOIN_MARGIN = 2
+MIN_BUDGET = 64
+
+
+@dataclass(frozen=True, slots=True)
+class HunkRef:
+    """Which part of which hunk a chunk covers (new-side lines of the hunk shown)."""
+
+    path: str
+    hunk_index: int
+    new_start: int | None
+    new_end: int | None
+    part: int = 1
+    parts: int = 1
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """What one model call sees. ``shown_lines`` holds the new-side numbers per path."""
+
+    id: str
+    paths: tuple[str, ...]
+    text: str
+    hunks: tuple[HunkRef, ...]
+    token_count: int
+    shown_lines: Mapping[str, frozenset[int]] = field(default_factory=dict)
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def lines_for(self, path: str) -> frozenset[int]:
+        return self.shown_lines.get(path, frozenset())
+
+    @property
+    def sensitive(self) -> bool:
+        return any(is_sensitive_path(p) for p in self.paths)
+
+
+@dataclass
+class _Piece:
+    """A rendered block (one hunk or one part of one) with what it shows."""
+
+    path: str
+    text: str
+    tokens: int
+    refs: tuple[HunkRef, ...]
+    shown: frozenset[int]
+
+
+@dataclass
+class _Unit:
+    """One file's pieces headed by its file header: a chunk on its own or in a group."""
+
+    path: str
+    header: str
+    pieces: list[_Piece]
+
+    def text(self) -> str:
+        return "\n".join([self.header, *(p.text for p in self.pieces)])
+
+
+@dataclass
+class _Options:
+    budget: int
+    model: str | None
+    context_lines: int
+    max_scope_lines: int
+    overlap_lines: int
+
+
+def build_chunks(
+    files: Sequence[FileDiff],
+    contents: Mapping[str, str],
+    *,
+    budget_tokens: int,
+    model: str | None = None,
+    context_lines: int = DEFAULT_CONTEXT_LINES,
+    max_scope_lines: int = DEFAULT_MAX_SCOPE_LINES,
+    overlap_lines: int = 3,
+    small_unit_tokens: int | None = None,
+    group_anchor_every: int = 4,
+) -> list[Chunk]:
+    """Chunks for all files with hunks, in path order (see the module doc for the rules).
+
+    ``contents`` maps a path to its text at the head commit (for context); a missing path
+    gets only its hunk lines. Files without hunks (binary, no patch) yield no chunk: the
+    caller lists them from ``FileDiff.no_patch_reason``.
+    """
+    if budget_tokens < MIN_BUDGET:
+        raise ValueError(f"budget_tokens must be at least {MIN_BUDGET}, got {budget_tokens}")
+    opts = _Options(budget_tokens, model, context_lines, max_scope_lines, overlap_lines)
+    small = budget_tokens // 4 if small_unit_tokens is None else small_unit_tokens
+    by_path = {f.path: f for f in files if f.hunks}
+    chunks: list[Chunk] = []
+    group: list[_Unit] = []
+    group_dir: str | None = None
+    group_tokens = 0
+    for path in sorted(by_path):
+        units = _file_units(by_path[path], contents.get(path), opts)
+        for unit in units:
+            tokens = _estimate(unit)
+            directory = posixpath.dirname(unit.path)
+            if tokens > small or len(units) > 1:
+                chunks.extend(_emit_group(group, opts))
+                group, group_dir, group_tokens = [], None, 0
+                chunks.extend(_emit_group([unit], opts))
+                continue
+            fits = group_tokens + tokens + _JOIN_MARGIN <= budget_tokens
+            anchor = _is_anchor(path, group_anchor_every)
+            if group and (directory != group_dir or not fits or anchor):
+                chunks.extend(_emit_group(group, opts))
+                group, group_tokens = [], 0
+            group.append(unit)
+            group_dir = directory
+            group_tokens += tokens + _JOIN_MARGIN
+    chunks.extend(_emit_group(group, opts))
+    return chunks
+
+
+def sending_order(chunks: Sequence[Chunk]) -> list[Chunk]:
+    """Chunks touching security-sensitive paths first; otherwise the given order kept."""
+    return sorted(chunks, key=lambda c: not c.sensitive)
+
+
+def _is_anchor(path: str, every: int) -> bool:
+    if every <= 1:
+        return True
+    digest = hashlib.blake2b(path.encode("utf-8", "surrogatepass"), digest_size=4).digest()
+    return int.from_bytes(digest, "big") % every == 0
+
+
+def _file_header(f: FileDiff, part: tuple[int, int] | None = None) -> str:
+    bits: list[str] = [f.status]
+    if f.old_path:
+        bits.append(f"from {f.old_path}")
+    if f.mode_changed:
+        bits.append(f"mode {f.old_mode} -> {f.new_mode}")
+    if part is not None:
+        bits.append(f"part {part[0]}/{part[1]}")
+    return f"### {f.path} ({', '.join(bits)})"
+
+
+def _estimate(unit: _Unit) -> int:
+    return count_tokens(unit.header) + sum(p.tokens + _JOIN_MARGIN for p in unit.pieces) + 1
+
+
+def _file_units(f: FileDiff, content: str | None, opts: _Options) -> list[_Unit]:
+    views = hunk_views(f, content, context_lines=opts.context_lines,
+                       max_scope_lines=opts.max_scope_lines)
+    texts = [v.render() for v in views]
+    counts = count_many(texts, opts.model)
+    pieces = [_Piece(v.path, t, c, (_ref(v, v.lines),), _shown(v.lines))
+              for v, t, c in zip(views, texts, counts, strict=True)]
+    whole = _Unit(f.path, _file_header(f), pieces)
+    if _estimate(whole) <= opts.budget:
+        return [whole]
+    # Split at hunk boundaries; the header of a part carries "part k/n" (room for 4 digits).
+    header_cost = count_tokens(_file_header(f, (9999, 9999))) + 1
+    room = opts.budget - header_cost
+    groups: list[list[_Piece]] = []
+    current: list[_Piece] = []
+    used = 0
+    for view, piece in zip(views, pieces, strict=True):
+        cost = piece.tokens + _JOIN_MARGIN
+        if cost > room:
+            # Too big with its context: try the bare hunk, then cut it at line boundaries.
+            bare = replace(view, lines=tuple(ln for ln in view.lines if ln.mark in "+- "))
+            bare_text = bare.render()
+            bare_piece = _Piece(f.path, bare_text, count_tokens(bare_text, opts.model),
+                                (_ref(bare, bare.lines),), _shown(bare.lines))
+            if bare_piece.tokens + _JOIN_MARGIN <= room:
+                piece, cost = bare_piece, bare_piece.tokens + _JOIN_MARGIN
+            else:
+                if current:
+                    groups.append(current)
+                    current, used = [], 0
+                groups.extend([p] for p in _split_hunk(bare, room, opts))
+                continue
+        if current and used + cost > room:
+            groups.append(current)
+            current, used = [], 0
+        current.append(piece)
+        used += cost
+    if current:
+        groups.append(current)
+    n = len(groups)
+    return [_Unit(f.path, _file_header(f, (i + 1, n)), g) for i, g in enumerate(groups)]
+
+
+def _split_hunk(view: HunkView, room: int, opts: _Options) -> list[_Piece]:
+    """Parts of one hunk that does not fit, cut at line boundaries with overlap."""
+    head_cost = count_tokens(view.header((9999, 9999))) + _JOIN_MARGIN
+    avail = max(room - head_cost - _JOIN_MARGIN, 8)
+    lines = _fit_lines(list(view.lines), avail, opts.model)
+    costs = count_many([ln.render() for ln in lines], opts.model)
+    spans: list[tuple[int, int]] = []
+    start = 0
+    while start < len(lines):
+        used = 0
+        end = start
+        while end < len(lines) and used + costs[end] + 1 <= avail:
+            used += costs[end] + 1
+            end += 1
+        end = max(end, start + 1)
+        spans.append((start, end))
+        if end >= len(lines):
+            break
+        # Overlap, but always move forward.
+        start = max(end - opts.overlap_lines, start + 1)
+    n = len(spans)
+    pieces: list[_Piece] = []
+    for k, (a, b) in enumerate(spans):
+        part = lines[a:b]
+        text = "\n".join([view.header((k + 1, n)), *(ln.render() for ln in part)])
+        ref = _ref(view, part, (k + 1, n))
+        pieces.append(_Piece(view.path, text, count_tokens(text, opts.model), (ref,),
+                             _shown(part)))
+    return pieces
+
+
+def _fit_lines(lines: list[ShownLine], avail: int, model: str | None) -> list[ShownLine]:
+    """Cut any single line too long for a part into slices with the same number."""
+    costs = count_many([ln.render() for ln in lines], model)
+    out: list[ShownLine] = []
+    for ln, cost in zip(lines, costs, strict=True):
+        if cost + 1 <= avail:
+            out.append(ln)
+            continue
+        text = ln.text
+        # Roughly avail/4 tokens per slice keeps each slice far from the limit.
+        step = max(1, len(text) * max(avail // 4, 1) // max(cost, 1))
+        for i in range(0, len(text), step):
+            out.append(ShownLine(ln.mark, text[i:i + step], ln.new_lineno, ln.old_lineno))
+    return out
+
+
+def _ref(view: HunkView, lines: Sequence[ShownLine], part: tuple[int, int] = (1, 1)) -> HunkRef:
+    nums = [ln.new_lineno for ln in lines if ln.mark in "+ " and ln.new_lineno is not None]
+    return HunkRef(view.path, view.hunk_index, min(nums, default=None), max(nums, default=None),
+                   part[0], part[1])
+
+
+def _shown(lines: Sequence[ShownLine]) -> frozenset[int]:
+    return frozenset(ln.new_lineno for ln in lines if ln.new_lineno is not None)
+
+
+def _emit_group(units: list[_Unit], opts: _Options) -> list[Chunk]:
+    if not units:
+        return []
+    text = "\n\n".join(u.text() for u in units)
+    tokens = count_tokens(text, opts.model)
+    if tokens > opts.budget:
+        if len(units) > 1:
+            mid = len(units) // 2
+            return _emit_group(units[:mid], opts) + _emit_group(units[mid:], opts)
+        unit = units[0]
+        if len(unit.pieces) > 1:
+            mid = len(unit.pieces) // 2
+            return (_emit_group([_Unit(unit.path, unit.header, unit.pieces[:mid])], opts)
+                    + _emit_group([_Unit(unit.path, unit.header, unit.pieces[mid:])], opts))
+        raise AssertionError(f"a piece of {unit.path} exceeds the budget: {tokens}")
+    shown: dict[str, frozenset[int]] = {}
+    for u in units:
+        for p in u.pieces:
+            shown[p.path] = shown.get(p.path, frozenset()) | p.shown
+    return [
+        Chunk(
+            id=hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(),
+            paths=tuple(dict.fromkeys(u.path for u in units)),
+            text=text,
+            hunks=tuple(r for u in units for p in u.pieces for r in p.refs),
+            token_count=tokens,
+            shown_lines=shown,
+        )
+    ]

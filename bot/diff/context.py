@@ -1,0 +1,165 @@
+"""Each hunk with the code a reviewer needs around it, rendered for the model.
+
+The line format is one the model can repeat back exactly::
+
+    @@ src/app.py  hunk 2/3  new lines 40-52  in function_definition `def load(path):` @@
+       12 . def load(path):
+       ...
+       38 .     data = read(path)
+       40 +     if not data:
+          -     if data is None:
+       41       return parse(data)
+
+Every new-side line carries its new-file number; ``+`` is added, ``-`` removed (no new
+number: it no longer exists), a blank mark is unchanged inside the hunk and ``.`` is
+surrounding code shown only for context (outside the diff, so not commentable). ``...``
+marks skipped lines. The enclosing function or class comes from tree-sitter; a file it
+cannot parse (or whose scope is too long) gets ``context_lines`` lines on each side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.diff.parse import FileDiff, Hunk
+from bot.diff.scopes import Scope, ScopeIndex
+
+DEFAULT_CONTEXT_LINES = 5
+DEFAULT_MAX_SCOPE_LINES = 60
+_NUM_WIDTH = 5
+
+
+@dataclass(frozen=True, slots=True)
+class ShownLine:
+    """One rendered line; ``new_lineno`` None for removed lines and ``...`` gaps."""
+
+    mark: str  # "+", "-", " ", "." or "…" for a gap
+    text: str
+    new_lineno: int | None
+    old_lineno: int | None = None
+
+    def render(self) -> str:
+        if self.mark == "…":
+            return f"{'':>{_NUM_WIDTH}} ..."
+        num = "" if self.new_lineno is None else str(self.new_lineno)
+        return f"{num:>{_NUM_WIDTH}} {self.mark} {self.text}".rstrip()
+
+
+@dataclass(frozen=True, slots=True)
+class HunkView:
+    """A hunk of ``path`` with its context, ready to render or split."""
+
+    path: str
+    hunk_index: int
+    hunk_count: int
+    hunk: Hunk
+    scope: Scope | None
+    scope_title: str | None
+    lines: tuple[ShownLine, ...]
+
+    def header(self, part: tuple[int, int] | None = None) -> str:
+        rng = self.hunk.new_range
+        where = (f"new lines {rng[0]}-{rng[1]}" if rng
+                 else f"deletion after line {self.hunk.target_start}")
+        head = f"@@ {self.path}  hunk {self.hunk_index + 1}/{self.hunk_count}  {where}"
+        if part is not None:
+            head += f"  part {part[0]}/{part[1]}"
+        if self.scope is not None and self.scope_title:
+            head += f"  in {self.scope.kind} `{self.scope_title}`"
+        return head + " @@"
+
+    def render(self) -> str:
+        return "\n".join([self.header(), *(ln.render() for ln in self.lines)])
+
+
+def split_content(content: str | None) -> list[str] | None:
+    """File content as new-side lines (index 0 is line 1); git counts only ``\\n``."""
+    if content is None:
+        return None
+    lines = content.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
+
+
+def hunk_views(
+    file: FileDiff,
+    content: str | None,
+    *,
+    context_lines: int = DEFAULT_CONTEXT_LINES,
+    max_scope_lines: int = DEFAULT_MAX_SCOPE_LINES,
+) -> list[HunkView]:
+    """One :class:`HunkView` per hunk of ``file``, with context from ``content`` (head)."""
+    lines = split_content(content) if file.status != "removed" else None
+    index = ScopeIndex.build(file.path, content) if content and lines is not None else None
+    views: list[HunkView] = []
+    count = len(file.hunks)
+    for i, hunk in enumerate(file.hunks):
+        scope = _scope_for(index, hunk, max_scope_lines)
+        views.append(
+            HunkView(
+                path=file.path,
+                hunk_index=i,
+                hunk_count=count,
+                hunk=hunk,
+                scope=scope,
+                scope_title=_title(lines, scope),
+                lines=tuple(_shown(hunk, lines, scope, context_lines, max_scope_lines)),
+            )
+        )
+    return views
+
+
+def _scope_for(index: ScopeIndex | None, hunk: Hunk, max_lines: int) -> Scope | None:
+    if index is None:
+        return None
+    rng = hunk.new_range or (max(hunk.target_start, 1), max(hunk.target_start, 1))
+    scopes = index.enclosing(*rng)
+    if not scopes:
+        return None
+    # The innermost scope that still fits is shown whole; a too-long one only titles.
+    for scope in reversed(scopes):
+        if scope.end - scope.start + 1 <= max_lines:
+            return scope
+    return scopes[-1]
+
+
+def _title(lines: Sequence[str] | None, scope: Scope | None) -> str | None:
+    if lines is None or scope is None or scope.start > len(lines):
+        return None
+    title = lines[scope.start - 1].strip()
+    return title[:120] if title else None
+
+
+def _shown(
+    hunk: Hunk,
+    content: Sequence[str] | None,
+    scope: Scope | None,
+    context_lines: int,
+    max_scope_lines: int,
+) -> list[ShownLine]:
+    body = [ShownLine(ln.kind, ln.text, ln.new_lineno, ln.old_lineno) for ln in hunk.lines]
+    if content is None:
+        return body
+    n = len(content)
+    first = hunk.target_start if hunk.target_length else hunk.target_start + 1
+    last = hunk.target_start + hunk.target_length - 1 if hunk.target_length else hunk.target_start
+    before_from = max(1, first - context_lines)
+    after_to = min(n, last + context_lines)
+    title_line: int | None = None
+    if scope is not None:
+        if scope.end - scope.start + 1 <= max_scope_lines:
+            before_from = min(before_from, scope.start)
+            after_to = max(after_to, min(scope.end, n))
+        elif scope.start < before_from:
+            title_line = scope.start
+    out: list[ShownLine] = []
+    if title_line is not None and title_line <= n:
+        out.append(ShownLine(".", content[title_line - 1], title_line))
+        if title_line + 1 < before_from:
+            out.append(ShownLine("…", "", None))
+    out.extend(ShownLine(".", content[k - 1], k) for k in range(before_from, min(first, n + 1)))
+    out.extend(body)
+    out.extend(ShownLine(".", content[k - 1], k) for k in range(last + 1, after_to + 1))
+    return out
