@@ -13,6 +13,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route
 
 from bot.config import Settings
+from bot.events.redis_checks import warn_if_redis_may_lose_jobs
 from bot.store.db import create_engine, session_factory
 from bot.web.errors import EXCEPTION_HANDLERS
 from bot.web.health import healthz, readyz
@@ -31,6 +32,7 @@ def create_app(settings: Settings, extra_routes: list[BaseRoute] | None = None) 
         app.state.redis = ArqRedis.from_url(
             settings.redis_url, socket_connect_timeout=2, socket_timeout=5
         )
+        await warn_if_redis_may_lose_jobs(app.state.redis)
         try:
             yield
         finally:

@@ -1,0 +1,85 @@
+"""Dedupe a delivery and enqueue its jobs in one atomic round trip to Redis.
+
+One Lua script does what arq's ``ArqRedis.enqueue_job`` does for each job (refuse an id whose
+job or result key exists; else ``PSETEX arq:job:<id>`` with the pickled job and ``ZADD
+arq:queue``) and records the delivery id with a TTL, all or nothing: the delivery is recorded
+only together with its jobs, and five copies of one delivery arriving at once on five web
+processes make one job, because Redis runs scripts one at a time.
+
+The job bytes are built here exactly as arq builds them (``arq.jobs.serialize_job`` with its
+default pickle serializer), so an unmodified arq worker runs them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from arq.constants import expires_extra_ms, job_key_prefix, result_key_prefix
+from arq.jobs import serialize_job
+from redis.asyncio import Redis
+
+from bot.jobs.contracts import QUEUE_NAME, JobRequest
+
+DELIVERY_KEY_PREFIX: Final = "auditbot:delivery:"
+
+# KEYS: delivery key, queue, then (job key, result key) per job.
+# ARGV: delivery TTL (s), delivery record, then (job id, job bytes, expiry ms, score) per job.
+# Returns -1 when the delivery was already recorded, else the number of jobs enqueued (a job
+# whose id arq already knows is skipped, as arq's enqueue_job skips it).
+_SCRIPT: Final = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return -1
+end
+local enqueued = 0
+local jobs = (#KEYS - 2) / 2
+for i = 0, jobs - 1 do
+  local job_key = KEYS[3 + 2 * i]
+  local result_key = KEYS[4 + 2 * i]
+  if redis.call('EXISTS', job_key, result_key) == 0 then
+    redis.call('PSETEX', job_key, ARGV[5 + 4 * i], ARGV[4 + 4 * i])
+    redis.call('ZADD', KEYS[2], ARGV[6 + 4 * i], ARGV[3 + 4 * i])
+    enqueued = enqueued + 1
+  end
+end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[1])
+return enqueued
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class EnqueueResult:
+    duplicate: bool  # the delivery id was already recorded: nothing was done
+    enqueued: int  # jobs added; the others were already known to arq
+
+
+class DeliveryQueue:
+    """Bound to one Redis client; the script is loaded once and then run by its SHA."""
+
+    def __init__(self, redis: Redis, *, ttl_s: int, queue_name: str = QUEUE_NAME) -> None:
+        self._redis = redis
+        self._script = redis.register_script(_SCRIPT)
+        self._ttl_s = ttl_s
+        self._queue = queue_name
+
+    async def submit(
+        self, forge: str, delivery_id: str, jobs: Sequence[JobRequest]
+    ) -> EnqueueResult:
+        """Record ``delivery_id`` and enqueue ``jobs`` atomically (raises RedisError)."""
+        now_ms = int(time.time() * 1000)
+        keys: list[str] = [delivery_key(forge, delivery_id), self._queue]
+        args: list[Any] = [self._ttl_s, f"{now_ms}:{len(jobs)}"]
+        for job in jobs:
+            keys += [job_key_prefix + job.job_id, result_key_prefix + job.job_id]
+            body = serialize_job(job.name, job.args(), {}, None, now_ms)
+            args += [job.job_id, body, expires_extra_ms, now_ms]
+        outcome = int(await self._script(keys=keys, args=args))
+        if outcome < 0:
+            return EnqueueResult(duplicate=True, enqueued=0)
+        return EnqueueResult(duplicate=False, enqueued=outcome)
+
+
+def delivery_key(forge: str, delivery_id: str) -> str:
+    return f"{DELIVERY_KEY_PREFIX}{forge}:{delivery_id}"

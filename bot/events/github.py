@@ -1,0 +1,264 @@
+"""GitHub deliveries to jobs: pure handlers registered on :data:`github`.
+
+Each handler validates only the part of the payload it reads (``bot/events/github_models.py``)
+so a payload of the wrong shape for its event is a 400, and the web process never needs the
+database or GitHub's API: draft and author filters, permission checks and installation records
+are the worker's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from bot.events.commands import parse_command
+from bot.events.github_models import (
+    CheckPullRequest,
+    CheckRunEvent,
+    CheckSuiteEvent,
+    InstallationEvent,
+    InstallationRepositoriesEvent,
+    IssueCommentEvent,
+    PullRequestEvent,
+    PushEvent,
+    Repo,
+    RepoSummary,
+)
+from bot.events.registry import Delivery, Registry
+from bot.jobs.contracts import (
+    REVIEW_PULL_REQUEST,
+    RUN_COMMAND,
+    SCAN_PUSH,
+    SYNC_INSTALLATION,
+    InstallationRepository,
+    JobRequest,
+    Repository,
+    ReviewPullRequest,
+    RunCommand,
+    ScanPush,
+    SyncInstallation,
+    automatic_job_id,
+    requested_job_id,
+)
+
+github = Registry("github")
+
+ZERO_SHA: Final = "0" * 40
+# Who may command the bot from a comment; anyone else is ignored without an answer.
+TRUSTED_ASSOCIATIONS: Final = frozenset({"OWNER", "MEMBER", "COLLABORATOR"})
+REVIEW_ACTIONS: Final = ("opened", "reopened", "synchronize", "ready_for_review")
+INSTALLATION_ACTIONS: Final = (
+    "created",
+    "deleted",
+    "suspend",
+    "unsuspend",
+    "new_permissions_accepted",
+)
+
+
+def caused_by_app(payload: Mapping[str, Any], app_slug: str | None) -> bool:
+    """True when our own app sent the event (its comments, check runs...): no loops."""
+    if not app_slug:
+        return False
+    sender = payload.get("sender")
+    return (
+        isinstance(sender, dict)
+        and sender.get("type") == "Bot"
+        and sender.get("login") == f"{app_slug}[bot]"
+    )
+
+
+def jobs_for(delivery: Delivery, payload: Mapping[str, Any]) -> list[JobRequest]:
+    """Every job a verified GitHub delivery asks for; [] when it needs no work."""
+    if caused_by_app(payload, delivery.app_slug):
+        return []
+    return github.route(delivery, payload)
+
+
+def _repository(repo: Repo, installation_id: int | None) -> Repository:
+    return Repository(
+        forge="github",
+        id=repo.id,
+        full_name=repo.full_name,
+        default_branch=repo.default_branch,
+        installation_id=installation_id,
+        web_url=repo.html_url,
+    )
+
+
+@github.on(*(f"pull_request.{action}" for action in REVIEW_ACTIONS))
+def review_pull_request(delivery: Delivery, payload: Mapping[str, Any]) -> list[JobRequest]:
+    event = PullRequestEvent.model_validate(payload)
+    pr = event.pull_request
+    if pr.state != "open":
+        return []  # closed PRs are never reviewed
+    repository = _repository(event.repository, event.installation_id)
+    # A draft and the same SHA made ready are different work: the worker skips the first.
+    job_id = automatic_job_id(
+        REVIEW_PULL_REQUEST, "github", repository.id, pr.number, pr.head.sha,
+        variant="draft" if pr.draft else None,
+    )
+    job = ReviewPullRequest(
+        repository=repository,
+        number=pr.number,
+        head_sha=pr.head.sha,
+        head_ref=pr.head.ref,
+        base_ref=pr.base.ref,
+        author=pr.user.login if pr.user else None,
+        draft=bool(pr.draft),
+        trigger=f"pull_request.{delivery.action}",
+        delivery_id=delivery.delivery_id,
+    )
+    return [JobRequest(REVIEW_PULL_REQUEST, job_id, job)]
+
+
+@github.on("push")
+def scan_push(delivery: Delivery, payload: Mapping[str, Any]) -> list[JobRequest]:
+    event = PushEvent.model_validate(payload)
+    default = event.repository.default_branch
+    if event.deleted or event.after == ZERO_SHA or not default:
+        return []
+    if event.ref != f"refs/heads/{default}":
+        return []  # other branches are reviewed through their pull requests; tags not at all
+    repository = _repository(event.repository, event.installation_id)
+    job = ScanPush(
+        repository=repository,
+        ref=event.ref,
+        before=event.before,
+        after=event.after,
+        pusher=event.pusher.name if event.pusher else None,
+        delivery_id=delivery.delivery_id,
+    )
+    job_id = automatic_job_id(SCAN_PUSH, "github", repository.id, None, event.after)
+    return [JobRequest(SCAN_PUSH, job_id, job)]
+
+
+@github.on("check_run.rerequested")
+def rerun_check_run(delivery: Delivery, payload: Mapping[str, Any]) -> list[JobRequest]:
+    event = CheckRunEvent.model_validate(payload)
+    return _rerun(
+        delivery, event.repository, event.installation_id, event.check_run.head_sha,
+        event.check_run.pull_requests, event.sender_login,
+    )
+
+
+@github.on("check_suite.rerequested")
+def rerun_check_suite(delivery: Delivery, payload: Mapping[str, Any]) -> list[JobRequest]:
+    event = CheckSuiteEvent.model_validate(payload)
+    return _rerun(
+        delivery, event.repository, event.installation_id, event.check_suite.head_sha,
+        event.check_suite.pull_requests, event.sender_login,
+    )
+
+
+def _rerun(
+    delivery: Delivery,
+    repo: Repo,
+    installation_id: int | None,
+    head_sha: str,
+    pull_requests: Sequence[CheckPullRequest],
+    sender: str | None,
+) -> list[JobRequest]:
+    repository = _repository(repo, installation_id)
+    trigger = f"{delivery.event}.{delivery.action}"
+    # GitHub lists no pull request for a PR from a fork: the worker finds it by head SHA.
+    targets: list[CheckPullRequest | None] = list(pull_requests) or [None]
+    jobs = []
+    for pr in targets:
+        number = pr.number if pr else None
+        job = ReviewPullRequest(
+            repository=repository,
+            number=number,
+            head_sha=head_sha,
+            head_ref=pr.head.ref if pr else None,
+            base_ref=pr.base.ref if pr else None,
+            trigger=trigger,
+            requested_by=sender,
+            delivery_id=delivery.delivery_id,
+        )
+        job_id = requested_job_id(
+            REVIEW_PULL_REQUEST, "github", repository.id, number, delivery.delivery_id
+        )
+        jobs.append(JobRequest(REVIEW_PULL_REQUEST, job_id, job))
+    return jobs
+
+
+@github.on("issue_comment.created")
+def comment_command(delivery: Delivery, payload: Mapping[str, Any]) -> list[JobRequest]:
+    event = IssueCommentEvent.model_validate(payload)
+    comment = event.comment
+    if event.issue.pull_request is None:
+        return []  # a comment on an issue, not on a pull request
+    if comment.author_association not in TRUSTED_ASSOCIATIONS:
+        return []
+    command = parse_command(comment.body, delivery.app_slug)
+    if command is None:
+        return []
+    repository = _repository(event.repository, event.installation_id)
+    job = RunCommand(
+        repository=repository,
+        number=event.issue.number,
+        command=command.name,
+        argument=command.argument,
+        author=comment.user.login,
+        author_association=comment.author_association,
+        comment_id=comment.id,
+        delivery_id=delivery.delivery_id,
+    )
+    job_id = requested_job_id(
+        RUN_COMMAND, "github", repository.id, event.issue.number, delivery.delivery_id
+    )
+    return [JobRequest(RUN_COMMAND, job_id, job)]
+
+
+@github.on(*(f"installation.{action}" for action in INSTALLATION_ACTIONS))
+def sync_installation(delivery: Delivery, payload: Mapping[str, Any]) -> list[JobRequest]:
+    event = InstallationEvent.model_validate(payload)
+    installation = event.installation
+    job = SyncInstallation(
+        event="installation",
+        action=delivery.action or "",
+        installation_id=installation.id,
+        account_login=installation.account.name_or_id,
+        account_id=installation.account.id,
+        account_type=installation.account.type,
+        repository_selection=installation.repository_selection,
+        repositories=_summaries(event.repositories or []),
+        sender=event.sender_login,
+        delivery_id=delivery.delivery_id,
+    )
+    return [_sync_job(installation.id, delivery, job)]
+
+
+@github.on("installation_repositories.added", "installation_repositories.removed")
+def sync_installation_repositories(
+    delivery: Delivery, payload: Mapping[str, Any]
+) -> list[JobRequest]:
+    event = InstallationRepositoriesEvent.model_validate(payload)
+    installation = event.installation
+    job = SyncInstallation(
+        event="installation_repositories",
+        action=delivery.action or "",
+        installation_id=installation.id,
+        account_login=installation.account.name_or_id,
+        account_id=installation.account.id,
+        account_type=installation.account.type,
+        repository_selection=event.repository_selection or installation.repository_selection,
+        added=_summaries(event.repositories_added),
+        removed=_summaries(event.repositories_removed),
+        sender=event.sender_login,
+        delivery_id=delivery.delivery_id,
+    )
+    return [_sync_job(installation.id, delivery, job)]
+
+
+def _sync_job(installation_id: int, delivery: Delivery, job: SyncInstallation) -> JobRequest:
+    # Each installation change is its own work; the delivery id keeps retries to one job.
+    job_id = requested_job_id(
+        SYNC_INSTALLATION, "github", installation_id, None, delivery.delivery_id
+    )
+    return JobRequest(SYNC_INSTALLATION, job_id, job)
+
+
+def _summaries(repos: Sequence[RepoSummary]) -> list[InstallationRepository]:
+    return [InstallationRepository(id=repo.id, full_name=repo.full_name) for repo in repos]

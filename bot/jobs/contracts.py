@@ -1,0 +1,192 @@
+"""The jobs the web process enqueues and the worker runs: their names, ids and payloads.
+
+This is the contract between ``bot/events`` (which builds jobs from webhook deliveries) and the
+arq functions in ``bot/jobs`` (which run them). Each job is enqueued with arq's default pickle
+serializer and exactly one positional argument, the payload as a plain ``dict`` (JSON types
+only, so no class path is pickled):
+
+    async def review_pull_request(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
+        job = ReviewPullRequest.model_validate(payload)
+
+Job ids: automatic work (a PR opened or pushed, a push to the default branch) has a
+deterministic id built from (kind, forge, repository, PR, head SHA) so arq itself refuses a
+second copy; work a person asks for (a check run's "Re-run", ``/audit``) carries the delivery id
+so it runs even while arq still remembers the earlier job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+Forge = Literal["github", "gitlab"]
+
+REVIEW_PULL_REQUEST: Final = "review_pull_request"
+SCAN_PUSH: Final = "scan_push"
+RUN_COMMAND: Final = "run_command"
+SYNC_INSTALLATION: Final = "sync_installation"
+
+JobName = Literal["review_pull_request", "scan_push", "run_command", "sync_installation"]
+
+# arq's default queue; the worker must listen on the same one.
+QUEUE_NAME: Final = "arq:queue"
+
+CommandName = Literal["review", "full", "cancel", "help"]
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Repository(_Payload):
+    """Where the work happens. ``id`` is GitHub's repository id or GitLab's project id."""
+
+    forge: Forge
+    id: int
+    full_name: str  # "owner/name"; GitLab: path_with_namespace
+    default_branch: str | None = None
+    installation_id: int | None = None  # GitHub App installation; None on GitLab
+    web_url: str | None = None  # GitLab: the project's page (tells the instance); GitHub: html_url
+
+
+class ReviewPullRequest(_Payload):
+    """Audit a pull request (GitLab: merge request) at ``head_sha``.
+
+    ``number`` is None only for a GitHub check run or suite re-run whose payload names no pull
+    request (GitHub leaves ``pull_requests`` empty for PRs from forks): the worker finds the
+    open PR whose head is ``head_sha``. The worker skips drafts unless the repository's config
+    asks for them and applies ``review.ignore_authors``.
+    """
+
+    repository: Repository
+    number: int | None
+    head_sha: str
+    head_ref: str | None = None
+    base_ref: str | None = None
+    author: str | None = None  # the PR author's login
+    draft: bool = False
+    trigger: str  # "pull_request.opened", "check_run.rerequested", "merge_request.update", ...
+    requested_by: str | None = None  # the person who asked for a re-run
+    delivery_id: str
+
+
+class ScanPush(_Payload):
+    """Scan the commits pushed to the default branch (``before``..``after``)."""
+
+    repository: Repository
+    ref: str
+    before: str
+    after: str
+    pusher: str | None = None
+    delivery_id: str
+
+
+class RunCommand(_Payload):
+    """A command a person wrote in a PR comment (``/audit``, ``/audit full``, ``/audit cancel``,
+    ``/audit help``, ``@<app slug> review``).
+
+    GitHub: the web process already checked ``author_association`` (OWNER, MEMBER,
+    COLLABORATOR). GitLab: the worker must check that ``author`` has at least Developer access.
+    ``head_sha`` is known on GitLab (the MR's last commit); on GitHub the worker reads the PR.
+    """
+
+    repository: Repository
+    number: int
+    command: CommandName
+    argument: str = ""  # the rest of the command line, e.g. an unknown sub-command
+    author: str
+    author_association: str | None = None
+    comment_id: int
+    head_sha: str | None = None
+    delivery_id: str
+
+
+class InstallationRepository(_Payload):
+    id: int
+    full_name: str
+
+
+class SyncInstallation(_Payload):
+    """Bring the installation and project records in step with GitHub.
+
+    ``event`` is "installation" or "installation_repositories"; ``action`` is GitHub's
+    (created, deleted, suspend, unsuspend, new_permissions_accepted, added, removed).
+    ``repositories`` lists the installation's repositories when GitHub sends them
+    (installation created/deleted/new_permissions_accepted); ``added``/``removed`` come with
+    installation_repositories.
+    """
+
+    forge: Forge = "github"
+    event: Literal["installation", "installation_repositories"]
+    action: str
+    installation_id: int
+    account_login: str
+    account_id: int
+    account_type: str | None = None
+    repository_selection: str | None = None
+    repositories: list[InstallationRepository] = []
+    added: list[InstallationRepository] = []
+    removed: list[InstallationRepository] = []
+    sender: str | None = None
+    delivery_id: str
+
+
+JobPayload = ReviewPullRequest | ScanPush | RunCommand | SyncInstallation
+
+PAYLOAD_MODELS: Final[dict[str, type[JobPayload]]] = {
+    REVIEW_PULL_REQUEST: ReviewPullRequest,
+    SCAN_PUSH: ScanPush,
+    RUN_COMMAND: RunCommand,
+    SYNC_INSTALLATION: SyncInstallation,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class JobRequest:
+    """One job to enqueue: arq function name, arq job id, payload."""
+
+    name: JobName
+    job_id: str
+    payload: JobPayload
+
+    def args(self) -> tuple[dict[str, Any]]:
+        """The positional arguments arq passes to the function after ``ctx``."""
+        return (self.payload.model_dump(mode="json"),)
+
+
+def load_payload(name: str, data: dict[str, Any]) -> JobPayload:
+    """The worker side: validate the payload of job ``name`` (raises pydantic's error)."""
+    return PAYLOAD_MODELS[name].model_validate(data)
+
+
+def automatic_job_id(
+    name: JobName,
+    forge: Forge,
+    repository_id: int,
+    number: int | None,
+    sha: str,
+    *,
+    variant: str | None = None,
+) -> str:
+    """Same work, same id: arq refuses a second job with it while the first is known.
+
+    ``variant`` tells apart work that differs for the same SHA (a draft, then the same commit
+    marked ready for review).
+    """
+    job_id = f"{name}:{forge}:{repository_id}:{'-' if number is None else number}:{sha}"
+    return f"{job_id}:{variant}" if variant else job_id
+
+
+def requested_job_id(
+    name: JobName, forge: Forge, repository_id: int, number: int | None, delivery_id: str
+) -> str:
+    """A person asked again: a new delivery means a new job even for the same SHA."""
+    return f"{name}:{forge}:{repository_id}:{'-' if number is None else number}:d={delivery_id}"
+
+
+# The GitHub App's slug when APP_SLUG is unset: the worker writes it here after reading the
+# app's own record (GET /app); the web process reads it for `@<slug> review` and to ignore
+# its own bot's events.
+APP_SLUG_KEY: Final = "auditbot:github:app-slug"

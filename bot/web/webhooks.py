@@ -1,0 +1,287 @@
+"""`POST /webhooks/github` and `POST /webhooks/gitlab`: verify, dedupe, enqueue, answer.
+
+GitHub drops a delivery not answered with a 2xx within 10 s and never redelivers by itself;
+GitLab disables a hook after repeated failures. So nothing slow happens here: the signature
+is checked on the raw bytes, the JSON parsed once, the handlers in ``bot/events`` turn it
+into jobs, and one Redis script records the delivery with its jobs. Answers (DESIGN.md):
+202 enqueued, 200 valid but nothing to do or already seen, 401 bad signature or token,
+400 not the JSON the event promises, 413 over the size limit, 503 Redis cannot take the job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from prometheus_client import Counter
+from redis.exceptions import RedisError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from bot.config import Settings
+from bot.errors import BadInput
+from bot.events import github as github_events
+from bot.events import gitlab as gitlab_events
+from bot.events.enqueue import DeliveryQueue
+from bot.events.registry import Delivery
+from bot.jobs.contracts import APP_SLUG_KEY, Forge, JobRequest
+from bot.logs import bind
+from bot.web.webhook_http import (
+    BodyTooLarge,
+    answer,
+    body_digest,
+    declared_too_large,
+    github_signature_ok,
+    is_json,
+    problem,
+    read_body,
+    token_ok,
+)
+
+log = logging.getLogger(__name__)
+
+DELIVERIES = Counter(
+    "auditbot_webhook_deliveries_total",
+    "Webhook deliveries answered, by forge, event and outcome",
+    ["forge", "event", "outcome"],
+)
+
+RETRY_AFTER_S = "10"
+MAX_DELIVERY_ID = 128
+SLUG_REFRESH_S = 300.0
+# Before the sender is authenticated its event header is not trusted as a metric label.
+UNVERIFIED = "-"
+
+
+@dataclass
+class WebhookState:
+    """What the endpoints need, built once from settings and the lifespan's Redis client."""
+
+    github_secrets: tuple[bytes, ...]
+    gitlab_secret: bytes | None
+    max_bytes: int
+    queue: DeliveryQueue
+    redis: Any
+    app_slug: str | None
+    slug_fixed: bool
+    slug_checked_at: float = field(default=-SLUG_REFRESH_S)
+
+    @classmethod
+    def build(cls, settings: Settings, redis: Any) -> WebhookState:
+        secrets = [settings.webhook_secret, settings.webhook_secret_previous]
+        return cls(
+            github_secrets=tuple(s.get_secret_value().encode() for s in secrets if s),
+            gitlab_secret=(
+                settings.gitlab_webhook_secret.get_secret_value().encode()
+                if settings.gitlab_webhook_secret
+                else None
+            ),
+            max_bytes=settings.max_webhook_bytes,
+            queue=DeliveryQueue(redis, ttl_s=settings.delivery_ttl_days * 86_400),
+            redis=redis,
+            app_slug=settings.app_slug,
+            slug_fixed=settings.app_slug is not None,
+        )
+
+    async def slug(self) -> str | None:
+        """APP_SLUG, else the slug the worker stored from the app's record (read rarely)."""
+        if self.slug_fixed or time.monotonic() - self.slug_checked_at < SLUG_REFRESH_S:
+            return self.app_slug
+        self.slug_checked_at = time.monotonic()
+        try:
+            value = await self.redis.get(APP_SLUG_KEY)
+        except (RedisError, OSError):
+            return self.app_slug
+        if value:
+            self.app_slug = value.decode() if isinstance(value, bytes) else str(value)
+        return self.app_slug
+
+
+def _state(request: Request) -> WebhookState:
+    app_state = request.app.state
+    state: WebhookState | None = getattr(app_state, "webhooks", None)
+    if state is None:
+        state = WebhookState.build(app_state.settings, app_state.redis)
+        app_state.webhooks = state
+    return state
+
+
+def _refuse(forge: Forge, event: str, outcome: str, status: int, detail: str) -> Response:
+    DELIVERIES.labels(forge, event, outcome).inc()
+    return problem(status, detail)
+
+
+async def github_webhook(request: Request) -> Response:
+    state = _state(request)
+    headers = request.headers
+    if declared_too_large(headers, state.max_bytes):
+        return _too_large("github", state)
+    if not state.github_secrets:
+        return _refuse("github", UNVERIFIED, "unauthorized", 401,
+                       "this server has no WEBHOOK_SECRET; set it to the GitHub App's secret")
+    signature = headers.get("x-hub-signature-256")
+    if not signature:
+        detail = (
+            "only an X-Hub-Signature (sha1) header; auditbot verifies X-Hub-Signature-256"
+            if headers.get("x-hub-signature")
+            else "missing X-Hub-Signature-256 header"
+        )
+        return _refuse("github", UNVERIFIED, "unauthorized", 401, detail)
+    try:
+        body = await read_body(request, state.max_bytes)
+    except BodyTooLarge:
+        return _too_large("github", state)
+    if not github_signature_ok(body, signature, state.github_secrets):
+        log.warning(
+            "GitHub delivery %s refused: X-Hub-Signature-256 does not match; verify that "
+            "WEBHOOK_SECRET (or WEBHOOK_SECRET_PREVIOUS) matches the GitHub App's webhook secret",
+            _short(headers.get("x-github-delivery")),
+        )
+        return _refuse("github", UNVERIFIED, "unauthorized", 401,
+                       "signature does not match; the webhook secrets must match")
+    event = headers.get("x-github-event")
+    if not event:
+        return _refuse("github", UNVERIFIED, "bad_request", 400, "missing X-GitHub-Event header")
+    delivery_id = _delivery_id(headers.get("x-github-delivery"), body)
+    return await _process(
+        "github", event, delivery_id, body, request, state, github_events.jobs_for,
+        action_of=_github_action,
+    )
+
+
+async def gitlab_webhook(request: Request) -> Response:
+    state = _state(request)
+    headers = request.headers
+    if declared_too_large(headers, state.max_bytes):
+        return _too_large("gitlab", state)
+    if state.gitlab_secret is None:
+        return _refuse("gitlab", UNVERIFIED, "unauthorized", 401,
+                       "this server has no GITLAB_WEBHOOK_SECRET; set it to the hook's token")
+    token = headers.get("x-gitlab-token")
+    if token is None or not token_ok(token, state.gitlab_secret):
+        log.warning(
+            "GitLab delivery refused: X-Gitlab-Token %s; verify that GITLAB_WEBHOOK_SECRET "
+            "matches the webhook's secret token in GitLab",
+            "is missing" if token is None else "does not match",
+        )
+        return _refuse("gitlab", UNVERIFIED, "unauthorized", 401,
+                       "missing or wrong X-Gitlab-Token; the webhook secret token must match")
+    try:
+        body = await read_body(request, state.max_bytes)
+    except BodyTooLarge:
+        return _too_large("gitlab", state)
+    header = headers.get("x-gitlab-event")
+    if not header:
+        return _refuse("gitlab", UNVERIFIED, "bad_request", 400, "missing X-Gitlab-Event header")
+    delivery_id = _delivery_id(
+        headers.get("idempotency-key") or headers.get("x-gitlab-event-uuid"), body
+    )
+    kind = gitlab_events.EVENT_KINDS.get(header)
+    return await _process(
+        "gitlab", kind or header, delivery_id, body, request, state, gitlab_events.jobs_for,
+        action_of=_gitlab_action, expected_kind=kind, known=kind is not None,
+    )
+
+
+async def _process(
+    forge: Forge,
+    event: str,
+    delivery_id: str,
+    body: bytes,
+    request: Request,
+    state: WebhookState,
+    jobs_for: Callable[[Delivery, Mapping[str, Any]], list[JobRequest]],
+    *,
+    action_of: Callable[[Mapping[str, Any]], str | None],
+    expected_kind: str | None = None,
+    known: bool = True,
+) -> Response:
+    """The verified part: content type, JSON, handlers, the one Redis round trip."""
+    label = event if known else "other"
+    with bind(delivery_id=delivery_id):
+        if not is_json(request.headers):
+            return _refuse(forge, label, "bad_request", 400,
+                           "Content-Type must be application/json; set the webhook's content "
+                           "type to application/json")
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            return _refuse(forge, label, "bad_request", 400, f"body is not JSON: {exc}")
+        if not isinstance(payload, dict):
+            return _refuse(forge, label, "bad_request", 400, "body is not a JSON object")
+        if not known:
+            DELIVERIES.labels(forge, label, "ignored").inc()
+            return answer(200, {"status": "ignored", "event": event})
+        if expected_kind is not None and payload.get("object_kind") != expected_kind:
+            return _refuse(forge, label, "bad_request", 400,
+                           f"object_kind is {payload.get('object_kind')!r}, "
+                           f"the event header promises {expected_kind!r}")
+        action = action_of(payload)
+        delivery = Delivery(forge, event, action, delivery_id, await state.slug())
+        try:
+            jobs = jobs_for(delivery, payload)
+        except BadInput as exc:
+            return _refuse(forge, label, "bad_request", 400, exc.message)
+        if not jobs:
+            DELIVERIES.labels(forge, label, "ignored").inc()
+            return answer(200, {"status": "ignored", "event": event, "action": action})
+        try:
+            result = await state.queue.submit(forge, delivery_id, jobs)
+        except (RedisError, OSError) as exc:
+            log.warning("%s %s not queued, Redis cannot take it: %s; the sender will retry",
+                        forge, event, exc)
+            DELIVERIES.labels(forge, label, "unavailable").inc()
+            return problem(503, "the job queue is unavailable; retry later",
+                           retry_after=RETRY_AFTER_S)
+        if result.duplicate:
+            log.info("%s %s.%s already seen; nothing queued", forge, event, action)
+            DELIVERIES.labels(forge, label, "duplicate").inc()
+            return answer(200, {"status": "duplicate"})
+        if result.enqueued == 0:
+            log.info("%s %s.%s: its work is already queued", forge, event, action)
+            DELIVERIES.labels(forge, label, "already_queued").inc()
+            return answer(200, {"status": "already_queued", "jobs": [j.job_id for j in jobs]})
+        log.info("%s %s.%s: %d job(s) queued", forge, event, action, result.enqueued)
+        DELIVERIES.labels(forge, label, "enqueued").inc()
+        return answer(202, {"status": "queued", "jobs": [j.job_id for j in jobs]})
+
+
+def _too_large(forge: Forge, state: WebhookState) -> Response:
+    return _refuse(forge, UNVERIFIED, "too_large", 413,
+                   f"body is larger than {state.max_bytes} bytes")
+
+
+def _github_action(payload: Mapping[str, Any]) -> str | None:
+    action = payload.get("action")
+    return action if isinstance(action, str) else None
+
+
+def _gitlab_action(payload: Mapping[str, Any]) -> str | None:
+    attributes = payload.get("object_attributes")
+    action = attributes.get("action") if isinstance(attributes, dict) else None
+    return action if isinstance(action, str) else None
+
+
+def _delivery_id(header: str | None, body: bytes) -> str:
+    if not header:
+        return body_digest(body)
+    if len(header) > MAX_DELIVERY_ID or not header.isprintable():
+        return "sha256-" + hashlib.sha256(header.encode("latin-1")).hexdigest()
+    return header
+
+
+def _short(value: str | None) -> str:
+    return (value or "(no delivery id)")[:64]
+
+
+def webhook_routes() -> list[BaseRoute]:
+    return [
+        Route("/webhooks/github", github_webhook, methods=["POST"]),
+        Route("/webhooks/gitlab", gitlab_webhook, methods=["POST"]),
+    ]
