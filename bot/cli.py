@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 import sys
+from pathlib import Path
 from typing import NoReturn
 
 import click
@@ -118,3 +119,107 @@ def migrate(revision: str) -> None:
     settings = settings_or_exit()
     upgrade(settings.database_url, revision)
     click.echo(f"auditbot: database at revision {revision}")
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path), default=".", required=False)
+@click.option("--base", help="Base ref (default: the upstream branch, else HEAD~1).")
+@click.option("--head", help="Head ref (default: HEAD).")
+@click.option(
+    "--zip",
+    "zip_file",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="Audit the text files of a ZIP archive instead of a git change.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    default="table",
+    show_default=True,
+    type=click.Choice(["table", "json", "markdown", "sarif", "html"]),
+)
+@click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Write here.")
+@click.option(
+    "--fail-on",
+    default=None,
+    type=click.Choice(["critical", "high", "medium", "low", "info", "never"]),
+    help="Exit 1 when a finding reaches this severity (default: the repository's fail_on).",
+)
+def review(
+    path: Path,
+    base: str | None,
+    head: str | None,
+    zip_file: Path | None,
+    output_format: str,
+    output: Path | None,
+    fail_on: str | None,
+) -> None:
+    """Audit a local git change (or a ZIP) in-process: no server, Redis or forge needed.
+
+    Offline analyzers always run; a configured LLM provider runs beside them. Exit status:
+    1 when a finding reaches --fail-on, 0 otherwise, 2 on usage errors.
+    """
+    import asyncio
+
+    from bot.analysis.findings import Severity
+    from bot.errors import AuditbotError
+    from bot.jobs.local import LocalReview, run_local_review
+    from bot.jobs.progress import TerminalProgress
+    from bot.reports.render import render
+
+    settings = settings_or_exit()
+    if zip_file is None and not path.is_dir():
+        fail(f"{path}: not a directory")
+    progress = TerminalProgress(sys.stderr)
+    try:
+        result = asyncio.run(
+            run_local_review(
+                settings,
+                LocalReview(path=path, base=base, head=head, zip_file=zip_file),
+                progress=progress,
+            )
+        )
+    except AuditbotError as exc:
+        progress.close()
+        fail(str(exc))
+    progress.close()
+    text = render(result.report, output_format)
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"auditbot: report written to {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+    threshold = Severity(fail_on) if fail_on not in (None, "never") else None
+    if fail_on is None:
+        threshold = result.outcome.config.review.fail_on  # the repository's rule
+    if threshold is not None and any(
+        f.severity.at_least(threshold) for f in result.outcome.open_findings
+    ):
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--email", prompt=True, help="The account's e-mail address.")
+@click.option("--admin", is_flag=True, help="Make the account an administrator.")
+@click.option(
+    "--password",
+    default=None,
+    help="The password (prompted for when omitted; or set AUDITBOT_PASSWORD).",
+    envvar="AUDITBOT_PASSWORD",
+)
+def createuser(email: str, admin: bool, password: str | None) -> None:
+    """Create an account, e.g. the first administrator of a new server."""
+    import asyncio
+
+    from bot.errors import BadInput
+    from bot.web.auth_users import create_user
+
+    settings = settings_or_exit()
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user_id = asyncio.run(create_user(settings, email, password, admin=admin))
+    except BadInput as exc:
+        fail(str(exc))
+    kind = "administrator" if admin else "member"
+    click.echo(f"auditbot: created {kind} {email.strip().lower()} (id {user_id})")

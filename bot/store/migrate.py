@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -21,6 +22,10 @@ def alembic_config(database_url: str) -> Config:
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Upgrade the database to ``revision``. Synchronous: call it outside an event loop."""
     _ensure_sqlite_dir(database_url)
+    # Alembic's per-step INFO lines are noise in `auditbot review` output.
+    alembic_log = logging.getLogger("alembic")
+    if alembic_log.getEffectiveLevel() < logging.WARNING:
+        alembic_log.setLevel(logging.WARNING)
     command.upgrade(alembic_config(database_url), revision)
 
 

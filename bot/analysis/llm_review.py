@@ -1,0 +1,241 @@
+"""The model's part of a review: chunk the change, send chunks in parallel (bounded), and
+turn answers into findings, keeping only what the model could have seen.
+
+Every text leaves the machine with secrets masked. A chunk whose answer is unusable is
+recorded with its reason, never silently dropped; a spent budget stops the model part and
+makes the audit partial while the offline analyzers' findings still count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import pathspec
+
+from bot.analysis.answer import ModelAnswer, ModelFinding
+from bot.analysis.findings import Finding
+from bot.analysis.prompts import PROMPT_VERSION, system_prompt, user_prompt
+from bot.analysis.sanitize import sanitize_suggestion, sanitize_text, sanitize_title
+from bot.analysis.secrets import mask_secrets
+from bot.analysis.verify import quote_is_in
+from bot.diff.chunking import Chunk, build_chunks, sending_order
+from bot.diff.parse import FileDiff
+from bot.diff.repo_config import RepoConfig
+from bot.errors import BudgetExceeded, LLMError
+from bot.llm.types import CompletionRequest, CompletionResult
+
+log = logging.getLogger(__name__)
+
+# A chunk is at most this many tokens even on a 1M-token model: answers stay focused and a
+# re-push re-sends less. The rest of the window is kept for the prompt and the answer.
+CHUNK_TOKEN_CAP = 12_000
+PROMPT_RESERVE_TOKENS = 3_000
+ANSWER_TOKENS = 4_096
+
+
+class CompletionService(Protocol):
+    """What the reviewer needs of `bot.llm`: one call, and the model's window."""
+
+    @property
+    def provider(self) -> str: ...
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def context_window(self) -> int: ...
+
+    async def complete(self, request: CompletionRequest) -> CompletionResult: ...
+
+
+@dataclass
+class LLMStats:
+    model: str | None = None
+    chunks_total: int = 0
+    chunks_sent: int = 0
+    cache_hits: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    cost_usd: float = 0.0
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (chunk id, reason)
+    dropped: dict[str, int] = field(default_factory=dict)
+    partial_reason: str | None = None
+
+    def drop(self, reason: str) -> None:
+        self.dropped[reason] = self.dropped.get(reason, 0) + 1
+
+
+class LLMReviewer:
+    def __init__(
+        self,
+        service: CompletionService,
+        *,
+        concurrency: int = 8,
+        language: str = "en",
+        task_id: str | None = None,
+        project_id: int | None = None,
+        installation_id: int | None = None,
+    ) -> None:
+        self.service = service
+        self.concurrency = concurrency
+        self.language = language
+        self.ids = {
+            "task_id": task_id,
+            "project_id": project_id,
+            "installation_id": installation_id,
+        }
+
+    def budget_tokens(self) -> int:
+        window = int(self.service.context_window)
+        return max(1_000, min(CHUNK_TOKEN_CAP, window - PROMPT_RESERVE_TOKENS - ANSWER_TOKENS))
+
+    def chunks(self, diffs: Mapping[str, FileDiff], contents: Mapping[str, str]) -> list[Chunk]:
+        built = build_chunks(
+            [diffs[p] for p in sorted(diffs)],
+            contents,
+            budget_tokens=self.budget_tokens(),
+            model=self.service.model,
+        )
+        return sending_order(built)
+
+    async def review(
+        self,
+        diffs: Mapping[str, FileDiff],
+        contents: Mapping[str, str],
+        *,
+        config: RepoConfig,
+        hints: Sequence[Finding],
+        progress: Callable[..., Awaitable[None]] | None = None,
+    ) -> tuple[list[Finding], LLMStats]:
+        chunks = self.chunks(diffs, contents)
+        stats = LLMStats(model=f"{self.service.provider}/{self.service.model}")
+        stats.chunks_total = len(chunks)
+        system = system_prompt(config.review.language)
+        instructions = _instruction_matcher(config)
+        semaphore = asyncio.Semaphore(self.concurrency)
+        budget_spent = asyncio.Event()
+        findings: list[Finding] = []
+        done = 0
+
+        async def one(chunk: Chunk) -> None:
+            nonlocal done
+            async with semaphore:
+                if budget_spent.is_set():
+                    stats.failed.append((chunk.id, f"{_paths(chunk)}: not sent, budget spent"))
+                    return
+                masked, _ = mask_secrets(chunk.text)
+                chunk_hints = [h for h in hints if h.path in chunk.paths]
+                request = CompletionRequest(
+                    system=system,
+                    user=user_prompt(
+                        masked, instructions=instructions(chunk.paths), hints=chunk_hints
+                    ),
+                    schema=ModelAnswer,
+                    max_output_tokens=ANSWER_TOKENS,
+                    temperature=0.0,
+                    prompt_version=PROMPT_VERSION,
+                    **self.ids,  # type: ignore[arg-type]
+                )
+                try:
+                    result = await self.service.complete(request)
+                except BudgetExceeded as exc:
+                    budget_spent.set()
+                    stats.failed.append((chunk.id, f"{_paths(chunk)}: not sent, {exc.message}"))
+                    return
+                except LLMError as exc:
+                    reason = getattr(exc, "reason", exc.message)
+                    stats.failed.append((chunk.id, f"{_paths(chunk)}: {reason}"))
+                    return
+            stats.chunks_sent += 1
+            stats.cache_hits += int(result.cache_hit)
+            stats.input_tokens += result.usage.input_tokens
+            stats.output_tokens += result.usage.output_tokens
+            stats.cached_tokens += result.usage.cached_tokens
+            stats.cost_usd += result.cost_usd
+            stats.model = f"{result.provider}/{result.model}"
+            answer = result.parsed
+            if isinstance(answer, ModelAnswer):
+                source = f"llm:{result.provider}/{result.model}"
+                for item in answer.findings:
+                    finding = _accept(item, chunk, contents, source, stats)
+                    if finding is not None:
+                        findings.append(finding)
+            done += 1
+            if progress is not None:
+                await progress(stage="llm", chunks_done=done, chunks_total=len(chunks))
+
+        await asyncio.gather(*(one(chunk) for chunk in chunks))
+        if budget_spent.is_set():
+            stats.partial_reason = "the LLM budget was spent; offline analyzers still ran"
+        elif stats.failed and stats.chunks_sent == 0:
+            stats.partial_reason = f"the model provider failed ({stats.failed[0][1]})"
+        elif stats.failed:
+            stats.partial_reason = (
+                f"{len(stats.failed)} of {len(chunks)} chunks could not be analysed by the model"
+            )
+        findings.sort(key=lambda f: (f.path, f.start_line, f.end_line, f.title))
+        return findings, stats
+
+
+def _accept(
+    item: ModelFinding,
+    chunk: Chunk,
+    contents: Mapping[str, str],
+    source: str,
+    stats: LLMStats,
+) -> Finding | None:
+    """A model finding becomes ours only if its path and lines were shown and its quote is
+    the code on those lines; anything else is counted and discarded."""
+    shown = chunk.shown_lines.get(item.path)
+    if not shown:
+        stats.drop("naming a file not shown")
+        return None
+    end = item.end_line or item.start_line
+    start, end = min(item.start_line, end), max(item.start_line, end)
+    if start not in shown and end not in shown:
+        stats.drop("on lines not shown")
+        return None
+    file_lines = contents.get(item.path, "").splitlines()
+    shown_code = "\n".join(file_lines[n - 1] for n in sorted(shown) if 0 < n <= len(file_lines))
+    if not quote_is_in(item.quote, shown_code):
+        stats.drop("whose quote is not in the code")
+        return None
+    suggestion = sanitize_suggestion(item.suggestion)
+    return Finding(
+        path=item.path,
+        start_line=start,
+        end_line=end,
+        side="new",
+        severity=item.severity,
+        category=item.category,
+        cwe=item.cwe,
+        title=sanitize_title(item.title) or "Finding",
+        message=sanitize_text(item.message),
+        suggestion=suggestion,
+        confidence=item.confidence,
+        source=source,
+        rule_id=None,
+        quote=item.quote,
+    )
+
+
+def _paths(chunk: Chunk) -> str:
+    paths = list(chunk.paths)
+    return ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+
+
+def _instruction_matcher(config: RepoConfig) -> Callable[[Sequence[str]], list[str]]:
+    specs = [
+        (pathspec.GitIgnoreSpec.from_lines([glob]), text)
+        for glob, text in config.path_instructions.items()
+    ]
+
+    def match(paths: Sequence[str]) -> list[str]:
+        return [text for spec, text in specs if any(spec.match_file(p) for p in paths)]
+
+    return match

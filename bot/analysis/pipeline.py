@@ -1,0 +1,192 @@
+"""The review pipeline: fetch the change, filter, parse, analyse (offline analyzers and the
+model), merge, fingerprint and place findings. Publishing and storing are the caller's
+(a job, or `auditbot review`); this module returns plain data."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.analysis.conclusion import Verdict, decide
+from bot.analysis.findings import Finding
+from bot.analysis.llm_review import LLMReviewer, LLMStats
+from bot.analysis.merge import fingerprint, merge_findings
+from bot.analysis.placement import PlacedFinding, place_findings
+from bot.analysis.static import analyze_file
+from bot.diff.filters import FileFilter
+from bot.diff.parse import FileDiff, decode, parse_patch
+from bot.diff.repo_config import RepoConfig, load_repo_config
+from bot.forges.base import Change, ChangedFile, ChangeSource, ChangeTarget
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[dict[str, Any]], Awaitable[None]]
+FILE_READ_CONCURRENCY = 16
+
+
+@dataclass(frozen=True)
+class ReviewRequest:
+    target: ChangeTarget
+    config: RepoConfig | None = None  # None: read `.auditbot.yml` at the change's base
+    config_errors: tuple[str, ...] = ()
+    false_positives: frozenset[str] = frozenset()  # fingerprints people marked
+    only_paths: frozenset[str] | None = None  # incremental: analyse just these files
+    allowed_models: tuple[str, ...] = ()
+
+
+@dataclass
+class ReviewOutcome:
+    change: Change
+    config: RepoConfig
+    config_errors: list[str]
+    diffs: dict[str, FileDiff]
+    contents: dict[str, str]
+    placed: list[PlacedFinding]
+    suppressed: list[Finding]
+    skipped: list[tuple[str, str]]
+    llm: LLMStats
+    verdict: Verdict
+    files_reviewed: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def open_findings(self) -> list[Finding]:
+        return [p.finding for p in self.placed]
+
+
+class ReviewPipeline:
+    """Runs one audit over a change source; stateless between runs."""
+
+    def __init__(
+        self,
+        source: ChangeSource,
+        *,
+        llm: LLMReviewer | None = None,
+        progress: ProgressFn | None = None,
+    ) -> None:
+        self.source = source
+        self.llm = llm
+        self._progress = progress
+
+    async def progress(self, **event: Any) -> None:
+        if self._progress is not None:
+            await self._progress(event)
+
+    async def run(self, request: ReviewRequest) -> ReviewOutcome:
+        change = await self.source.fetch_change(request.target)
+        await self.progress(stage="fetched", files_total=len(change.files))
+        config, config_errors = request.config, list(request.config_errors)
+        if config is None:
+            text = await self.source.read_repo_config(change.base_sha)
+            config, config_errors = load_repo_config(text, allowed_models=request.allowed_models)
+
+        diffs, contents, skipped = await self._prepare(change, config, request.only_paths)
+        await self.progress(stage="prepared", files_total=len(diffs), skipped=len(skipped))
+
+        static = await asyncio.to_thread(_run_static, diffs, contents)
+        await self.progress(stage="static", findings=len(static))
+
+        llm_findings: list[Finding] = []
+        stats = LLMStats()
+        if self.llm is not None and diffs:
+            llm_findings, stats = await self.llm.review(
+                diffs, contents, config=config, hints=static, progress=self.progress
+            )
+        merged = merge_findings([*static, *llm_findings])
+        fingerprinted = [_with_fingerprint(f, contents) for f in merged]
+        suppressed = [f for f in fingerprinted if f.fingerprint in request.false_positives]
+        active = [f for f in fingerprinted if f.fingerprint not in request.false_positives]
+
+        placed = place_findings(
+            active,
+            diffs,
+            min_severity=config.review.min_severity,
+            max_comments=config.review.max_comments,
+        )
+        verdict = decide(
+            active,
+            fail_on=config.review.fail_on,
+            partial_reason=stats.partial_reason,
+        )
+        await self.progress(stage="analysed", findings=len(active))
+        return ReviewOutcome(
+            change=change,
+            config=config,
+            config_errors=config_errors,
+            diffs=diffs,
+            contents=contents,
+            placed=placed,
+            suppressed=suppressed,
+            skipped=skipped,
+            llm=stats,
+            verdict=verdict,
+            files_reviewed=len(diffs),
+        )
+
+    async def _prepare(
+        self, change: Change, config: RepoConfig, only_paths: frozenset[str] | None
+    ) -> tuple[dict[str, FileDiff], dict[str, str], list[tuple[str, str]]]:
+        """Filter by path, read the head contents, filter by content, parse the patches."""
+        file_filter = FileFilter(
+            include=list(config.paths.include), exclude=list(config.paths.exclude)
+        )
+        skipped = [(s.path, s.reason) for s in change.skipped]
+        candidates: list[ChangedFile] = []
+        for changed in change.files:
+            if only_paths is not None and changed.path not in only_paths:
+                continue
+            if changed.status == "removed":
+                continue  # nothing at head to audit; removed lines are not findings
+            reason = file_filter.skip_reason(changed.path, binary=changed.binary)
+            if reason is None and changed.patch is None:
+                reason = "not reviewable: no patch"
+            if reason is not None:
+                skipped.append((changed.path, reason))
+            else:
+                candidates.append(changed)
+
+        semaphore = asyncio.Semaphore(FILE_READ_CONCURRENCY)
+
+        async def read(changed: ChangedFile) -> bytes | None:
+            async with semaphore:
+                return await self.source.read_file(changed.path, change.head_sha)
+
+        raw = await asyncio.gather(*(read(c) for c in candidates))
+        diffs: dict[str, FileDiff] = {}
+        contents: dict[str, str] = {}
+        for changed, data in zip(candidates, raw, strict=True):
+            reason = (
+                file_filter.skip_reason(changed.path, content=data) if data is not None else None
+            )
+            if reason is not None:
+                skipped.append((changed.path, reason))
+                continue
+            diff = parse_patch(
+                changed.path, changed.patch, old_path=changed.old_path, status=changed.status
+            )
+            if diff.no_patch_reason or diff.binary:
+                skipped.append((changed.path, diff.no_patch_reason or "binary file"))
+                continue
+            if not diff.hunks:
+                continue  # a pure rename or mode change: no lines to audit
+            diffs[changed.path] = diff
+            contents[changed.path] = decode(data) if data is not None else ""
+        return diffs, contents, sorted(skipped)
+
+
+def _run_static(diffs: Mapping[str, FileDiff], contents: Mapping[str, str]) -> list[Finding]:
+    findings: list[Finding] = []
+    for path, diff in diffs.items():
+        added = diff.added_lines()
+        if added and contents.get(path):
+            findings.extend(analyze_file(path, contents[path], lines=added))
+    return findings
+
+
+def _with_fingerprint(finding: Finding, contents: Mapping[str, str]) -> Finding:
+    lines = contents.get(finding.path, "").splitlines()
+    code = lines[finding.start_line - 1 : finding.end_line]
+    return finding.model_copy(update={"fingerprint": fingerprint(finding, code)})

@@ -1,0 +1,78 @@
+"""Progress of a running audit: published on Redis for the WebSocket, drawn as a bar on a
+terminal, or written as plain lines when stderr is not a terminal (CI logs)."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, TextIO
+
+from redis.asyncio import Redis
+
+STAGES = {
+    "fetched": "fetched the change",
+    "prepared": "filtered and parsed",
+    "static": "offline analyzers done",
+    "llm": "model",
+    "analysed": "findings placed",
+    "published": "published",
+}
+
+
+def channel(task_id: str) -> str:
+    return f"auditbot:task:{task_id}"
+
+
+class TerminalProgress:
+    """A one-line bar on a terminal; one line per stage elsewhere."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self._drawn = False
+        self._started = time.monotonic()
+
+    async def __call__(self, event: dict[str, Any]) -> None:
+        stage = str(event.get("stage", ""))
+        elapsed = time.monotonic() - self._started
+        if stage == "llm":
+            done, total = int(event.get("chunks_done", 0)), int(event.get("chunks_total", 0))
+            width = 30
+            filled = width * done // max(total, 1)
+            line = f"model [{'#' * filled}{'.' * (width - filled)}] {done}/{total} chunks"
+            if self.tty:
+                self.stream.write(f"\r{line} {elapsed:5.1f}s")
+                self._drawn = True
+            elif done == total or done % 10 == 0:
+                self.stream.write(f"auditbot: {line}\n")
+            self.stream.flush()
+            return
+        details = " ".join(f"{k}={v}" for k, v in event.items() if k != "stage")
+        text = f"auditbot: {STAGES.get(stage, stage)} {details}".rstrip()
+        if self.tty and self._drawn:
+            self.stream.write("\n")
+            self._drawn = False
+        self.stream.write(f"{text} ({elapsed:.1f}s)\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty and self._drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._drawn = False
+
+
+class RedisProgress:
+    """Publishes each event as JSON on the task's channel (the API relays it on a WebSocket)
+    and keeps the last one for clients that connect late."""
+
+    def __init__(self, redis: Redis, task_id: str) -> None:
+        self.redis = redis
+        self.task_id = task_id
+
+    async def __call__(self, event: dict[str, Any]) -> None:
+        payload = json.dumps({"task_id": self.task_id, **event}, default=str)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.publish(channel(self.task_id), payload)
+            pipe.set(f"{channel(self.task_id)}:last", payload, ex=24 * 3600)
+            await pipe.execute()

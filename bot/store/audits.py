@@ -1,0 +1,230 @@
+"""Queries for audit tasks, their findings and projects: what the jobs and the CLI write.
+
+Functions take a session factory and return ids or plain values; ORM objects stay here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.analysis.findings import Finding, FindingStatus
+from bot.store.models import AuditTask, FindingRecord, Project
+
+Sessions = async_sessionmaker[AsyncSession]
+
+ACTIVE_STATUSES = ("queued", "running")
+FINAL_STATUSES = ("succeeded", "failed", "cancelled")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def ensure_project(
+    sessions: Sessions,
+    *,
+    kind: str,
+    full_name: str,
+    external_id: int | None = None,
+    installation_id: int | None = None,
+    default_branch: str = "main",
+    private: bool = True,
+) -> int:
+    """The project's id, created on first sight (by external id, else by kind and name)."""
+    async with sessions() as session, session.begin():
+        query = select(Project).where(Project.kind == kind)
+        if external_id is not None:
+            query = query.where(Project.external_id == external_id)
+        else:
+            query = query.where(Project.full_name == full_name, Project.external_id.is_(None))
+        project = (await session.scalars(query.limit(1))).first()
+        if project is None:
+            project = Project(
+                kind=kind,
+                full_name=full_name,
+                external_id=external_id,
+                installation_id=installation_id,
+                default_branch=default_branch,
+                private=private,
+            )
+            session.add(project)
+            await session.flush()
+        else:
+            project.full_name = full_name
+            project.default_branch = default_branch
+            project.private = private
+            if installation_id is not None:
+                project.installation_id = installation_id
+        return project.id
+
+
+async def create_task(sessions: Sessions, **fields: Any) -> str:
+    async with sessions() as session, session.begin():
+        task = AuditTask(**fields)
+        session.add(task)
+        await session.flush()
+        return task.id
+
+
+async def get_task(sessions: Sessions, task_id: str) -> AuditTask | None:
+    async with sessions() as session:
+        return await session.get(AuditTask, task_id)
+
+
+async def find_task_by_job(sessions: Sessions, job_id: str) -> AuditTask | None:
+    async with sessions() as session:
+        query = select(AuditTask).where(AuditTask.job_id == job_id).order_by(AuditTask.created_at)
+        return (await session.scalars(query.limit(1))).first()
+
+
+async def update_task(sessions: Sessions, task_id: str, **fields: Any) -> None:
+    async with sessions() as session, session.begin():
+        await session.execute(
+            update(AuditTask).where(AuditTask.id == task_id).values(updated_at=now(), **fields)
+        )
+
+
+async def start_task(sessions: Sessions, task_id: str) -> int:
+    """Mark running; returns the attempt number (1 on the first run)."""
+    async with sessions() as session, session.begin():
+        task = await session.get(AuditTask, task_id)
+        if task is None:
+            return 0
+        task.status = "running"
+        task.attempts = (task.attempts or 0) + 1
+        task.started_at = task.started_at or now()
+        return task.attempts
+
+
+async def finish_task(
+    sessions: Sessions,
+    task_id: str,
+    *,
+    status: str,
+    conclusion: str | None = None,
+    error: str | None = None,
+    **fields: Any,
+) -> None:
+    await update_task(
+        sessions,
+        task_id,
+        status=status,
+        conclusion=conclusion,
+        error=error,
+        finished_at=now(),
+        **fields,
+    )
+
+
+async def stale_tasks(sessions: Sessions, older_than: datetime) -> list[AuditTask]:
+    """Tasks still queued or running that nobody touched since ``older_than``."""
+    async with sessions() as session:
+        query = select(AuditTask).where(
+            AuditTask.status.in_(ACTIVE_STATUSES), AuditTask.updated_at < older_than
+        )
+        return list(await session.scalars(query))
+
+
+async def silenced_fingerprints(sessions: Sessions, project_id: int | None) -> frozenset[str]:
+    """Fingerprints a person marked false positive or ignored in this project."""
+    if project_id is None:
+        return frozenset()
+    async with sessions() as session:
+        query = select(FindingRecord.fingerprint).where(
+            FindingRecord.project_id == project_id,
+            FindingRecord.status.in_((FindingStatus.FALSE_POSITIVE, FindingStatus.IGNORED)),
+        )
+        return frozenset(await session.scalars(query.distinct()))
+
+
+async def open_findings_of_pr(
+    sessions: Sessions, project_id: int, pr_number: int
+) -> list[FindingRecord]:
+    """The latest open finding per fingerprint posted on this PR, for incremental runs."""
+    async with sessions() as session:
+        query = (
+            select(FindingRecord)
+            .where(
+                FindingRecord.project_id == project_id,
+                FindingRecord.pr_number == pr_number,
+                FindingRecord.status == FindingStatus.OPEN,
+            )
+            .order_by(FindingRecord.id)
+        )
+        latest: dict[str, FindingRecord] = {}
+        for row in await session.scalars(query):
+            latest[row.fingerprint] = row
+        return list(latest.values())
+
+
+async def mark_fixed(sessions: Sessions, ids: Sequence[int], sha: str) -> None:
+    if not ids:
+        return
+    async with sessions() as session, session.begin():
+        await session.execute(
+            update(FindingRecord)
+            .where(FindingRecord.id.in_(ids))
+            .values(status=FindingStatus.FIXED, status_reason=f"gone at {sha}", updated_at=now())
+        )
+
+
+async def save_findings(
+    sessions: Sessions,
+    *,
+    task_id: str,
+    project_id: int | None,
+    pr_number: int | None,
+    head_sha: str | None,
+    placed: Iterable[tuple[Finding, str, str | None]],
+    status: str = FindingStatus.OPEN,
+) -> int:
+    """Store (finding, placement, comment id) rows of one task; first-seen SHAs carry over."""
+    items = list(placed)
+    async with sessions() as session, session.begin():
+        first_seen: dict[str, str | None] = {}
+        if project_id is not None and items:
+            fingerprints = {f.fingerprint for f, _, _ in items if f.fingerprint}
+            query = (
+                select(FindingRecord.fingerprint, FindingRecord.first_seen_sha)
+                .where(
+                    FindingRecord.project_id == project_id,
+                    FindingRecord.fingerprint.in_(fingerprints),
+                )
+                .order_by(FindingRecord.id.desc())
+            )
+            for fingerprint, sha in await session.execute(query):
+                first_seen[fingerprint] = sha
+        for finding, placement, comment_id in items:
+            fingerprint = finding.fingerprint or ""
+            session.add(
+                FindingRecord(
+                    project_id=project_id,
+                    task_id=task_id,
+                    pr_number=pr_number,
+                    path=finding.path,
+                    start_line=finding.start_line,
+                    end_line=finding.end_line,
+                    side=finding.side,
+                    severity=finding.severity.value,
+                    category=finding.category.value,
+                    cwe=finding.cwe,
+                    title=finding.title,
+                    message=finding.message,
+                    suggestion=finding.suggestion,
+                    confidence=finding.confidence,
+                    source=finding.source,
+                    rule_id=finding.rule_id,
+                    fingerprint=fingerprint,
+                    status=status,
+                    placement=placement,
+                    comment_id=comment_id,
+                    first_seen_sha=first_seen.get(fingerprint, head_sha),
+                    last_seen_sha=head_sha,
+                )
+            )
+    return len(items)

@@ -1,0 +1,98 @@
+"""`auditbot review` as users run it: a subprocess on a real git repository or a ZIP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.support.gitrepo import commit, make_repo
+
+VULNERABLE = (
+    "import subprocess\n\n\ndef export(target):\n"
+    '    subprocess.call("dump > " + target, shell=True)\n'
+)
+
+
+def review(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}}
+    env["DATABASE_URL"] = f"sqlite+aiosqlite:///{cwd / 'auditbot.db'}"
+    env["DATA_DIR"] = str(cwd / "data")
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "review", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    repo = make_repo(tmp_path / "repo", {"app.py": "print('hi')\n"})
+    commit(repo, {"app.py": VULNERABLE}, "export")
+    return repo
+
+
+def test_table_and_exit_status_1_on_a_high_finding(repo: Path, tmp_path: Path) -> None:
+    result = review(tmp_path, str(repo))
+    assert result.returncode == 1, result.stderr
+    assert "app.py:5" in result.stdout
+    assert "conclusion: failure" in result.stdout
+    assert "offline analyzers only" in result.stdout
+
+
+def test_fail_on_critical_exits_0(repo: Path, tmp_path: Path) -> None:
+    result = review(tmp_path, str(repo), "--fail-on", "critical")
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("fmt", ["json", "sarif", "markdown", "html"])
+def test_formats_to_file(repo: Path, tmp_path: Path, fmt: str) -> None:
+    out = tmp_path / f"report.{fmt}"
+    result = review(
+        tmp_path, str(repo), "--format", fmt, "--output", str(out), "--fail-on", "never"
+    )
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    if fmt in {"json", "sarif"}:
+        data = json.loads(text)
+        if fmt == "sarif":
+            assert data["version"] == "2.1.0"
+            assert data["runs"][0]["results"]
+    else:
+        assert "app.py" in text
+
+
+def test_zip_archive(tmp_path: Path) -> None:
+    archive = tmp_path / "code.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("project-main/app.py", VULNERABLE)
+    result = review(tmp_path, "--zip", str(archive), "--format", "json")
+    assert result.returncode == 1, result.stderr
+    findings = json.loads(result.stdout)["findings"]
+    assert any(f["path"] == "app.py" and f["start_line"] == 5 for f in findings)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--format", "pdf"], ["/no/such/dir"], ["--fail-on", "severe"]],
+    ids=["bad-format", "no-dir", "bad-fail-on"],
+)
+def test_usage_errors_exit_2(tmp_path: Path, args: list[str]) -> None:
+    result = review(tmp_path, *args)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_ref_is_a_clear_error(repo: Path, tmp_path: Path) -> None:
+    result = review(tmp_path, str(repo), "--base", "no-such-ref")
+    assert result.returncode == 2
+    assert "no-such-ref" in result.stderr
+    assert "Traceback" not in result.stderr
