@@ -1,0 +1,227 @@
+"""Tasks: list with filters, get, cancel, retry; and starting scans (a ref or a ZIP)."""
+
+from __future__ import annotations
+
+import logging
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from arq.constants import abort_jobs_ss
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+from starlette.exceptions import HTTPException
+
+from bot.store.models import AuditTask, Project
+from bot.web.api.access import get_project, get_task, visible, visible_project_ids
+from bot.web.api.jobs import (
+    SCAN_ARCHIVE,
+    SCAN_REPOSITORY,
+    ScanArchive,
+    ScanRepository,
+    enqueue_forge_rerun,
+    enqueue_scan,
+)
+from bot.web.api.schemas import Page, PageQuery, Text, aware
+from bot.web.api.spec import Call, Operation, read_limited
+
+log = logging.getLogger(__name__)
+
+ARCHIVE_LIMIT = 100 * 1024 * 1024
+FINISHED = frozenset({"succeeded", "failed", "cancelled", "superseded"})
+TaskStatus = Literal["queued", "running", "succeeded", "failed", "cancelled", "superseded"]
+TaskKind = Literal["review", "push", "repository", "archive", "local"]
+TaskId = Field(min_length=1, max_length=64)
+
+
+class TaskOut(BaseModel):
+    id: str
+    project_id: int | None
+    kind: str
+    status: str
+    trigger: str
+    job_id: str | None
+    pr_number: int | None
+    base_ref: str | None
+    head_ref: str | None
+    base_sha: str | None
+    head_sha: str | None
+    progress: dict[str, Any]
+    counts: dict[str, Any]
+    findings_count: int
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    cost_usd: float
+    model: str | None
+    conclusion: str | None
+    partial_reason: str | None
+    error: str | None
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    report_url: str
+
+
+class TaskQuery(PageQuery):
+    project_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    status: TaskStatus | None = None
+    kind: TaskKind | None = None
+    pr_number: int | None = Field(default=None, ge=1, le=2**31 - 1)
+
+
+class ScanIn(BaseModel):
+    ref: Text | None = Field(default=None, min_length=1, max_length=255,
+                             description="Branch, tag or commit; the default branch if unset.")
+
+
+def task_out(task: AuditTask) -> TaskOut:
+    return TaskOut(
+        id=task.id, project_id=task.project_id, kind=task.kind, status=task.status,
+        trigger=task.trigger, job_id=task.job_id, pr_number=task.pr_number,
+        base_ref=task.base_ref, head_ref=task.head_ref, base_sha=task.base_sha,
+        head_sha=task.head_sha, progress=task.progress or {}, counts=task.counts or {},
+        findings_count=task.findings_count or 0, input_tokens=task.input_tokens or 0,
+        output_tokens=task.output_tokens or 0, cached_tokens=task.cached_tokens or 0,
+        cost_usd=task.cost_usd or 0.0, model=task.model, conclusion=task.conclusion,
+        partial_reason=task.partial_reason, error=task.error, attempts=task.attempts or 0,
+        created_at=aware(task.created_at) or datetime.now(UTC),
+        started_at=aware(task.started_at), finished_at=aware(task.finished_at),
+        report_url=f"/reports/{task.id}",
+    )
+
+
+async def list_tasks(call: Call) -> Page[TaskOut]:
+    query: TaskQuery = call.query
+    ids = await visible_project_ids(call.session, call.me)
+    where = [visible(AuditTask.project_id, ids)]
+    for name in ("project_id", "status", "kind", "pr_number"):
+        value = getattr(query, name)
+        if value is not None:
+            where.append(getattr(AuditTask, name) == value)
+    total = await call.session.scalar(select(func.count(AuditTask.id)).where(*where)) or 0
+    rows = await call.session.scalars(
+        select(AuditTask).where(*where).order_by(AuditTask.created_at.desc(), AuditTask.id)
+        .limit(query.limit).offset(query.offset)
+    )
+    return Page[TaskOut](items=[task_out(t) for t in rows], total=total,
+                         limit=query.limit, offset=query.offset)
+
+
+async def get(call: Call) -> TaskOut:
+    return task_out(await get_task(call.session, call.me, call.params["task_id"]))
+
+
+async def cancel(call: Call) -> TaskOut:
+    task = await get_task(call.session, call.me, call.params["task_id"])
+    if task.status in FINISHED:
+        raise HTTPException(409, f"the task is already {task.status}")
+    task.status = "cancelled"
+    task.finished_at = datetime.now(UTC)
+    await call.session.commit()
+    if task.job_id:
+        # What arq's Job.abort does, without waiting for the worker to acknowledge: a queued
+        # job is dropped when picked, a running one is cancelled (allow_abort_jobs).
+        now_ms = int(datetime.now(UTC).timestamp() * 1000)
+        await call.redis.zadd(abort_jobs_ss, {task.job_id: now_ms})
+    log.info("task %s cancelled by user %s", task.id, call.me.id)
+    return task_out(task)
+
+
+class RetryOut(BaseModel):
+    job_id: str
+    task: TaskOut | None = Field(
+        description="The new task; null for a PR review or push scan, which the worker records."
+    )
+
+
+async def retry(call: Call) -> RetryOut:
+    old = await get_task(call.session, call.me, call.params["task_id"])
+    if old.status not in FINISHED:
+        raise HTTPException(409, "the task has not finished; cancel it first")
+    if old.kind in ("review", "push"):
+        job_id = await enqueue_forge_rerun(call.session, call.redis, old, call.me.id)
+        return RetryOut(job_id=job_id, task=None)
+    archive = (old.progress or {}).get("archive_path")
+    if old.project_id is None or old.kind not in ("repository", "archive") or (
+        old.kind == "archive" and not archive
+    ):
+        raise HTTPException(409, f"this {old.kind} task cannot be run again from the API")
+    task = AuditTask(
+        project_id=old.project_id, kind=old.kind, trigger="api", head_ref=old.head_ref,
+        progress={"archive_path": archive} if archive else {}, counts={},
+    )
+    call.session.add(task)
+    await call.session.flush()
+    payload: ScanRepository | ScanArchive
+    if old.kind == "archive":
+        payload = ScanArchive(task_id=task.id, project_id=old.project_id,
+                              archive_path=str(archive), requested_by=call.me.id, retry_of=old.id)
+        await enqueue_scan(call.session, call.redis, task, payload, SCAN_ARCHIVE)
+    else:
+        payload = ScanRepository(task_id=task.id, project_id=old.project_id,
+                                 ref=old.head_ref or "HEAD", requested_by=call.me.id,
+                                 retry_of=old.id)
+        await enqueue_scan(call.session, call.redis, task, payload, SCAN_REPOSITORY)
+    return RetryOut(job_id=task.job_id or "", task=task_out(task))
+
+
+async def start_scan(call: Call) -> TaskOut:
+    project = await get_project(call.session, call.me, call.params["project_id"])
+    if project.kind == "archive":
+        raise HTTPException(409, "an archive project is scanned by uploading a ZIP")
+    ref = call.body.ref or project.default_branch
+    task = AuditTask(project_id=project.id, kind="repository", trigger="api", head_ref=ref,
+                     progress={}, counts={})
+    call.session.add(task)
+    await call.session.flush()
+    payload = ScanRepository(task_id=task.id, project_id=project.id, ref=ref,
+                             requested_by=call.me.id)
+    await enqueue_scan(call.session, call.redis, task, payload, SCAN_REPOSITORY)
+    return task_out(task)
+
+
+async def upload_archive(call: Call) -> TaskOut:
+    project: Project = await get_project(call.session, call.me, call.params["project_id"])
+    media = call.request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in ("application/zip", "application/octet-stream"):
+        raise HTTPException(415, "send the ZIP as the raw body (application/zip)")
+    data = await read_limited(call.request, ARCHIVE_LIMIT)
+    if not data.startswith(b"PK"):
+        raise HTTPException(400, "the body is not a ZIP archive")
+    task = AuditTask(project_id=project.id, kind="archive", trigger="api", progress={}, counts={})
+    call.session.add(task)
+    await call.session.flush()
+    folder = Path(call.settings.data_dir) / "archives"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{task.id}.zip"
+    path.write_bytes(data)
+    if not zipfile.is_zipfile(path):
+        path.unlink()
+        raise HTTPException(400, "the body is not a readable ZIP archive")
+    task.progress = {"archive_path": str(path.resolve())}
+    payload = ScanArchive(task_id=task.id, project_id=project.id,
+                          archive_path=str(path.resolve()), requested_by=call.me.id)
+    await enqueue_scan(call.session, call.redis, task, payload, SCAN_ARCHIVE)
+    return task_out(task)
+
+
+T = "/api/v1/tasks/{task_id}"
+ZIP_CONTENT = {"application/zip": {"schema": {"type": "string", "format": "binary"}}}
+OPERATIONS = [
+    Operation("GET", "/api/v1/tasks", list_tasks, "List tasks", "tasks", query=TaskQuery,
+              response=Page[TaskOut]),
+    Operation("GET", T, get, "Get a task", "tasks", response=TaskOut),
+    Operation("POST", T + "/cancel", cancel, "Cancel a queued or running task", "tasks",
+              response=TaskOut, extra_statuses=(409,)),
+    Operation("POST", T + "/retry", retry, "Run a finished task again", "tasks",
+              response=RetryOut, status=202, extra_statuses=(409, 503)),
+    Operation("POST", "/api/v1/projects/{project_id:int}/scans", start_scan,
+              "Scan a project at a ref", "scans", body=ScanIn, response=TaskOut, status=202,
+              extra_statuses=(409, 503)),
+    Operation("POST", "/api/v1/projects/{project_id:int}/archives", upload_archive,
+              "Upload a ZIP to scan", "scans", response=TaskOut, status=202,
+              request_content=ZIP_CONTENT, body_limit=ARCHIVE_LIMIT, extra_statuses=(503,)),
+]

@@ -1,0 +1,100 @@
+"""Live task progress at `/ws/tasks/{id}`: the Redis pub/sub channel `auditbot:task:{id}`
+relayed to the browser. Authenticated like the API (a Bearer header, or ``?access_token=``
+since browsers cannot set headers on a WebSocket); another project's task looks absent."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+
+from redis.asyncio import Redis
+from starlette.routing import BaseRoute, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from bot.store.models import AuditTask
+from bot.web.api.access import bearer_token, can_see, user_from_token
+from bot.web.auth import InvalidToken
+
+log = logging.getLogger(__name__)
+
+FINISHED = frozenset({"succeeded", "failed", "cancelled", "superseded"})
+# Close codes in the application range, mirroring the HTTP answers.
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_NOT_FOUND = 4404
+
+
+def channel(task_id: str) -> str:
+    """The pub/sub channel the worker publishes a task's JSON progress events on."""
+    return f"auditbot:task:{task_id}"
+
+
+async def task_progress(websocket: WebSocket) -> None:
+    task_id = websocket.path_params["task_id"]
+    state = websocket.app.state
+    token = bearer_token(websocket) or websocket.query_params.get("access_token")
+    async with state.sessions() as session:
+        try:
+            if token is None:
+                raise InvalidToken("no token")
+            user = await user_from_token(session, state.settings, token)
+        except InvalidToken:
+            await websocket.close(CLOSE_UNAUTHORIZED, "log in first")
+            return
+        task = await session.get(AuditTask, task_id)
+        if task is None or not await can_see(session, user, task.project_id):
+            await websocket.close(CLOSE_NOT_FOUND, "no such task")
+            return
+        snapshot = {"type": "snapshot", "task_id": task.id, "status": task.status,
+                    "progress": task.progress or {}}
+    redis: Redis = state.redis
+    pubsub = redis.pubsub()
+    await pubsub.subscribe(channel(task_id))
+    await websocket.accept()
+    try:
+        # Subscribed before the snapshot is sent: no event can fall between the two.
+        await websocket.send_json(snapshot)
+        if snapshot["status"] in FINISHED:
+            return
+        await _relay(websocket, pubsub)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        await pubsub.unsubscribe()
+        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        with contextlib.suppress(RuntimeError):
+            await websocket.close()
+
+
+async def _relay(websocket: WebSocket, pubsub: object) -> None:
+    receiver = asyncio.create_task(_wait_for_close(websocket))
+    try:
+        while not receiver.done():
+            message = await pubsub.get_message(  # type: ignore[attr-defined]
+                ignore_subscribe_messages=True, timeout=1.0
+            )
+            if message is None:
+                continue
+            data = message["data"]
+            text = data.decode() if isinstance(data, bytes) else str(data)
+            try:
+                event = json.loads(text)
+            except ValueError:
+                log.warning("ignoring a progress event that is not JSON")
+                continue
+            await websocket.send_text(text)
+            if isinstance(event, dict) and event.get("status") in FINISHED:
+                return
+    finally:
+        receiver.cancel()
+
+
+async def _wait_for_close(websocket: WebSocket) -> None:
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            await websocket.receive_text()
+
+
+def ws_routes() -> list[BaseRoute]:
+    return [WebSocketRoute("/ws/tasks/{task_id}", task_progress)]
