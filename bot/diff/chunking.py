@@ -35,9 +35,10 @@ from bot.diff.parse import FileDiff
 from bot.diff.sensitive import is_sensitive_path
 from bot.diff.tokens import count_many, count_tokens
 
-# Tokens a join of two pieces may add at their boundary (BPE is not exactly additive).
-_JOIN_MARGIN = 2
-MIN_BUDGET = 64
+# Tokens a join of two pieces may add at their boundary: BPE is not exactly additive
+# (about 2 tokens), times the foreign-model safety factor, rounded up.
+_JOIN_MARGIN = 3
+MIN_BUDGET = 256  # below this the file and hunk headers alone may not fit
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +137,7 @@ def build_chunks(
     for path in sorted(by_path):
         units = _file_units(by_path[path], contents.get(path), opts)
         for unit in units:
-            tokens = _estimate(unit)
+            tokens = _estimate(unit, opts.model)
             directory = posixpath.dirname(unit.path)
             if tokens > small or len(units) > 1:
                 chunks.extend(_emit_group(group, opts))
@@ -178,8 +179,9 @@ def _file_header(f: FileDiff, part: tuple[int, int] | None = None) -> str:
     return f"### {f.path} ({', '.join(bits)})"
 
 
-def _estimate(unit: _Unit) -> int:
-    return count_tokens(unit.header) + sum(p.tokens + _JOIN_MARGIN for p in unit.pieces) + 1
+def _estimate(unit: _Unit, model: str | None) -> int:
+    head = count_tokens(unit.header, model) + _JOIN_MARGIN
+    return head + sum(p.tokens + _JOIN_MARGIN for p in unit.pieces)
 
 
 def _file_units(f: FileDiff, content: str | None, opts: _Options) -> list[_Unit]:
@@ -190,10 +192,10 @@ def _file_units(f: FileDiff, content: str | None, opts: _Options) -> list[_Unit]
     pieces = [_Piece(v.path, t, c, (_ref(v, v.lines),), _shown(v.lines))
               for v, t, c in zip(views, texts, counts, strict=True)]
     whole = _Unit(f.path, _file_header(f), pieces)
-    if _estimate(whole) <= opts.budget:
+    if _estimate(whole, opts.model) <= opts.budget:
         return [whole]
     # Split at hunk boundaries; the header of a part carries "part k/n" (room for 4 digits).
-    header_cost = count_tokens(_file_header(f, (9999, 9999))) + 1
+    header_cost = count_tokens(_file_header(f, (9999, 9999)), opts.model) + _JOIN_MARGIN
     room = opts.budget - header_cost
     groups: list[list[_Piece]] = []
     current: list[_Piece] = []
@@ -227,7 +229,7 @@ def _file_units(f: FileDiff, content: str | None, opts: _Options) -> list[_Unit]
 
 def _split_hunk(view: HunkView, room: int, opts: _Options) -> list[_Piece]:
     """Parts of one hunk that does not fit, cut at line boundaries with overlap."""
-    head_cost = count_tokens(view.header((9999, 9999))) + _JOIN_MARGIN
+    head_cost = count_tokens(view.header((9999, 9999)), opts.model) + _JOIN_MARGIN
     avail = max(room - head_cost - _JOIN_MARGIN, 8)
     lines = _fit_lines(list(view.lines), avail, opts.model)
     costs = count_many([ln.render() for ln in lines], opts.model)
@@ -296,7 +298,10 @@ def _emit_group(units: list[_Unit], opts: _Options) -> list[Chunk]:
             mid = len(unit.pieces) // 2
             return (_emit_group([_Unit(unit.path, unit.header, unit.pieces[:mid])], opts)
                     + _emit_group([_Unit(unit.path, unit.header, unit.pieces[mid:])], opts))
-        raise AssertionError(f"a piece of {unit.path} exceeds the budget: {tokens}")
+        raise ValueError(
+            f"budget_tokens={opts.budget} cannot hold even one line of {unit.path} with its "
+            f"headers ({tokens} tokens); use a larger budget"
+        )
     shown: dict[str, frozenset[int]] = {}
     for u in units:
         for p in u.pieces:
