@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     llm_region: Literal["international", "china"] = "international"
     llm_timeout_s: float = Field(default=120.0, gt=0)
     llm_max_retries: int = Field(default=4, ge=0, le=10)
+    llm_backoff_base_s: float = Field(default=1.0, ge=0)  # first retry delay, doubled, jittered
+    llm_retry_budget_s: float = Field(default=300.0, gt=0)  # all attempts of one call
+    llm_breaker_failures: int = Field(default=5, ge=1)  # failed attempts in a row to open
+    llm_breaker_cooldown_s: float = Field(default=60.0, gt=0)
     llm_concurrency: int = Field(default=8, ge=1, le=256)
     llm_cache_ttl_s: int = Field(default=7 * 24 * 3600, ge=0)
     llm_requests_per_minute: int = Field(default=60, ge=1)

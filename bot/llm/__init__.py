@@ -1,0 +1,1 @@
+"""Provider interface, factory and presets, caching, rate limits, cost and budgets, fallback."""

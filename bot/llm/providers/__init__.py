@@ -1,0 +1,1 @@
+"""One module per wire protocol; each is the only importer of its SDK."""

@@ -1,0 +1,203 @@
+"""Anthropic Claude through the official ``anthropic`` SDK (Messages API). The only module
+that imports it. Structured output is a forced tool call whose input schema is the answer
+schema; a plain JSON text answer is accepted too."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import anthropic
+
+from bot.llm.structured import schema_instructions
+from bot.llm.types import (
+    PermanentError,
+    ProviderCall,
+    ProviderReply,
+    StructuredMode,
+    TransientError,
+    Usage,
+)
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "2023-06-01"
+
+
+class AnthropicProvider:
+    def __init__(
+        self,
+        *,
+        name: str,
+        model: str,
+        base_url: str,
+        api_key: str | None,
+        structured: StructuredMode,
+        timeout_s: float,
+    ) -> None:
+        self.name = name
+        self.model = model
+        self.base_url = base_url
+        self.structured: StructuredMode = structured
+        # The documented contract (https://docs.anthropic.com/en/api/messages): the key in
+        # x-api-key and a pinned anthropic-version. This SDK generation defaults to a Bearer
+        # header and its own newest version; pinning keeps the request shape we validate
+        # (the API keeps a version's behaviour stable) and works with Anthropic-compatible
+        # gateways that only know x-api-key.
+        self._client = anthropic.AsyncAnthropic(
+            base_url=base_url,
+            api_key=api_key or "",
+            timeout=timeout_s,
+            max_retries=0,
+            default_headers={
+                "x-api-key": api_key or "",
+                "anthropic-version": API_VERSION,
+                "Authorization": anthropic.Omit(),  # type: ignore[dict-item]
+            },
+        )
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    def downgrade(self) -> bool:
+        if self.structured == "tool":
+            self.structured = "prompt"
+            return True
+        return False
+
+    def _arguments(self, call: ProviderCall) -> dict[str, Any]:
+        system = call.system
+        use_tool = call.json_schema is not None and self.structured == "tool"
+        if call.json_schema is not None and not use_tool:
+            system = f"{system}\n\n{schema_instructions(call.json_schema)}"
+        arguments: dict[str, Any] = {
+            "model": self.model,
+            "max_tokens": call.max_output_tokens,
+            # No temperature: this SDK generation's Messages API has no sampling parameters.
+            # The system prompt repeats for every chunk of a review: mark it cacheable so
+            # later chunks pay the cached-input price.
+            "system": [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}],
+            "messages": [{"role": "user", "content": call.user}],
+        }
+        if use_tool and call.json_schema is not None:
+            arguments["tools"] = [
+                {
+                    "name": call.schema_name,
+                    "description": "Report the answer in this exact structure.",
+                    "input_schema": call.json_schema,
+                }
+            ]
+            arguments["tool_choice"] = {"type": "tool", "name": call.schema_name}
+        return arguments
+
+    async def complete(self, call: ProviderCall) -> ProviderReply:
+        arguments = self._arguments(call)
+        try:
+            if call.stream:
+                return await self._stream(arguments, call)
+            message = await self._client.messages.create(**arguments)
+        except anthropic.APIStatusError as exc:
+            raise _classify_status(exc) from exc
+        except anthropic.APITimeoutError as exc:
+            raise TransientError("timed out") from exc
+        except anthropic.APIConnectionError as exc:
+            raise TransientError(f"connection failed: {exc.__cause__ or exc}") from exc
+        except anthropic.APIResponseValidationError as exc:
+            raise TransientError("malformed response body") from exc
+        texts: list[str] = []
+        for block in message.content:
+            if block.type == "tool_use":
+                texts = [json.dumps(block.input)]
+                break
+            if block.type == "text":
+                texts.append(block.text)
+        return ProviderReply(
+            text="".join(texts),
+            usage=_usage(message.usage),
+            model=message.model or self.model,
+            finish_reason=message.stop_reason,
+        )
+
+    async def _stream(self, arguments: dict[str, Any], call: ProviderCall) -> ProviderReply:
+        text_parts: list[str] = []
+        tool_parts: list[str] = []
+        usage = Usage()
+        output_tokens = 0
+        stop_reason: str | None = None
+        finished = False
+        model = self.model
+        stream = await self._client.messages.create(**arguments, stream=True)
+        try:
+            async for event in stream:
+                if event.type == "message_start":
+                    model = event.message.model or model
+                    usage = _usage(event.message.usage)
+                elif event.type == "content_block_delta":
+                    if event.delta.type == "text_delta":
+                        text_parts.append(event.delta.text)
+                        if call.on_text is not None:
+                            call.on_text(event.delta.text)
+                    elif event.delta.type == "input_json_delta":
+                        tool_parts.append(event.delta.partial_json)
+                elif event.type == "message_delta":
+                    output_tokens = event.usage.output_tokens
+                    stop_reason = event.delta.stop_reason
+                elif event.type == "message_stop":
+                    finished = True
+        except anthropic.APIStatusError as exc:
+            raise _classify_status(exc) from exc
+        except (anthropic.APIError, OSError) as exc:
+            raise TransientError(f"stream broke off: {type(exc).__name__}") from exc
+        except Exception as exc:
+            # httpx-level protocol errors surface unwrapped while iterating a stream.
+            if "Protocol" in type(exc).__name__ or "Read" in type(exc).__name__:
+                raise TransientError(f"stream broke off: {type(exc).__name__}") from exc
+            raise
+        finally:
+            await stream.close()
+        if not finished:
+            raise TransientError("stream ended before message_stop")
+        text = "".join(tool_parts) if tool_parts else "".join(text_parts)
+        usage = Usage(usage.input_tokens, output_tokens, usage.cached_tokens)
+        return ProviderReply(text, usage, model, stop_reason)
+
+
+def _usage(usage: Any) -> Usage:
+    if usage is None:
+        return Usage()
+    read = int(getattr(usage, "cache_read_input_tokens", 0) or 0)
+    written = int(getattr(usage, "cache_creation_input_tokens", 0) or 0)
+    # Anthropic's input_tokens excludes cache reads and writes; ours counts every prompt token.
+    return Usage(
+        input_tokens=int(usage.input_tokens or 0) + read + written,
+        output_tokens=int(getattr(usage, "output_tokens", 0) or 0),
+        cached_tokens=read,
+    )
+
+
+def _classify_status(exc: anthropic.APIStatusError) -> Exception:
+    status = exc.status_code
+    message = _message(exc)
+    if status in (408, 409, 429) or status >= 500:
+        return TransientError(f"HTTP {status}: {message}", retry_after=_retry_after(exc))
+    return PermanentError(f"HTTP {status}: {message}")
+
+
+def _message(exc: anthropic.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return str(error["message"])[:300]
+    return str(exc.message)[:300]
+
+
+def _retry_after(exc: anthropic.APIStatusError) -> float | None:
+    value = exc.response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        return None

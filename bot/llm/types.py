@@ -1,0 +1,154 @@
+"""The plain data the LLM service exchanges: a request, token usage, a result, and the raw
+reply a provider returns. No SDK object ever leaves a provider module."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel
+
+from bot.errors import BudgetExceeded, LLMError
+
+# How a provider is asked for structured output, strongest first.
+StructuredMode = Literal["json_schema", "json_object", "tool", "prompt"]
+
+
+@dataclass(frozen=True)
+class CompletionRequest:
+    """One model call: the system and user messages and the schema the answer must fit.
+
+    ``prompt_version`` is part of the cache key: bump it when the prompt text changes so
+    old answers are not served for a new prompt. ``stream`` uses the provider's streaming
+    transport (long answers do not hit idle timeouts); ``on_text`` sees each text delta.
+    """
+
+    system: str
+    user: str
+    schema: type[BaseModel] | None = None
+    max_output_tokens: int = 4096
+    temperature: float = 0.0
+    task_id: str | None = None
+    project_id: int | None = None
+    installation_id: int | None = None
+    cache: bool = True
+    prompt_version: str = "1"
+    stream: bool = False
+    on_text: Callable[[str], None] | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Tokens of one call. ``input_tokens`` counts every prompt token, cached ones included;
+    ``cached_tokens`` is the part the provider served from its prompt cache."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.cached_tokens + other.cached_tokens,
+        )
+
+
+@dataclass(frozen=True)
+class CompletionResult:
+    """The parsed answer (None when the request had no schema), its text and its cost.
+
+    ``repairs`` lists what was done to make the answer valid (e.g. "stripped code fence",
+    "cut after last complete item", "fix-up request"), so a summary can say so.
+    """
+
+    parsed: BaseModel | None
+    text: str
+    usage: Usage
+    provider: str
+    model: str
+    latency_ms: int
+    cost_usd: float
+    cache_hit: bool
+    repairs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProviderReply:
+    """What a provider returns for one attempt, before validation."""
+
+    text: str
+    usage: Usage
+    model: str
+    finish_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ProviderCall:
+    """What the service asks a provider for: messages plus the structured-output mechanism."""
+
+    system: str
+    user: str
+    json_schema: dict[str, object] | None
+    schema_name: str
+    max_output_tokens: int
+    temperature: float
+    stream: bool = False
+    on_text: Callable[[str], None] | None = None
+
+
+class LLMFailure(LLMError):
+    """A call failed for good: every retry and fallback was used, or the answer stayed
+    invalid after the repair attempt. ``reason`` is short and shown in the summary."""
+
+    def __init__(self, reason: str, *, provider: str = "", model: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.provider = provider
+        self.model = model
+
+
+class InvalidOutput(LLMFailure):
+    """The model answered, but not with valid JSON of the requested shape, even after repair."""
+
+
+class BudgetExhausted(BudgetExceeded):
+    """A budget (``scope`` is "task", "project" or "installation") has no room for the call."""
+
+    def __init__(self, scope: str, limit_usd: float, needed_usd: float) -> None:
+        super().__init__(
+            f"the {scope} budget of ${limit_usd:.2f} has no room for a call estimated at "
+            f"${needed_usd:.4f}; LLM analysis stops, offline analyzers still run",
+            hint="raise the budget in settings or through the API",
+        )
+        self.scope = scope
+        self.limit_usd = limit_usd
+        self.needed_usd = needed_usd
+        self.reason = f"{scope} budget exhausted"
+
+
+class TransientError(Exception):
+    """An attempt failed in a way a retry may fix (429, 5xx, timeout, connection, cut stream).
+
+    Raised by providers, consumed by the retry loop; never leaves the service.
+    ``retry_after`` is the server's Retry-After in seconds, when it sent one.
+    """
+
+    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class PermanentError(Exception):
+    """An attempt failed in a way retrying the same call will not fix (400, 401, 404).
+
+    ``unsupported_format`` says the provider refused the structured-output mechanism, so
+    the caller can downgrade (json_schema -> json_object -> prompt) and try once more.
+    """
+
+    def __init__(self, reason: str, *, unsupported_format: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.unsupported_format = unsupported_format
