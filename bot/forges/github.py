@@ -1,0 +1,512 @@
+"""GitHub through githubkit: pull request changes in, reviews, summary and check runs out.
+
+One adapter per repository and installation; the shared :class:`GitHubApp` (auth, token
+cache in Redis, write pacing, retries) is built once per process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import difflib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from githubkit.exception import GitHubException, RateLimitExceeded, RequestFailed, RequestTimeout
+
+from bot.errors import ForgeError, NotFound, RetryLater
+from bot.forges import limits
+from bot.forges.base import (
+    CHECK_NAME,
+    CONFIG_PATH,
+    SUMMARY_MARKER,
+    Annotation,
+    Change,
+    ChangedFile,
+    ChangeTarget,
+    CheckUpdate,
+    FileStatus,
+    InlineComment,
+    ReviewResult,
+    SkippedFile,
+    is_null_sha,
+    review_marker,
+)
+from bot.forges.bisect import split_rejected
+from bot.forges.github_auth import GitHubApp
+from bot.forges.github_payloads import check_payload, review_payload
+from bot.forges.review_text import file_diffs, moved_section, split_placeable
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_STATUS: dict[str, FileStatus] = {
+    "added": "added",
+    "removed": "removed",
+    "modified": "modified",
+    "renamed": "renamed",
+    "copied": "added",
+    "changed": "modified",
+    "unchanged": "modified",
+}
+_SIDE = {"new": "RIGHT", "old": "LEFT"}
+_PER_PAGE = 100
+
+
+def _status_code(exc: GitHubException) -> int | None:
+    return exc.response.status_code if isinstance(exc, RequestFailed) else None
+
+
+def _message(exc: GitHubException) -> str:
+    if isinstance(exc, RequestFailed):
+        try:
+            data = exc.response.raw_response.json()
+        except ValueError:
+            return str(exc.response.raw_response.text[:300])
+        errors = data.get("errors") if isinstance(data, dict) else None
+        message = data.get("message", "") if isinstance(data, dict) else str(data)
+        return f"{message} {errors}" if errors else str(message)
+    return repr(exc)
+
+
+class GitHubRefused(ForgeError):
+    """GitHub refused a request with a 4xx that retrying will not change."""
+
+    def __init__(self, message: str, *, status: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+
+
+class GitHubForge:
+    """The forge interface for one GitHub repository, acting as one App installation."""
+
+    def __init__(
+        self,
+        app: GitHubApp,
+        *,
+        installation_id: int,
+        owner: str,
+        repo: str,
+        bot_login: str | None = None,
+        max_files: int = limits.PR_FILES_MAX,
+        max_file_bytes: int = 1_000_000,
+        max_probes: int = 40,
+        post_attempts: int = 3,
+        post_backoff_s: float = 2.0,
+    ) -> None:
+        self._app = app
+        self._gh = app.client(installation_id)
+        self._installation_id = installation_id
+        self.owner = owner
+        self.repo = repo
+        self._bot_login = bot_login
+        self._max_files = max_files
+        self._max_file_bytes = max_file_bytes
+        self._max_probes = max_probes
+        self._post_attempts = post_attempts
+        self._post_backoff_s = post_backoff_s
+        self._changes: dict[tuple[int, str], Change] = {}
+
+    # Plumbing -----------------------------------------------------------------------
+
+    async def _call(self, make: Callable[[], Awaitable[T]], *, what: str) -> T:
+        """Run one githubkit call; errors become auditbot's (RetryLater, NotFound, ...).
+
+        A 401 means GitHub no longer accepts the cached installation token (revoked, or
+        expired before our clock said so): forget it and try once more with a new one.
+        """
+        for attempt in (1, 2):
+            try:
+                return await make()
+            except RateLimitExceeded as exc:
+                raise RetryLater(
+                    f"GitHub rate limit while {what}", retry_after=exc.retry_after.total_seconds()
+                ) from exc
+            except RequestTimeout as exc:
+                raise RetryLater(f"GitHub timed out while {what}", retry_after=30) from exc
+            except RequestFailed as exc:
+                code = exc.response.status_code
+                if code == 401 and attempt == 1:
+                    logger.info("installation token refused; fetching a new one")
+                    await self._app.forget_token(self._installation_id)
+                    continue
+                if code >= 500:
+                    raise RetryLater(
+                        f"GitHub answered {code} while {what}", retry_after=30
+                    ) from exc
+                if code == 404:
+                    raise NotFound(f"GitHub: not found while {what}") from exc
+                hint = (
+                    "check APP_ID, the private key and that the app is installed"
+                    if code == 401
+                    else None
+                )
+                raise GitHubRefused(
+                    f"GitHub answered {code} while {what}: {_message(exc)}",
+                    status=code,
+                    hint=hint,
+                ) from exc
+            except GitHubException as exc:
+                raise RetryLater(
+                    f"GitHub unreachable while {what}: {exc!r}", retry_after=30
+                ) from exc
+        raise AssertionError("unreachable")
+
+    async def _pages(
+        self, fetch: Callable[[int], Awaitable[Any]], *, what: str, max_items: int
+    ) -> list[Any]:
+        items: list[Any] = []
+        page = 1
+        while len(items) < max_items:
+            response = await self._call(lambda p=page: fetch(p), what=what)  # type: ignore[misc]
+            batch = list(response.parsed_data)
+            items.extend(batch)
+            if len(batch) < _PER_PAGE:
+                break
+            page += 1
+        return items[:max_items]
+
+    def _ours(self, user: Any) -> bool:
+        if user is None:
+            return False
+        if self._bot_login is not None:
+            return bool(user.login == self._bot_login)
+        return bool(user.type == "Bot")
+
+    # Read side ----------------------------------------------------------------------
+
+    async def fetch_change(self, target: ChangeTarget) -> Change:
+        if target.number is None:
+            if target.base is None or target.head is None:
+                raise ForgeError("GitHub needs a pull request number or both base and head")
+            return await self.compare(target.base, target.head)
+        number = target.number
+        pull = (
+            await self._call(
+                lambda: self._gh.rest.pulls.async_get(self.owner, self.repo, number),
+                what=f"reading pull request #{number}",
+            )
+        ).parsed_data
+        entries = await self._pages(
+            lambda page: self._gh.rest.pulls.async_list_files(
+                self.owner, self.repo, number, per_page=_PER_PAGE, page=page
+            ),
+            what=f"listing the files of #{number}",
+            max_items=self._max_files,
+        )
+        truncated = None
+        if pull.changed_files > len(entries):
+            truncated = (
+                f"the pull request changes {pull.changed_files} files; GitHub lists only "
+                f"the first {len(entries)}"
+            )
+        change = await self._change(pull.base.sha, pull.head.sha, entries, truncated)
+        self._changes[(number, change.head_sha)] = change
+        return change
+
+    async def compare(self, base: str, head: str) -> Change:
+        if is_null_sha(base):
+            base = await self._default_branch()  # a branch's first push
+        try:
+            comparison = await self._compare(base, head)
+        except NotFound:
+            # The push's "before" is gone (force-push): compare with the default branch.
+            logger.info("commit %s is gone; comparing %s with the default branch", base, head)
+            base = await self._default_branch()
+            comparison = await self._compare(base, head)
+        files = list(comparison.files or [])
+        truncated = None
+        if len(files) >= 300:
+            truncated = "GitHub's comparison lists at most 300 files; later files were not seen"
+        return await self._change(comparison.merge_base_commit.sha, head, files, truncated)
+
+    async def _compare(self, base: str, head: str) -> Any:
+        response = await self._call(
+            lambda: self._gh.rest.repos.async_compare_commits(
+                self.owner, self.repo, f"{base}...{head}"
+            ),
+            what=f"comparing {base}...{head}",
+        )
+        return response.parsed_data
+
+    async def _default_branch(self) -> str:
+        repo = await self._call(
+            lambda: self._gh.rest.repos.async_get(self.owner, self.repo), what="reading the repo"
+        )
+        return str(repo.parsed_data.default_branch)
+
+    async def _change(
+        self, base_sha: str, head_sha: str, entries: Sequence[Any], truncated: str | None
+    ) -> Change:
+        files: list[ChangedFile] = []
+        skipped: list[SkippedFile] = []
+        for entry in entries:
+            status = _STATUS.get(entry.status, "modified")
+            old_path = entry.previous_filename or None if status == "renamed" else None
+            patch = entry.patch or None
+            binary = False
+            if patch is None and entry.changes:
+                # GitHub leaves out the patch of a binary file or a diff too large to show.
+                made = await self._patch_from_contents(
+                    entry.filename, old_path or entry.filename, status, base_sha, head_sha
+                )
+                if isinstance(made, SkippedFile):
+                    skipped.append(made)
+                    continue
+                patch, binary = made
+            elif patch is None:
+                patch = ""  # a pure rename or a mode change: nothing to show
+            files.append(
+                ChangedFile(
+                    path=entry.filename,
+                    status=status,
+                    old_path=old_path,
+                    patch=patch,
+                    additions=entry.additions,
+                    deletions=entry.deletions,
+                    binary=binary,
+                    sha=entry.sha or None,
+                )
+            )
+        return Change(
+            base_sha, head_sha, tuple(files), tuple(skipped), truncated, start_sha=base_sha
+        )
+
+    async def _patch_from_contents(
+        self, path: str, old_path: str, status: FileStatus, base_sha: str, head_sha: str
+    ) -> tuple[str | None, bool] | SkippedFile:
+        """Rebuild a missing patch from both versions of the file, within size limits."""
+        new = b"" if status == "removed" else await self.read_file(path, head_sha)
+        old = b"" if status == "added" else await self.read_file(old_path, base_sha)
+        if new is None or old is None:
+            return SkippedFile(
+                path, f"GitHub shows no diff and the file is over {self._max_file_bytes} bytes"
+            )
+        if b"\0" in new[:8192] or b"\0" in old[:8192]:
+            return None, True
+        lines = difflib.unified_diff(
+            old.decode("utf-8", "replace").splitlines(),
+            new.decode("utf-8", "replace").splitlines(),
+            lineterm="",
+            n=3,
+        )
+        return "\n".join(list(lines)[2:]), False
+
+    async def read_file(self, path: str, ref: str) -> bytes | None:
+        try:
+            response = await self._call(
+                lambda: self._gh.rest.repos.async_get_content(self.owner, self.repo, path, ref=ref),
+                what=f"reading {path}",
+            )
+        except NotFound:
+            return None
+        content = response.parsed_data
+        if isinstance(content, list) or getattr(content, "type", None) != "file":
+            return None
+        if content.size > self._max_file_bytes or content.encoding != "base64":
+            return None  # over 1 MB GitHub sends no content ("encoding": "none")
+        return base64.b64decode(content.content)
+
+    async def read_repo_config(self, ref: str) -> str | None:
+        data = await self.read_file(CONFIG_PATH, ref)
+        return None if data is None else data.decode("utf-8", errors="replace")
+
+    async def list_tree(self, ref: str) -> list[str]:
+        tree = (
+            await self._call(
+                lambda: self._gh.rest.git.async_get_tree(self.owner, self.repo, ref, recursive="1"),
+                what=f"listing the tree of {ref}",
+            )
+        ).parsed_data
+        if tree.truncated:
+            logger.warning("GitHub truncated the tree of %s: some files are not listed", ref)
+        return [item.path for item in tree.tree if item.type == "blob"]
+
+    async def close(self) -> None:
+        return None
+
+    # Reviews ------------------------------------------------------------------------
+
+    async def _reviews(self, number: int) -> list[Any]:
+        return await self._pages(
+            lambda page: self._gh.rest.pulls.async_list_reviews(
+                self.owner, self.repo, number, per_page=_PER_PAGE, page=page
+            ),
+            what=f"listing the reviews of #{number}",
+            max_items=10_000,
+        )
+
+    async def _existing_review(self, number: int, head_sha: str) -> str | None:
+        """The id of our submitted review for ``head_sha``; deletes our stale pending ones."""
+        found = None
+        for review in await self._reviews(number):
+            if not self._ours(review.user):
+                continue
+            if review.state == "PENDING":
+                await self._delete_pending(number, review.id)  # a probe left by a crash
+            elif review_marker(head_sha) in (review.body or ""):
+                found = str(review.id)
+        return found
+
+    async def _delete_pending(self, number: int, review_id: int) -> None:
+        await self._call(
+            lambda: self._gh.rest.pulls.async_delete_pending_review(
+                self.owner, self.repo, number, review_id
+            ),
+            what=f"deleting pending review {review_id}",
+        )
+
+    async def _probe(self, number: int, head_sha: str, group: Sequence[InlineComment]) -> bool:
+        """Would GitHub place these comments? Asked with a pending review nobody sees."""
+        try:
+            review = await self._call(
+                lambda: self._gh.rest.pulls.async_create_review(
+                    self.owner, self.repo, number, data=review_payload(head_sha, group, None)
+                ),
+                what="checking comment positions",
+            )
+        except GitHubRefused as exc:
+            if exc.status == 422:
+                return False
+            raise
+        await self._delete_pending(number, review.parsed_data.id)
+        return True
+
+    async def publish_review(
+        self,
+        target: ChangeTarget,
+        head_sha: str,
+        comments: Sequence[InlineComment],
+        body: str,
+    ) -> ReviewResult:
+        if target.number is None:
+            raise ForgeError("a review needs a pull request number")
+        number = target.number
+        existing = await self._existing_review(number, head_sha)
+        if existing is not None:
+            logger.info("review for %s already on #%s; not posting again", head_sha, number)
+            return ReviewResult(existing, (), already_posted=True)
+        change = self._changes.get((number, head_sha)) or await self.fetch_change(target)
+        if change.head_sha == head_sha:
+            good, moved = split_placeable(comments, file_diffs(change.files))
+        else:  # the PR moved on; GitHub will still judge the lines against head_sha
+            good, moved = list(comments), []
+        try:
+            review_id = await self._post_review(number, head_sha, good, moved, body)
+        except GitHubRefused as exc:
+            if exc.status != 422 or not good:
+                raise
+            logger.info("GitHub refused the review's comments; isolating the refused ones")
+            good, refused = await split_rejected(
+                good,
+                lambda group: self._probe(number, head_sha, group),
+                max_probes=self._max_probes,
+            )
+            moved = [*moved, *refused]
+            review_id = await self._post_review(number, head_sha, good, moved, body)
+        return ReviewResult(review_id, tuple(good), tuple(moved))
+
+    async def _post_review(
+        self,
+        number: int,
+        head_sha: str,
+        comments: Sequence[InlineComment],
+        moved: Sequence[InlineComment],
+        body: str,
+    ) -> str:
+        """Post the review; a 5xx or timeout is retried only after checking it did not land."""
+        text = limits.fit(f"{review_marker(head_sha)}\n{body}{moved_section(moved)}",
+                          limits.GITHUB_BODY_MAX)
+        payload = review_payload(head_sha, comments, text)
+        for attempt in range(1, self._post_attempts + 1):
+            try:
+                review = await self._call(
+                    lambda: self._gh.rest.pulls.async_create_review(
+                        self.owner, self.repo, number, data=payload
+                    ),
+                    what=f"posting the review on #{number}",
+                )
+                return str(review.parsed_data.id)
+            except RetryLater:
+                if attempt == self._post_attempts:
+                    raise
+                await asyncio.sleep(self._post_backoff_s * attempt)
+                existing = await self._existing_review(number, head_sha)
+                if existing is not None:
+                    return existing
+        raise AssertionError("unreachable")
+
+    # Summary comment ----------------------------------------------------------------
+
+    async def upsert_summary(self, target: ChangeTarget, body: str) -> str:
+        if target.number is None:
+            raise ForgeError("a summary comment needs a pull request number")
+        number = target.number
+        text = body if SUMMARY_MARKER in body else f"{SUMMARY_MARKER}\n{body}"
+        text = limits.fit(text, limits.GITHUB_BODY_MAX)
+        comments = await self._pages(
+            lambda page: self._gh.rest.issues.async_list_comments(
+                self.owner, self.repo, number, per_page=_PER_PAGE, page=page
+            ),
+            what=f"listing the comments of #{number}",
+            max_items=10_000,
+        )
+        for comment in comments:
+            if self._ours(comment.user) and SUMMARY_MARKER in (comment.body or ""):
+                comment_id = int(comment.id)
+                await self._call(
+                    lambda c=comment_id: self._gh.rest.issues.async_update_comment(  # type: ignore[misc]
+                        self.owner, self.repo, c, body=text
+                    ),
+                    what="editing the summary comment",
+                )
+                return str(comment_id)
+        created = await self._call(
+            lambda: self._gh.rest.issues.async_create_comment(
+                self.owner, self.repo, number, body=text
+            ),
+            what="posting the summary comment",
+        )
+        return str(created.parsed_data.id)
+
+    # Check runs ---------------------------------------------------------------------
+
+    async def create_check(
+        self, head_sha: str, update: CheckUpdate, target: ChangeTarget | None = None
+    ) -> str:
+        batches = list(limits.batches(update.annotations, limits.ANNOTATIONS_PER_REQUEST)) or [()]
+        first = update
+        if len(batches) > 1 and update.status == "completed":
+            # Conclude only with the last batch: a run is never "completed" half-annotated.
+            first = CheckUpdate("in_progress", update.title, update.summary, text=update.text,
+                                details_url=update.details_url)
+        payload = {"name": CHECK_NAME, "head_sha": head_sha,
+                   **check_payload(first, batches[0], final=True)}
+        run = await self._call(
+            lambda: self._gh.rest.checks.async_create(self.owner, self.repo, data=payload),
+            what="creating the check run",
+        )
+        check_id = str(run.parsed_data.id)
+        if len(batches) > 1:
+            await self._patch_batches(check_id, update, batches[1:])
+        return check_id
+
+    async def update_check(self, check_id: str, update: CheckUpdate) -> None:
+        batches = list(limits.batches(update.annotations, limits.ANNOTATIONS_PER_REQUEST)) or [()]
+        await self._patch_batches(check_id, update, batches)
+
+    async def _patch_batches(
+        self, check_id: str, update: CheckUpdate, batches: Sequence[tuple[Annotation, ...]]
+    ) -> None:
+        """Each PATCH appends its annotations (docs.github.com/en/rest/checks/runs
+        #update-a-check-run); the status changes with the last one."""
+        for index, batch in enumerate(batches):
+            payload = check_payload(update, batch, final=index == len(batches) - 1)
+            await self._call(
+                lambda p=payload: self._gh.rest.checks.async_update(  # type: ignore[misc]
+                    self.owner, self.repo, int(check_id), data=p
+                ),
+                what=f"updating check run {check_id}",
+            )

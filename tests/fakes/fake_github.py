@@ -1,0 +1,730 @@
+"""A fake GitHub REST API (starlette) for the endpoints auditbot calls, on 127.0.0.1.
+
+It refuses what GitHub refuses: every request body is validated against the operation
+extracted from GitHub's OpenAPI description (npm ``@octokit/openapi``, see
+tests/fixtures/github_openapi/extract.py), every response it builds is validated against
+the same description (so githubkit can parse it), and the rules below are GitHub's, each
+naming the documentation page it comes from. Anything else answers 404.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import itertools
+import json
+import re
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import jwt
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+SPEC_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "github_openapi"
+API = "https://api.github.com"
+DOCS = "https://docs.github.com/rest"
+
+
+def _nullable_to_jsonschema(schema: Any) -> Any:
+    """OpenAPI 3.0's ``nullable: true`` is not JSON Schema: rewrite it as a null branch."""
+    if isinstance(schema, list):
+        return [_nullable_to_jsonschema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _nullable_to_jsonschema(v) for k, v in schema.items()
+           if k not in {"nullable", "example", "examples"}}
+    if schema.get("nullable"):
+        return {"anyOf": [out, {"type": "null"}]}
+    return out
+
+
+class Operation:
+    """One operation of the description: request and response validation, examples."""
+
+    def __init__(self, name: str) -> None:
+        self.spec = json.loads((SPEC_DIR / f"{name}.json").read_text())
+        body = self.spec["requestBody"]
+        self.body_validator = (
+            jsonschema.Draft7Validator(_nullable_to_jsonschema(body)) if body else None
+        )
+        self._response_validators: dict[str, jsonschema.Draft7Validator] = {}
+
+    def example(self, status: str, name: str | None = None) -> Any:
+        examples = self.spec["responses"][status]["examples"]
+        return copy.deepcopy(examples[name] if name else next(iter(examples.values())))
+
+    def check_body(self, body: Any) -> list[str]:
+        if self.body_validator is None:
+            return []
+        return [e.message for e in self.body_validator.iter_errors(body)]
+
+    def check_response(self, status: int, payload: Any) -> None:
+        key = str(status)
+        if key not in self._response_validators:
+            schema = self.spec["responses"][key]["schema"]
+            self._response_validators[key] = jsonschema.Draft7Validator(
+                _nullable_to_jsonschema(schema)
+            )
+        errors = [e.message for e in self._response_validators[key].iter_errors(payload)]
+        if errors:
+            raise AssertionError(f"fake {self.spec['operationId']} answered off-spec: {errors[:3]}")
+
+
+_OPS: dict[str, Operation] = {}
+
+
+def op(name: str) -> Operation:
+    if name not in _OPS:
+        _OPS[name] = Operation(name)
+    return _OPS[name]
+
+
+def error(status: int, message: str, errors: list[Any] | None = None,
+          headers: dict[str, str] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"message": message, "documentation_url": DOCS, "status": str(status)}
+    if errors is not None:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def commentable(patch: str) -> dict[str, dict[int, int]]:
+    """Lines a review comment may point at, per side, with the index of their hunk.
+
+    "line: The line of the blob in the pull request diff that the comment applies to";
+    RIGHT covers additions and unchanged lines, LEFT deletions and unchanged lines; a
+    multi-line comment's start_line must be in the same hunk
+    (docs.github.com/en/rest/pulls/comments#create-a-review-comment-for-a-pull-request).
+    """
+    sides: dict[str, dict[int, int]] = {"RIGHT": {}, "LEFT": {}}
+    hunk = -1
+    old = new = 0
+    for line in patch.splitlines():
+        header = re.match(r"@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@", line)
+        if header:
+            hunk += 1
+            old, new = int(header.group(1)), int(header.group(2))
+        elif hunk < 0 or line.startswith("\\"):
+            continue
+        elif line.startswith("+"):
+            sides["RIGHT"][new] = hunk
+            new += 1
+        elif line.startswith("-"):
+            sides["LEFT"][old] = hunk
+            old += 1
+        else:
+            sides["RIGHT"][new] = hunk
+            sides["LEFT"][old] = hunk
+            old += 1
+            new += 1
+    return sides
+
+
+@dataclass
+class PullFile:
+    filename: str
+    status: str = "modified"
+    patch: str | None = None  # None: GitHub leaves the patch out (too large or binary)
+    additions: int = 0
+    deletions: int = 0
+    previous_filename: str | None = None
+
+    def payload(self, owner: str, repo: str, head: str) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "sha": hashlib.sha1(f"{head}:{self.filename}".encode()).hexdigest(),
+            "filename": self.filename,
+            "status": self.status,
+            "additions": self.additions,
+            "deletions": self.deletions,
+            "changes": self.additions + self.deletions,
+            "blob_url": f"https://github.com/{owner}/{repo}/blob/{head}/{self.filename}",
+            "raw_url": f"https://github.com/{owner}/{repo}/raw/{head}/{self.filename}",
+            "contents_url": f"{API}/repos/{owner}/{repo}/contents/{self.filename}?ref={head}",
+        }
+        if self.patch is not None:
+            data["patch"] = self.patch
+        if self.previous_filename:
+            data["previous_filename"] = self.previous_filename
+        return data
+
+
+@dataclass
+class Pull:
+    number: int
+    base_sha: str
+    head_sha: str
+    files: list[PullFile]
+
+
+@dataclass
+class Repo:
+    owner: str
+    name: str
+    installation_id: int
+    default_branch: str = "main"
+    # ref (SHA or branch) -> path -> content
+    trees: dict[str, dict[str, bytes]] = field(default_factory=dict)
+    pulls: dict[int, Pull] = field(default_factory=dict)
+    # (base, head) -> (merge base SHA, files)
+    comparisons: dict[tuple[str, str], tuple[str, list[PullFile]]] = field(default_factory=dict)
+
+
+@dataclass
+class Injected:
+    """A failure to answer instead of the real response (or after applying it)."""
+
+    method: str
+    path: str  # regex on the URL path
+    status: int
+    times: int = 1
+    apply_first: bool = False  # do the work, then fail: a response lost on the way
+
+
+class FakeGitHub:
+    """State and behaviour; ``app`` is the ASGI application to serve."""
+
+    def __init__(self, *, app_id: int, public_key_pem: str, bot_login: str = "auditbot[bot]",
+                 write_spacing_s: float = 0.0, token_ttl_s: int = 3600) -> None:
+        self.app_id = app_id
+        self.public_key_pem = public_key_pem
+        self.bot_login = bot_login
+        self.write_spacing_s = write_spacing_s
+        self.token_ttl_s = token_ttl_s
+        self.repos: dict[str, Repo] = {}
+        self.tokens: dict[str, tuple[int, float]] = {}  # token -> (installation, expires at)
+        self.token_requests = 0
+        self.reviews: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        self.comments: dict[int, dict[str, Any]] = {}  # issue comments by id
+        self.check_runs: dict[int, dict[str, Any]] = {}
+        self.requests: list[tuple[str, str]] = []
+        self.write_times: list[float] = []
+        self.secondary_limits = 0  # the next N content-creating requests are refused
+        self.secondary_retry_after: int | None = 1
+        self.rate_remaining = 5000
+        self.injected: list[Injected] = []
+        self._ids = itertools.count(1000)
+        self._last_write: dict[int, float] = {}
+        self.app = Starlette(routes=self._routes())
+
+    # Set-up helpers used by tests ---------------------------------------------------
+
+    def add_repo(self, owner: str, name: str, installation_id: int, **kw: Any) -> Repo:
+        repo = Repo(owner, name, installation_id, **kw)
+        self.repos[f"{owner}/{name}"] = repo
+        return repo
+
+    def expire_tokens(self) -> None:
+        """Every token issued so far stops working (as if its hour had passed)."""
+        self.tokens = {t: (i, 0.0) for t, (i, _) in self.tokens.items()}
+
+    def inject(self, method: str, path: str, status: int, *, times: int = 1,
+               apply_first: bool = False) -> None:
+        self.injected.append(Injected(method, path, status, times, apply_first))
+
+    def submitted_reviews(self, full: str, number: int) -> list[dict[str, Any]]:
+        return [r for r in self.reviews.get((full, number), []) if r["state"] != "PENDING"]
+
+    # Plumbing -----------------------------------------------------------------------
+
+    def _routes(self) -> list[Route]:
+        r = "/repos/{owner}/{repo}"
+        return [
+            Route("/app/installations/{installation_id:int}/access_tokens", self.access_token,
+                  methods=["POST"]),
+            Route(r, self.get_repo, methods=["GET"]),
+            Route(r + "/pulls/{number:int}", self.get_pull, methods=["GET"]),
+            Route(r + "/pulls/{number:int}/files", self.list_files, methods=["GET"]),
+            Route(r + "/pulls/{number:int}/reviews", self.reviews_endpoint,
+                  methods=["GET", "POST"]),
+            Route(r + "/pulls/{number:int}/reviews/{review_id:int}", self.delete_review,
+                  methods=["DELETE"]),
+            Route(r + "/issues/{number:int}/comments", self.issue_comments,
+                  methods=["GET", "POST"]),
+            Route(r + "/issues/comments/{comment_id:int}", self.update_comment,
+                  methods=["PATCH"]),
+            Route(r + "/contents/{path:path}", self.get_content, methods=["GET"]),
+            Route(r + "/compare/{basehead:path}", self.compare, methods=["GET"]),
+            Route(r + "/git/trees/{sha:path}", self.get_tree, methods=["GET"]),
+            Route(r + "/check-runs", self.create_check, methods=["POST"]),
+            Route(r + "/check-runs/{check_id:int}", self.update_check, methods=["PATCH"]),
+        ]
+
+    def _headers(self) -> dict[str, str]:
+        # Every REST response carries the primary rate limit
+        # (docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api
+        # #checking-the-status-of-your-rate-limit).
+        return {
+            "x-ratelimit-limit": "5000",
+            "x-ratelimit-remaining": str(max(self.rate_remaining, 0)),
+            "x-ratelimit-reset": str(int(time.time()) + 3600),
+            "x-ratelimit-used": str(5000 - max(self.rate_remaining, 0)),
+            "x-ratelimit-resource": "core",
+        }
+
+    def _answer(self, operation: str, payload: Any, status: int = 200,
+                headers: dict[str, str] | None = None) -> JSONResponse:
+        op(operation).check_response(status, payload)
+        return JSONResponse(payload, status_code=status, headers={**self._headers(),
+                                                                   **(headers or {})})
+
+    def _gate(self, request: Request) -> tuple[Repo | None, Response | None]:
+        """Token, repository, rate limits and injected failures, in GitHub's order."""
+        self.requests.append((request.method, request.url.path))
+        params = request.path_params
+        repo = self.repos.get(f"{params.get('owner')}/{params.get('repo')}")
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        entry = self.tokens.get(token) if scheme.lower() in {"token", "bearer"} else None
+        # Installation tokens expire after one hour (docs.github.com/en/apps/creating-github
+        # -apps/authenticating-with-a-github-app/generating-an-installation-access-token
+        # -for-a-github-app); a missing, unknown or expired token is "Bad credentials".
+        if entry is None or entry[1] < time.time():
+            return None, error(401, "Bad credentials")
+        if repo is None or repo.installation_id != entry[0]:
+            return None, error(404, "Not Found")
+        self.rate_remaining -= 1
+        if self.rate_remaining < 0:
+            # Primary limit: 403 with x-ratelimit-remaining 0 (docs.github.com/en/rest/
+            # using-the-rest-api/rate-limits-for-the-rest-api#exceeding-the-rate-limit).
+            return None, error(403, "API rate limit exceeded for installation.",
+                               headers=self._headers())
+        writes = request.method in {"POST", "PATCH", "PUT", "DELETE"}
+        if writes:
+            now = time.monotonic()
+            last = self._last_write.get(entry[0])
+            too_soon = last is not None and now - last < self.write_spacing_s
+            self._last_write[entry[0]] = now
+            self.write_times.append(now)
+            if self.secondary_limits > 0 or too_soon:
+                # Secondary limits guard content creation ("make requests serially",
+                # "wait at least one second between each request"): 403 and maybe
+                # retry-after (docs.github.com/en/rest/using-the-rest-api/
+                # rate-limits-for-the-rest-api#about-secondary-rate-limits).
+                self.secondary_limits = max(0, self.secondary_limits - 1)
+                headers = self._headers()
+                if self.secondary_retry_after is not None:
+                    headers["retry-after"] = str(self.secondary_retry_after)
+                return None, error(403, "You have exceeded a secondary rate limit and have been "
+                                   "temporarily blocked from content creation. Please retry "
+                                   "your request again later.", headers=headers)
+        injected = self._injected(request, after=False)
+        if injected:
+            return None, injected
+        return repo, None
+
+    def _injected(self, request: Request, *, after: bool) -> Response | None:
+        for item in self.injected:
+            if (item.times > 0 and item.method == request.method
+                    and re.search(item.path, request.url.path) and item.apply_first == after):
+                item.times -= 1
+                return error(item.status, "Server Error" if item.status >= 500 else "Error")
+        return None
+
+    async def _body(self, request: Request, operation: str) -> tuple[Any, Response | None]:
+        try:
+            body = json.loads(await request.body() or b"null")
+        except ValueError:
+            return None, error(400, "Problems parsing JSON")
+        problems = op(operation).check_body(body)
+        if problems:
+            # GitHub validates bodies against the operation's schema and answers 422
+            # (docs.github.com/en/rest/using-the-rest-api/troubleshooting-the-rest-api).
+            return None, error(422, "Invalid request.", problems)
+        return body, None
+
+    def _paginate(self, request: Request, items: list[Any], *, cap: int | None = None,
+                  default: int = 30) -> tuple[list[Any], dict[str, str]]:
+        """per_page (max 100, default 30) and page, with a Link header
+        (docs.github.com/en/rest/using-the-rest-api/using-pagination-in-the-rest-api)."""
+        per_page = min(int(request.query_params.get("per_page", default)), 100)
+        page = max(int(request.query_params.get("page", 1)), 1)
+        if cap is not None:
+            items = items[:cap]
+        last = max(1, -(-len(items) // per_page))
+        links = []
+        base = str(request.url.remove_query_params(["page"]))
+        sep = "&" if "?" in base else "?"
+        if page < last:
+            links.append(f'<{base}{sep}page={page + 1}>; rel="next"')
+            links.append(f'<{base}{sep}page={last}>; rel="last"')
+        headers = {"link": ", ".join(links)} if links else {}
+        return items[(page - 1) * per_page: page * per_page], headers
+
+    def _user(self) -> dict[str, Any]:
+        user = op("pulls__create-review").example("200")["user"]
+        user.update({"login": self.bot_login, "type": "Bot", "id": 9_000_001,
+                     "html_url": f"https://github.com/apps/{self.bot_login.removesuffix('[bot]')}"})
+        return user
+
+    # Endpoints ----------------------------------------------------------------------
+
+    async def access_token(self, request: Request) -> Response:
+        self.requests.append((request.method, request.url.path))
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        # The App JWT: RS256, iss = app id, exp at most ten minutes ahead
+        # (docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/
+        # generating-a-json-web-token-jwt-for-a-github-app).
+        try:
+            claims = jwt.decode(token, self.public_key_pem, algorithms=["RS256"],
+                                options={"require": ["iat", "exp", "iss"]})
+        except jwt.PyJWTError as exc:
+            return error(401, f"A JSON web token could not be decoded ({exc})")
+        if scheme.lower() != "bearer" or str(claims["iss"]) != str(self.app_id):
+            return error(401, "'Issuer' claim ('iss') must be an Integer")
+        if claims["exp"] - time.time() > 600:
+            return error(401, "'Expiration time' claim ('exp') is too far in the future")
+        installation = request.path_params["installation_id"]
+        if installation not in {r.installation_id for r in self.repos.values()}:
+            return error(404, "Not Found")
+        _, problem = await self._body(request, "apps__create-installation-access-token")
+        if problem:
+            return problem
+        self.token_requests += 1
+        value = "ghs_" + secrets.token_hex(18)
+        expires = time.time() + self.token_ttl_s
+        self.tokens[value] = (installation, expires)
+        payload = op("apps__create-installation-access-token").example("201")
+        payload.update({"token": value, "expires_at": time.strftime(
+            "%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires))})
+        return self._answer("apps__create-installation-access-token", payload, 201)
+
+    async def get_repo(self, request: Request) -> Response:
+        repo, problem = self._gate(request)
+        if problem or repo is None:
+            return problem or error(404, "Not Found")
+        payload = op("repos__get").example("200")
+        payload.update({"name": repo.name, "full_name": f"{repo.owner}/{repo.name}",
+                        "default_branch": repo.default_branch, "language": "Python"})
+        # GitHub's example mixes in a fork's "parent"/"source" that omit required fields.
+        payload.pop("parent", None)
+        payload.pop("source", None)
+        return self._answer("repos__get", payload)
+
+    def _pull(self, repo: Repo, request: Request) -> Pull | None:
+        return repo.pulls.get(request.path_params["number"])
+
+    async def get_pull(self, request: Request) -> Response:
+        repo, problem = self._gate(request)
+        if problem or repo is None:
+            return problem or error(404, "Not Found")
+        pull = self._pull(repo, request)
+        if pull is None:
+            return error(404, "Not Found")
+        payload = op("pulls__get").example("200")
+        payload.update({"number": pull.number, "changed_files": len(pull.files),
+                        "additions": sum(f.additions for f in pull.files),
+                        "deletions": sum(f.deletions for f in pull.files)})
+        payload["requested_teams"] = []  # the example's team lacks the required "type"
+        for label in payload["labels"]:
+            # githubkit parses with GitHub's 2026-03-10 description, where labels carry
+            # archived_at/archived_by; the 2022-11-28 example predates them.
+            label.update({"archived_at": None, "archived_by": None})
+        payload["head"]["sha"] = pull.head_sha
+        payload["base"]["sha"] = pull.base_sha
+        return self._answer("pulls__get", payload)
+
+    async def list_files(self, request: Request) -> Response:
+        repo, problem = self._gate(request)
+        if problem or repo is None:
+            return problem or error(404, "Not Found")
+        pull = self._pull(repo, request)
+        if pull is None:
+            return error(404, "Not Found")
+        # "Responses include a maximum of 3000 files"
+        # (docs.github.com/en/rest/pulls/pulls#list-pull-requests-files).
+        page, headers = self._paginate(request, pull.files, cap=3000)
+        payload = [f.payload(repo.owner, repo.name, pull.head_sha) for f in page]
+        return self._answer("pulls__list-files", payload, headers=headers)
+
+    def _review_payload(self, repo: Repo, pull: Pull, review_id: int, body: str, state: str,
+                        commit_id: str) -> dict[str, Any]:
+        payload = op("pulls__create-review").example("200")
+        url = f"https://github.com/{repo.owner}/{repo.name}/pull/{pull.number}"
+        payload.update({"id": review_id, "body": body, "state": state, "commit_id": commit_id,
+                        "user": self._user(), "author_association": "NONE",
+                        "html_url": f"{url}#pullrequestreview-{review_id}",
+                        "pull_request_url": f"{API}/repos/{repo.owner}/{repo.name}/pulls/"
+                                            f"{pull.number}"})
+        payload["_links"]["html"]["href"] = payload["html_url"]
+        payload["_links"]["pull_request"]["href"] = payload["pull_request_url"]
+        if state == "PENDING":
+            payload.pop("submitted_at", None)
+        return payload
+
+    async def reviews_endpoint(self, request: Request) -> Response:
+        repo, problem = self._gate(request)
+        if problem or repo is None:
+            return problem or error(404, "Not Found")
+        pull = self._pull(repo, request)
+        if pull is None:
+            return error(404, "Not Found")
+        key = (f"{repo.owner}/{repo.name}", pull.number)
+        stored = self.reviews.setdefault(key, [])
+        if request.method == "GET":
+            page, headers = self._paginate(request, [r["payload"] for r in stored])
+            return self._answer("pulls__list-reviews", page, headers=headers)
+        body, problem = await self._body(request, "pulls__create-review")
+        if problem:
+            return problem
+        refused = self._refuse_review(pull, body, stored)
+        if refused:
+            return refused
+        state = {"COMMENT": "COMMENTED", "APPROVE": "APPROVED",
+                 "REQUEST_CHANGES": "CHANGES_REQUESTED"}.get(body.get("event", ""), "PENDING")
+        review_id = next(self._ids)
+        payload = self._review_payload(repo, pull, review_id, body.get("body", ""), state,
+                                       body.get("commit_id", pull.head_sha))
+        stored.append({"id": review_id, "state": state, "payload": payload,
+                       "comments": body.get("comments", [])})
+        after = self._injected(request, after=True)
+        return after or self._answer("pulls__create-review", payload)
+
+    def _refuse_review(self, pull: Pull, body: dict[str, Any],
+                       stored: list[dict[str, Any]]) -> Response | None:
+        """GitHub's checks on a new review
+        (docs.github.com/en/rest/pulls/reviews#create-a-review-for-a-pull-request)."""
+        event = body.get("event")
+        if event in {"COMMENT", "REQUEST_CHANGES"} and not body.get("body"):
+            # "body: Required when using REQUEST_CHANGES or COMMENT for the event parameter."
+            return error(422, "Unprocessable Entity", ["Body can't be blank"])
+        if len(body.get("body", "")) > 65536:
+            # Review and comment bodies are limited to 65,536 characters (GitHub's
+            # answer: "Body is too long (maximum is 65536 characters)").
+            return error(422, "Unprocessable Entity",
+                         ["Body is too long (maximum is 65536 characters)"])
+        if event is None and any(r["state"] == "PENDING" for r in stored):
+            # A user (here, the app) has at most one pending review per pull request.
+            return error(422, "Unprocessable Entity",
+                         ["User can only have one pending review per pull request"])
+        files = {f.filename: f for f in pull.files}
+        for comment in body.get("comments", []):
+            file = files.get(comment["path"])
+            if file is None or file.patch is None:
+                return error(422, "Unprocessable Entity", ["Path could not be resolved"])
+            if len(comment["body"]) > 65536:
+                return error(422, "Unprocessable Entity",
+                             ["Body is too long (maximum is 65536 characters)"])
+            lines = commentable(file.patch)[comment.get("side", "RIGHT")]
+            # The whole review is refused, without saying which comment was wrong.
+            if comment.get("line") not in lines:
+                return error(422, "Unprocessable Entity", ["Line could not be resolved"])
+            start = comment.get("start_line")
+            start_lines = commentable(file.patch)[comment.get("start_side", "RIGHT")]
+            if start is not None and (start not in start_lines or start >= comment["line"]
+                                      or start_lines[start] != lines[comment["line"]]):
+                return error(422, "Unprocessable Entity", [
+                    "Pull request review thread start line must be part of the same hunk "
+                    "as the line."])
+        return None
+
+    async def delete_review(self, request: Request) -> Response:
+        repo, problem = self._gate(request)
+        if problem or repo is None:
+            return problem or error(404, "Not Found")
+        pull = self._pull(repo, request)
+        stored = self.reviews.get((f"{repo.owner}/{repo.name}", request.path_params["number"]), [])
+        found = [r for r in stored if r["id"] == request.path_params["review_id"]]
+        if pull is None or not found:
+            return error(404, "Not Found")
+        if found[0]["state"] != "PENDING":
+            # "Deletes a pending review" — a submitted one cannot be deleted
+            # (docs.github.com/en/rest/pulls/reviews#delete-a-pending-review-for-a-pull-request).
+            return error(422, "Unprocessable Entity", ["Can not delete a non-pending review"])
+        stored.remove(found[0])
+        return self._answer("pulls__delete-pending-review", found[0]["payload"])
+
+    def _comment_payload(self, repo: Repo, number: int, comment_id: int,
+                         body: str) -> dict[str, Any]:
+        payload = op("issues__create-comment").example("201")
+        payload.update({"id": comment_id, "body": body, "user": self._user(),
+                        "author_association": "NONE",
+                        "url": f"{API}/repos/{repo.owner}/{repo.name}/issues/comments/{comment_id}",
+                        "html_url": f"https://github.com/{repo.owner}/{repo.name}/pull/{number}"
+                                    f"#issuecomment-{comment_id}",
+                        "issue_url": f"{API}/repos/{repo.owner}/{repo.name}/issues/{number}"})
+        return payload
+
+    async def issue_comments(self, request: Request) -> Response:
+        repo, problem = self._gate(request)
+        if problem or repo is None:
+            return problem or error(404, "Not Found")
+        number = request.path_params["number"]
+        if number not in repo.pulls:
+            return error(404, "Not Found")
+        full = f"{repo.owner}/{repo.name}"
+        if request.method == "GET":
+            mine = [c["payload"] for c in self.comments.values()
+                    if c["repo"] == full and c["number"] == number]
+            page, headers = self._paginate(request, mine)
+            return self._answer("issues__list-comments", page, headers=headers)
+        body, problem = await self._body(request, "issues__create-comment")
+        if problem:
+            return problem
+        if len(body["body"]) > 65536:
+            return error(422, "Validation Failed",
+                         [{"resource": "IssueComment", "code": "custom", "field": "body",
+                           "message": "body is too long (maximum is 65536 characters)"}])
+        comment_id = next(self._ids)
+        payload = self._comment_payload(repo, number, comment_id, body["body"])
+        self.comments[comment_id] = {"repo": full, "number": number, "payload": payload}
+        return self._answer("issues__create-comment", payload, 201)
+
+    async def update_comment(self, request: Request) -> Response:
+        repo, problem = self._gate(request)
+        if problem or repo is None:
+            return problem or error(404, "Not Found")
+        stored = self.comments.get(request.path_params["comment_id"])
+        if stored is None or stored["repo"] != f"{repo.owner}/{repo.name}":
+            return error(404, "Not Found")
+        body, problem = await self._body(request, "issues__update-comment")
+        if problem:
+            return problem
+        if len(body["body"]) > 65536:
+            return error(422, "Validation Failed", [{"resource": "IssueComment",
+                         "code": "custom", "field": "body",
+                         "message": "body is too long (maximum is 65536 characters)"}])
+        stored["payload"]["body"] = body["body"]
+        return self._answer("issues__update-comment", stored["payload"])
+
+    def _resolve(self, repo: Repo, ref: str) -> dict[str, bytes] | None:
+        return repo.trees.get(ref)
+
+    async def get_content(self, request: Request) -> Response:
+        repo, problem = self._gate(request)
+        if problem or repo is None:
+            return problem or error(404, "Not Found")
+        ref = request.query_params.get("ref", repo.default_branch)
+        tree = self._resolve(repo, ref)
+        path = request.path_params["path"]
+        if tree is None or path not in tree:
+            return error(404, "Not Found")
+        data = tree[path]
+        payload = op("repos__get-content").example("200", "response-if-content-is-a-file")
+        # Files over 1 MB come without content ("encoding": "none")
+        # (docs.github.com/en/rest/repos/contents#get-repository-content).
+        large = len(data) > 1_000_000
+        payload.update({"name": path.rsplit("/", 1)[-1], "path": path, "size": len(data),
+                        "encoding": "none" if large else "base64",
+                        "content": "" if large else base64.b64encode(data).decode(),
+                        "sha": hashlib.sha1(data).hexdigest()})
+        return self._answer("repos__get-content", payload)
+
+    async def compare(self, request: Request) -> Response:
+        repo, problem = self._gate(request)
+        if problem or repo is None:
+            return problem or error(404, "Not Found")
+        base, dots, head = request.path_params["basehead"].partition("...")
+        found = repo.comparisons.get((base, head)) if dots else None
+        if found is None:
+            return error(404, "Not Found")
+        merge_base, files = found
+        payload = op("repos__compare-commits-with-basehead").example("200")
+        payload["merge_base_commit"]["sha"] = merge_base
+        payload["base_commit"]["sha"] = merge_base
+        # "includes up to 300 changed files for the entire comparison"
+        # (docs.github.com/en/rest/commits/commits#compare-two-commits).
+        payload["files"] = [f.payload(repo.owner, repo.name, head) for f in files[:300]]
+        return self._answer("repos__compare-commits-with-basehead", payload)
+
+    async def get_tree(self, request: Request) -> Response:
+        repo, problem = self._gate(request)
+        if problem or repo is None:
+            return problem or error(404, "Not Found")
+        tree = self._resolve(repo, request.path_params["sha"])
+        if tree is None:
+            return error(404, "Not Found")
+        payload = op("git__get-tree").example("200", "response-recursively-retrieving-a-tree")
+        template = payload["tree"][-1]
+        payload["tree"] = [
+            {**template, "path": path, "type": "blob", "mode": "100644", "size": len(data),
+             "sha": hashlib.sha1(data).hexdigest()}
+            for path, data in sorted(tree.items())
+        ]
+        payload["truncated"] = False
+        return self._answer("git__get-tree", payload)
+
+    def _check_refusal(self, body: dict[str, Any]) -> Response | None:
+        output = body.get("output") or {}
+        # "The Checks API limits the number of annotations to a maximum of 50 per API
+        # request"; summary and text are "Maximum length: 65535 characters"
+        # (docs.github.com/en/rest/checks/runs#create-a-check-run).
+        if len(output.get("annotations", [])) > 50:
+            return error(422, "Invalid request.",
+                         ["Only 50 annotations may be sent per request."])
+        for key in ("summary", "text"):
+            if len(output.get(key) or "") > 65535:
+                return error(422, "Invalid request.", [f"output.{key} is too long"])
+        return None
+
+    def _check_payload(self, repo: Repo, check_id: int, run: dict[str, Any]) -> dict[str, Any]:
+        example = "example-of-completed-conclusion" if run["status"] == "completed" else \
+            "example-of-in-progress-conclusion"
+        payload = op("checks__create").example("201", example)
+        payload.update({"id": check_id, "name": run["name"], "head_sha": run["head_sha"],
+                        "status": run["status"], "conclusion": run.get("conclusion"),
+                        "details_url": run.get("details_url"),
+                        "completed_at": run.get("completed_at")})
+        payload["output"].update({"title": run["output"].get("title"),
+                                  "summary": run["output"].get("summary"),
+                                  "text": run["output"].get("text"),
+                                  "annotations_count": len(run["annotations"])})
+        return payload
+
+    async def create_check(self, request: Request) -> Response:
+        repo, problem = self._gate(request)
+        if problem or repo is None:
+            return problem or error(404, "Not Found")
+        body, problem = await self._body(request, "checks__create")
+        if problem:
+            return problem
+        refused = self._check_refusal(body)
+        if refused:
+            return refused
+        check_id = next(self._ids)
+        output = dict(body.get("output") or {})
+        run = {"name": body["name"], "head_sha": body["head_sha"],
+               "status": body.get("status", "queued"), "conclusion": body.get("conclusion"),
+               "details_url": body.get("details_url"), "completed_at": body.get("completed_at"),
+               "annotations": list(output.pop("annotations", [])), "output": output,
+               "repo": f"{repo.owner}/{repo.name}", "history": [body]}
+        self.check_runs[check_id] = run
+        return self._answer("checks__create", self._check_payload(repo, check_id, run), 201)
+
+    async def update_check(self, request: Request) -> Response:
+        repo, problem = self._gate(request)
+        if problem or repo is None:
+            return problem or error(404, "Not Found")
+        run = self.check_runs.get(request.path_params["check_id"])
+        if run is None or run["repo"] != f"{repo.owner}/{repo.name}":
+            return error(404, "Not Found")
+        body, problem = await self._body(request, "checks__update")
+        if problem:
+            return problem
+        refused = self._check_refusal(body)
+        if refused:
+            return refused
+        output = dict(body.get("output") or {})
+        # "Each time you update the check run, annotations are appended to the list of
+        # annotations that already exist" (docs.github.com/en/rest/checks/runs
+        # #update-a-check-run).
+        run["annotations"].extend(output.pop("annotations", []))
+        run["output"].update(output)
+        for key in ("status", "conclusion", "details_url", "completed_at"):
+            if key in body:
+                run[key] = body[key]
+        if body.get("conclusion") and "status" not in body:
+            run["status"] = "completed"  # "Providing conclusion will automatically set
+            # the status parameter to completed."
+        run["history"].append(body)
+        return self._answer("checks__update", self._check_payload(repo, run_id(self, run), run))
+
+
+def run_id(fake: FakeGitHub, run: dict[str, Any]) -> int:
+    return next(i for i, r in fake.check_runs.items() if r is run)
