@@ -95,7 +95,11 @@ def review_pull_request(delivery: Delivery, payload: Mapping[str, Any]) -> list[
     repository = _repository(event.repository, event.installation_id)
     # A draft and the same SHA made ready are different work: the worker skips the first.
     job_id = automatic_job_id(
-        REVIEW_PULL_REQUEST, "github", repository.id, pr.number, pr.head.sha,
+        REVIEW_PULL_REQUEST,
+        "github",
+        repository.id,
+        pr.number,
+        pr.head.sha,
         variant="draft" if pr.draft else None,
     )
     job = ReviewPullRequest(
@@ -137,8 +141,12 @@ def scan_push(delivery: Delivery, payload: Mapping[str, Any]) -> list[JobRequest
 def rerun_check_run(delivery: Delivery, payload: Mapping[str, Any]) -> list[JobRequest]:
     event = CheckRunEvent.model_validate(payload)
     return _rerun(
-        delivery, event.repository, event.installation_id, event.check_run.head_sha,
-        event.check_run.pull_requests, event.sender_login,
+        delivery,
+        event.repository,
+        event.installation_id,
+        event.check_run.head_sha,
+        event.check_run.pull_requests,
+        event.sender_login,
     )
 
 
@@ -146,8 +154,12 @@ def rerun_check_run(delivery: Delivery, payload: Mapping[str, Any]) -> list[JobR
 def rerun_check_suite(delivery: Delivery, payload: Mapping[str, Any]) -> list[JobRequest]:
     event = CheckSuiteEvent.model_validate(payload)
     return _rerun(
-        delivery, event.repository, event.installation_id, event.check_suite.head_sha,
-        event.check_suite.pull_requests, event.sender_login,
+        delivery,
+        event.repository,
+        event.installation_id,
+        event.check_suite.head_sha,
+        event.check_suite.pull_requests,
+        event.sender_login,
     )
 
 

@@ -84,7 +84,11 @@ def review_merge_request(delivery: Delivery, payload: Mapping[str, Any]) -> list
         delivery_id=delivery.delivery_id,
     )
     job_id = automatic_job_id(
-        REVIEW_PULL_REQUEST, "gitlab", repository.id, mr.iid, sha,
+        REVIEW_PULL_REQUEST,
+        "gitlab",
+        repository.id,
+        mr.iid,
+        sha,
         variant="draft" if draft else None,
     )
     return [JobRequest(REVIEW_PULL_REQUEST, job_id, job)]

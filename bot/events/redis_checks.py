@@ -46,8 +46,7 @@ async def warn_if_redis_may_lose_jobs(redis: Redis) -> list[str]:
         log.warning("could not check Redis persistence settings: %s", exc)
         return []
     for problem in problems:
-        log.warning("Redis may lose queued jobs: %s; see the README's production section",
-                    problem)
+        log.warning("Redis may lose queued jobs: %s; see the README's production section", problem)
     return problems
 
 

@@ -123,8 +123,13 @@ async def github_webhook(request: Request) -> Response:
     if declared_too_large(headers, state.max_bytes):
         return _too_large("github", state)
     if not state.github_secrets:
-        return _refuse("github", UNVERIFIED, "unauthorized", 401,
-                       "this server has no WEBHOOK_SECRET; set it to the GitHub App's secret")
+        return _refuse(
+            "github",
+            UNVERIFIED,
+            "unauthorized",
+            401,
+            "this server has no WEBHOOK_SECRET; set it to the GitHub App's secret",
+        )
     signature = headers.get("x-hub-signature-256")
     if not signature:
         detail = (
@@ -143,14 +148,25 @@ async def github_webhook(request: Request) -> Response:
             "WEBHOOK_SECRET (or WEBHOOK_SECRET_PREVIOUS) matches the GitHub App's webhook secret",
             _short(headers.get("x-github-delivery")),
         )
-        return _refuse("github", UNVERIFIED, "unauthorized", 401,
-                       "signature does not match; the webhook secrets must match")
+        return _refuse(
+            "github",
+            UNVERIFIED,
+            "unauthorized",
+            401,
+            "signature does not match; the webhook secrets must match",
+        )
     event = headers.get("x-github-event")
     if not event:
         return _refuse("github", UNVERIFIED, "bad_request", 400, "missing X-GitHub-Event header")
     delivery_id = _delivery_id(headers.get("x-github-delivery"), body)
     return await _process(
-        "github", event, delivery_id, body, request, state, github_events.jobs_for,
+        "github",
+        event,
+        delivery_id,
+        body,
+        request,
+        state,
+        github_events.jobs_for,
         action_of=_github_action,
     )
 
@@ -161,8 +177,13 @@ async def gitlab_webhook(request: Request) -> Response:
     if declared_too_large(headers, state.max_bytes):
         return _too_large("gitlab", state)
     if state.gitlab_secret is None:
-        return _refuse("gitlab", UNVERIFIED, "unauthorized", 401,
-                       "this server has no GITLAB_WEBHOOK_SECRET; set it to the hook's token")
+        return _refuse(
+            "gitlab",
+            UNVERIFIED,
+            "unauthorized",
+            401,
+            "this server has no GITLAB_WEBHOOK_SECRET; set it to the hook's token",
+        )
     token = headers.get("x-gitlab-token")
     if token is None or not token_ok(token, state.gitlab_secret):
         log.warning(
@@ -170,8 +191,13 @@ async def gitlab_webhook(request: Request) -> Response:
             "matches the webhook's secret token in GitLab",
             "is missing" if token is None else "does not match",
         )
-        return _refuse("gitlab", UNVERIFIED, "unauthorized", 401,
-                       "missing or wrong X-Gitlab-Token; the webhook secret token must match")
+        return _refuse(
+            "gitlab",
+            UNVERIFIED,
+            "unauthorized",
+            401,
+            "missing or wrong X-Gitlab-Token; the webhook secret token must match",
+        )
     try:
         body = await read_body(request, state.max_bytes)
     except BodyTooLarge:
@@ -184,8 +210,16 @@ async def gitlab_webhook(request: Request) -> Response:
     )
     kind = gitlab_events.EVENT_KINDS.get(header)
     return await _process(
-        "gitlab", kind or header, delivery_id, body, request, state, gitlab_events.jobs_for,
-        action_of=_gitlab_action, expected_kind=kind, known=kind is not None,
+        "gitlab",
+        kind or header,
+        delivery_id,
+        body,
+        request,
+        state,
+        gitlab_events.jobs_for,
+        action_of=_gitlab_action,
+        expected_kind=kind,
+        known=kind is not None,
     )
 
 
@@ -206,9 +240,14 @@ async def _process(
     label = event if known else "other"
     with bind(delivery_id=delivery_id):
         if not is_json(request.headers):
-            return _refuse(forge, label, "bad_request", 400,
-                           "Content-Type must be application/json; set the webhook's content "
-                           "type to application/json")
+            return _refuse(
+                forge,
+                label,
+                "bad_request",
+                400,
+                "Content-Type must be application/json; set the webhook's content "
+                "type to application/json",
+            )
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
@@ -219,9 +258,14 @@ async def _process(
             DELIVERIES.labels(forge, label, "ignored").inc()
             return answer(200, {"status": "ignored", "event": event})
         if expected_kind is not None and payload.get("object_kind") != expected_kind:
-            return _refuse(forge, label, "bad_request", 400,
-                           f"object_kind is {payload.get('object_kind')!r}, "
-                           f"the event header promises {expected_kind!r}")
+            return _refuse(
+                forge,
+                label,
+                "bad_request",
+                400,
+                f"object_kind is {payload.get('object_kind')!r}, "
+                f"the event header promises {expected_kind!r}",
+            )
         action = action_of(payload)
         delivery = Delivery(forge, event, action, delivery_id, await state.slug())
         try:
@@ -234,11 +278,16 @@ async def _process(
         try:
             result = await state.queue.submit(forge, delivery_id, jobs)
         except (RedisError, OSError) as exc:
-            log.warning("%s %s not queued, Redis cannot take it: %s; the sender will retry",
-                        forge, event, exc)
+            log.warning(
+                "%s %s not queued, Redis cannot take it: %s; the sender will retry",
+                forge,
+                event,
+                exc,
+            )
             DELIVERIES.labels(forge, label, "unavailable").inc()
-            return problem(503, "the job queue is unavailable; retry later",
-                           retry_after=RETRY_AFTER_S)
+            return problem(
+                503, "the job queue is unavailable; retry later", retry_after=RETRY_AFTER_S
+            )
         if result.duplicate:
             log.info("%s %s.%s already seen; nothing queued", forge, event, action)
             DELIVERIES.labels(forge, label, "duplicate").inc()
@@ -253,8 +302,9 @@ async def _process(
 
 
 def _too_large(forge: Forge, state: WebhookState) -> Response:
-    return _refuse(forge, UNVERIFIED, "too_large", 413,
-                   f"body is larger than {state.max_bytes} bytes")
+    return _refuse(
+        forge, UNVERIFIED, "too_large", 413, f"body is larger than {state.max_bytes} bytes"
+    )
 
 
 def _github_action(payload: Mapping[str, Any]) -> str | None:

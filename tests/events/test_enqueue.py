@@ -35,7 +35,10 @@ async def redis(redis_url: str) -> AsyncIterator[ArqRedis]:
 def review(sha: str = "a" * 40, delivery: str = "d-1") -> JobRequest:
     repository = Repository(forge="github", id=42, full_name="o/r", installation_id=7)
     payload = ReviewPullRequest(
-        repository=repository, number=3, head_sha=sha, trigger="pull_request.opened",
+        repository=repository,
+        number=3,
+        head_sha=sha,
+        trigger="pull_request.opened",
         delivery_id=delivery,
     )
     return JobRequest("review_pull_request", f"review_pull_request:github:42:3:{sha}", payload)
@@ -44,7 +47,10 @@ def review(sha: str = "a" * 40, delivery: str = "d-1") -> JobRequest:
 def scan(delivery: str = "d-1") -> JobRequest:
     repository = Repository(forge="github", id=42, full_name="o/r")
     payload = ScanPush(
-        repository=repository, ref="refs/heads/main", before="b" * 40, after="c" * 40,
+        repository=repository,
+        ref="refs/heads/main",
+        before="b" * 40,
+        after="c" * 40,
         delivery_id=delivery,
     )
     return JobRequest("scan_push", "scan_push:github:42:-:" + "c" * 40, payload)
@@ -76,7 +82,10 @@ async def test_jobs_are_what_arq_itself_enqueues(redis: ArqRedis) -> None:
     assert ours_raw is not None and theirs_raw is not None
     ours_def, theirs_def = deserialize_job(ours_raw), deserialize_job(theirs_raw)
     assert (ours_def.function, ours_def.args, ours_def.kwargs, ours_def.job_try) == (
-        theirs_def.function, theirs_def.args, theirs_def.kwargs, theirs_def.job_try
+        theirs_def.function,
+        theirs_def.args,
+        theirs_def.kwargs,
+        theirs_def.job_try,
     )
     ours_ttl = await redis.pttl(job_key_prefix + job.job_id)
     theirs_ttl = await redis.pttl(job_key_prefix + "arq-made")
@@ -99,9 +108,14 @@ async def test_an_arq_worker_runs_them(redis: ArqRedis) -> None:
     queue = DeliveryQueue(redis, ttl_s=TTL_S)
     await queue.submit("github", "d-1", [review(), scan()])
     worker = Worker(
-        functions=[func(review_pull_request, name="review_pull_request"),
-                   func(scan_push, name="scan_push")],
-        redis_pool=redis, burst=True, handle_signals=False, poll_delay=0.05,
+        functions=[
+            func(review_pull_request, name="review_pull_request"),
+            func(scan_push, name="scan_push"),
+        ],
+        redis_pool=redis,
+        burst=True,
+        handle_signals=False,
+        poll_delay=0.05,
     )
     try:
         await asyncio.wait_for(worker.async_run(), 20)

@@ -181,8 +181,13 @@ def pr_comment(body: str, association: str = "MEMBER") -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     ("body", "command"),
-    [("/audit", "review"), ("/audit full", "full"), ("/audit cancel", "cancel"),
-     ("/audit help", "help"), ("@auditbot review", "review")],
+    [
+        ("/audit", "review"),
+        ("/audit full", "full"),
+        ("/audit cancel", "cancel"),
+        ("/audit help", "help"),
+        ("@auditbot review", "review"),
+    ],
 )
 @pytest.mark.parametrize("association", ["OWNER", "MEMBER", "COLLABORATOR"])
 def test_commands_from_trusted_people(body: str, command: str, association: str) -> None:
@@ -268,10 +273,16 @@ def test_installation_deleted() -> None:
     [job] = route("installation.deleted")
     assert job.job_id == f"sync_installation:github:2:-:d={DELIVERY}"
     assert job.payload == SyncInstallation(
-        event="installation", action="deleted", installation_id=2, account_login="octocat",
-        account_id=1, account_type="User", repository_selection="selected",
+        event="installation",
+        action="deleted",
+        installation_id=2,
+        account_login="octocat",
+        account_id=1,
+        account_type="User",
+        repository_selection="selected",
         repositories=[InstallationRepository(id=1296269, full_name="octocat/Hello-World")],
-        sender="octocat", delivery_id=DELIVERY,
+        sender="octocat",
+        delivery_id=DELIVERY,
     )
 
 
@@ -281,11 +292,16 @@ def test_installation_repositories_added_and_removed() -> None:
         "sync_installation",
         f"sync_installation:github:957387:-:d={DELIVERY}",
         SyncInstallation(
-            event="installation_repositories", action="added", installation_id=957387,
-            account_login="Codertocat", account_id=21031067, account_type="User",
+            event="installation_repositories",
+            action="added",
+            installation_id=957387,
+            account_login="Codertocat",
+            account_id=21031067,
+            account_type="User",
             repository_selection="selected",
             added=[InstallationRepository(id=186853007, full_name="Codertocat/Space")],
-            sender="Codertocat", delivery_id=DELIVERY,
+            sender="Codertocat",
+            delivery_id=DELIVERY,
         ),
     )
     [removed] = route("installation_repositories.removed")
@@ -319,11 +335,22 @@ def test_a_payload_without_what_its_event_promises_is_bad_input(name: str, remov
 
 
 def test_the_registry_lists_every_mapping_of_the_issue() -> None:
-    assert github.names() == sorted([
-        "pull_request.opened", "pull_request.reopened", "pull_request.synchronize",
-        "pull_request.ready_for_review", "push", "check_run.rerequested",
-        "check_suite.rerequested", "issue_comment.created", "installation.created",
-        "installation.deleted", "installation.suspend", "installation.unsuspend",
-        "installation.new_permissions_accepted", "installation_repositories.added",
-        "installation_repositories.removed",
-    ])
+    assert github.names() == sorted(
+        [
+            "pull_request.opened",
+            "pull_request.reopened",
+            "pull_request.synchronize",
+            "pull_request.ready_for_review",
+            "push",
+            "check_run.rerequested",
+            "check_suite.rerequested",
+            "issue_comment.created",
+            "installation.created",
+            "installation.deleted",
+            "installation.suspend",
+            "installation.unsuspend",
+            "installation.new_permissions_accepted",
+            "installation_repositories.added",
+            "installation_repositories.removed",
+        ]
+    )

@@ -29,11 +29,19 @@ def test_documented_merge_request_open() -> None:
             f"review_pull_request:gitlab:1:1:{sha}",
             ReviewPullRequest(
                 repository=Repository(
-                    forge="gitlab", id=1, full_name="gitlabhq/gitlab-test",
-                    default_branch="master", web_url="http://example.com/gitlabhq/gitlab-test",
+                    forge="gitlab",
+                    id=1,
+                    full_name="gitlabhq/gitlab-test",
+                    default_branch="master",
+                    web_url="http://example.com/gitlabhq/gitlab-test",
                 ),
-                number=1, head_sha=sha, head_ref="ms-viewport", base_ref="master",
-                draft=False, trigger="merge_request.open", delivery_id=DELIVERY,
+                number=1,
+                head_sha=sha,
+                head_ref="ms-viewport",
+                base_ref="master",
+                draft=False,
+                trigger="merge_request.open",
+                delivery_id=DELIVERY,
             ),
         )
     ]
@@ -42,12 +50,30 @@ def test_documented_merge_request_open() -> None:
 @pytest.mark.parametrize(
     ("action", "project_id", "path", "iid", "sha", "source"),
     [
-        ("open", 72081820, "demoaccount2-commits-group/test_ci_tmp", 3,
-         "2f7670508b771e7e77839402be8b34b13787aba8", "real6543-main-patch-42541"),
-        ("reopen", 72081820, "demoaccount2-commits-group/test_ci_tmp", 1,
-         "36b5813240a9d2daa29b05046d56a53e18f39a3e", "6543-patch-1"),
-        ("update", 32059612, "anbraten/woodpecker", 3,
-         "c136499ec574e1034b24c5d306de9acda3005367", "anbraten-main-patch-05373"),
+        (
+            "open",
+            72081820,
+            "demoaccount2-commits-group/test_ci_tmp",
+            3,
+            "2f7670508b771e7e77839402be8b34b13787aba8",
+            "real6543-main-patch-42541",
+        ),
+        (
+            "reopen",
+            72081820,
+            "demoaccount2-commits-group/test_ci_tmp",
+            1,
+            "36b5813240a9d2daa29b05046d56a53e18f39a3e",
+            "6543-patch-1",
+        ),
+        (
+            "update",
+            32059612,
+            "anbraten/woodpecker",
+            3,
+            "c136499ec574e1034b24c5d306de9acda3005367",
+            "anbraten-main-patch-05373",
+        ),
     ],
 )
 def test_captured_merge_requests_with_new_code_are_reviewed(
@@ -59,11 +85,19 @@ def test_captured_merge_requests_with_new_code_are_reviewed(
             f"review_pull_request:gitlab:{project_id}:{iid}:{sha}",
             ReviewPullRequest(
                 repository=Repository(
-                    forge="gitlab", id=project_id, full_name=path, default_branch="main",
+                    forge="gitlab",
+                    id=project_id,
+                    full_name=path,
+                    default_branch="main",
                     web_url=f"https://gitlab.com/{path}",
                 ),
-                number=iid, head_sha=sha, head_ref=source, base_ref="main", draft=False,
-                trigger=f"merge_request.{action}", delivery_id=DELIVERY,
+                number=iid,
+                head_sha=sha,
+                head_ref=source,
+                base_ref="main",
+                draft=False,
+                trigger=f"merge_request.{action}",
+                delivery_id=DELIVERY,
             ),
         )
     ]
@@ -87,7 +121,10 @@ def test_documented_push_to_the_default_branch_is_scanned() -> None:
             "scan_push:gitlab:15:-:da1560886d4f094c3e6c9ef40349f7d38b5d27d7",
             ScanPush(
                 repository=Repository(
-                    forge="gitlab", id=15, full_name="mike/diaspora", default_branch="master",
+                    forge="gitlab",
+                    id=15,
+                    full_name="mike/diaspora",
+                    default_branch="master",
                     web_url="http://example.com/mike/diaspora",
                 ),
                 ref="refs/heads/master",
@@ -117,8 +154,13 @@ def note(body: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     ("body", "command"),
-    [("/audit", "review"), ("/audit full", "full"), ("/audit cancel", "cancel"),
-     ("/audit help", "help"), ("@auditbot review", "review")],
+    [
+        ("/audit", "review"),
+        ("/audit full", "full"),
+        ("/audit cancel", "cancel"),
+        ("/audit help", "help"),
+        ("@auditbot review", "review"),
+    ],
 )
 def test_merge_request_note_commands(body: str, command: str) -> None:
     assert route(note(body)) == [
@@ -127,8 +169,11 @@ def test_merge_request_note_commands(body: str, command: str) -> None:
             f"run_command:gitlab:5:1:d={DELIVERY}",
             RunCommand(
                 repository=Repository(
-                    forge="gitlab", id=5, full_name="gitlab-org/gitlab-test",
-                    default_branch="master", web_url="http://example.com/gitlab-org/gitlab-test",
+                    forge="gitlab",
+                    id=5,
+                    full_name="gitlab-org/gitlab-test",
+                    default_branch="master",
+                    web_url="http://example.com/gitlab-org/gitlab-test",
                 ),
                 number=1,
                 command=command,  # type: ignore[arg-type]
@@ -163,8 +208,11 @@ def test_notes_before_gitlab_16_11_have_no_action() -> None:
 
 @pytest.mark.parametrize(
     ("payload_name", "remove"),
-    [("merge_request.open", "object_attributes"), ("push", "project"),
-     ("note.merge_request", "user")],
+    [
+        ("merge_request.open", "object_attributes"),
+        ("push", "project"),
+        ("note.merge_request", "user"),
+    ],
 )
 def test_a_payload_without_what_its_event_promises_is_bad_input(
     payload_name: str, remove: str
