@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from importlib import resources
+from pathlib import Path
 
 import pytest
 import tiktoken_ext.openai_public as openai_public
@@ -48,3 +50,26 @@ def test_foreign_models_are_counted_conservatively() -> None:
     assert count_tokens("", "gpt-4o") == 0
     # Special-token text inside a PR counts as text, never raises.
     assert count_tokens("<|endoftext|>", "gpt-4o") > 1
+
+
+REFERENCE_DIR = Path(__file__).parent.parent / "fixtures" / "diffs" / "tokens"
+REFERENCE = json.loads((REFERENCE_DIR / "reference.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE), ids=sorted(REFERENCE))
+@pytest.mark.parametrize(
+    ("model", "encoding"), [("gpt-4o", "o200k_base"), ("gpt-4", "cl100k_base")]
+)
+def test_within_two_percent_of_an_independent_tokenizer(
+    name: str, model: str, encoding: str
+) -> None:
+    """Real code (and a rendered chunk) against counts made by the npm ``tiktoken`` WASM build.
+
+    See reference.cjs beside the files for how the reference was produced.
+    """
+    text = (REFERENCE_DIR / name).read_text(encoding="utf-8")
+    expected = REFERENCE[name][encoding]
+    ours = count_tokens(text, model)
+    assert abs(ours - expected) <= 0.02 * expected, (ours, expected)
+    # In fact the shipped vocabulary makes the counts identical.
+    assert ours == expected
