@@ -11,7 +11,14 @@ from bot.analysis.findings import Finding, Severity
 from bot.analysis.pipeline import ReviewOutcome
 from bot.analysis.placement import PlacedFinding
 from bot.analysis.render import SummaryFacts, comment_body, summary_body
-from bot.forges.base import Annotation, ChangeTarget, CheckUpdate, Forge, InlineComment
+from bot.forges.base import (
+    Annotation,
+    AnnotationLevel,
+    ChangeTarget,
+    CheckUpdate,
+    Forge,
+    InlineComment,
+)
 from bot.jobs.deps import JobDeps
 from bot.reports.model import finding_from_row
 from bot.store import audits
@@ -19,7 +26,7 @@ from bot.web.auth import report_url
 
 log = logging.getLogger(__name__)
 
-LEVELS = {
+LEVELS: dict[Severity, AnnotationLevel] = {
     Severity.CRITICAL: "failure",
     Severity.HIGH: "failure",
     Severity.MEDIUM: "warning",
@@ -145,7 +152,7 @@ def _annotation(finding: Finding) -> Annotation:
         path=finding.path,
         start_line=finding.start_line,
         end_line=finding.end_line,
-        level=LEVELS[finding.severity],  # type: ignore[arg-type]
+        level=LEVELS[finding.severity],
         title=finding.title,
         message=finding.message[:1000],
     )

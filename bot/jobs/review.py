@@ -71,7 +71,7 @@ class ReviewRun:
             kind=repo.forge,
             external_id=repo.id,
             full_name=repo.full_name,
-            default_branch=repo.default_branch or "main",
+            default_branch=repo.default_branch,
         )
         task = await audits.find_task_by_job(sessions, self.job_id)
         if task is None:

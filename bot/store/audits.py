@@ -32,8 +32,8 @@ async def ensure_project(
     full_name: str,
     external_id: int | None = None,
     installation_id: int | None = None,
-    default_branch: str = "main",
-    private: bool = True,
+    default_branch: str | None = None,
+    private: bool | None = None,
 ) -> int:
     """The project's id, created on first sight (by external id, else by kind and name)."""
     async with sessions() as session, session.begin():
@@ -49,15 +49,17 @@ async def ensure_project(
                 full_name=full_name,
                 external_id=external_id,
                 installation_id=installation_id,
-                default_branch=default_branch,
-                private=private,
+                default_branch=default_branch or "main",
+                private=True if private is None else private,
             )
             session.add(project)
             await session.flush()
         else:
             project.full_name = full_name
-            project.default_branch = default_branch
-            project.private = private
+            if default_branch is not None:
+                project.default_branch = default_branch
+            if private is not None:
+                project.private = private
             if installation_id is not None:
                 project.installation_id = installation_id
         return project.id
