@@ -1,0 +1,144 @@
+"""Scans, uploads, task lists, cancel and retry against real Redis: the jobs land in arq's
+queue with the documented payloads, and a cancel reaches arq's abort set."""
+
+from __future__ import annotations
+
+import io
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from tests.web.api.conftest import Api
+
+
+def _job(api: Api, job_id: str) -> dict[str, Any]:
+    client = redis.Redis.from_url(api.settings.redis_url)
+    try:
+        raw = client.get(f"arq:job:{job_id}")
+        assert raw is not None, f"job {job_id} is not in Redis"
+        assert client.zscore("arq:queue", job_id) is not None
+        return pickle.loads(raw)
+    finally:
+        client.close()
+
+
+def _zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", "import os\nos.system(input())\n")
+    return buffer.getvalue()
+
+
+def test_scan_enqueues_scan_repository(api: Api) -> None:
+    project = api.project("org/scan", default_branch="trunk")
+    member = api.user()
+    api.grant(member, project)
+    client = api.as_user(member)
+    answer = client.post(f"/api/v1/projects/{project.id}/scans", json={})
+    assert answer.status_code == 202, answer.text
+    task = answer.json()
+    assert (task["kind"], task["status"], task["head_ref"]) == ("repository", "queued", "trunk")
+    job = _job(api, task["job_id"])
+    assert job["f"] == "scan_repository"
+    assert job["a"] == ({"task_id": task["id"], "project_id": project.id, "ref": "trunk",
+                         "requested_by": member.id, "retry_of": None},)
+    listed = client.get("/api/v1/tasks", params={"project_id": project.id, "status": "queued"})
+    assert [t["id"] for t in listed.json()["items"]] == [task["id"]]
+
+
+def test_upload_zip_enqueues_scan_archive(api: Api) -> None:
+    project = api.project("uploads", kind="archive")
+    client = api.as_user(api.user(admin=True))
+    answer = client.post(f"/api/v1/projects/{project.id}/archives", content=_zip(),
+                         headers={"Content-Type": "application/zip"})
+    assert answer.status_code == 202, answer.text
+    task = answer.json()
+    job = _job(api, task["job_id"])
+    assert job["f"] == "scan_archive"
+    saved = Path(job["a"][0]["archive_path"])
+    assert saved.read_bytes() == _zip()
+    assert saved.is_relative_to(Path(api.settings.data_dir).resolve())
+    not_zip = client.post(f"/api/v1/projects/{project.id}/archives", content=b"PK but no",
+                          headers={"Content-Type": "application/zip"})
+    assert not_zip.status_code == 400
+    wrong_type = client.post(f"/api/v1/projects/{project.id}/archives", content=_zip(),
+                             headers={"Content-Type": "text/plain"})
+    assert wrong_type.status_code == 415
+    # A scan by ref is refused for an archive project.
+    assert client.post(f"/api/v1/projects/{project.id}/scans", json={}).status_code == 409
+
+
+def test_cancel_marks_the_task_and_aborts_the_job(api: Api) -> None:
+    project = api.project()
+    client = api.as_user(api.user(admin=True))
+    task = client.post(f"/api/v1/projects/{project.id}/scans", json={"ref": "v1"}).json()
+    cancelled = client.post(f"/api/v1/tasks/{task['id']}/cancel")
+    assert cancelled.status_code == 200
+    assert cancelled.json()["status"] == "cancelled"
+    assert cancelled.json()["finished_at"] is not None
+    r = redis.Redis.from_url(api.settings.redis_url)
+    try:
+        assert r.zscore("arq:abort", task["job_id"]) is not None
+    finally:
+        r.close()
+    assert client.post(f"/api/v1/tasks/{task['id']}/cancel").status_code == 409
+
+
+def test_retry_runs_a_finished_scan_again(api: Api) -> None:
+    project = api.project()
+    client = api.as_user(api.user(admin=True))
+    first = api.task(project, kind="repository", status="failed", head_ref="main")
+    running = api.task(project, kind="repository", status="running", head_ref="main")
+    assert client.post(f"/api/v1/tasks/{running.id}/retry").status_code == 409
+    answer = client.post(f"/api/v1/tasks/{first.id}/retry")
+    assert answer.status_code == 202, answer.text
+    body = answer.json()
+    assert body["task"]["id"] != first.id
+    assert _job(api, body["job_id"])["a"][0]["retry_of"] == first.id
+
+
+def test_retry_of_a_pr_review_uses_the_contract_payload(api: Api) -> None:
+    installation = api.installation()
+    project = api.project("acme/web", installation_id=installation.id)
+    client = api.as_user(api.user(admin=True))
+    old = api.task(project, kind="review", status="failed", pr_number=7, head_sha="c" * 40,
+                   head_ref="feature", base_ref="main")
+    answer = client.post(f"/api/v1/tasks/{old.id}/retry")
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["task"] is None
+    job = _job(api, answer.json()["job_id"])
+    assert job["f"] == "review_pull_request"
+    payload = job["a"][0]
+    assert payload["repository"]["full_name"] == "acme/web"
+    assert payload["repository"]["installation_id"] == installation.external_id
+    assert (payload["number"], payload["head_sha"]) == (7, "c" * 40)
+
+
+def test_task_list_paginates_with_totals(api: Api) -> None:
+    project = api.project()
+    for _ in range(5):
+        api.task(project)
+    client = api.as_user(api.user(admin=True))
+    page = client.get("/api/v1/tasks", params={"limit": 2, "offset": 4}).json()
+    assert (len(page["items"]), page["total"], page["limit"], page["offset"]) == (1, 5, 2, 4)
+    assert client.get("/api/v1/tasks", params={"limit": 500}).status_code == 422
+
+
+def test_body_limits_and_media_types(api: Api) -> None:
+    client = api.as_user(api.user(admin=True))
+    big = client.post("/api/v1/projects", content=b"{" + b" " * 70_000 + b"}",
+                      headers={"Content-Type": "application/json"})
+    assert big.status_code == 413
+    assert big.headers["content-type"] == "application/problem+json"
+    form = client.post("/api/v1/projects", content=b"kind=local",
+                       headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert form.status_code == 415
+    broken = client.post("/api/v1/projects", content=b"{nope",
+                         headers={"Content-Type": "application/json"})
+    assert broken.status_code == 400
+    made = client.post("/api/v1/projects", json={"kind": "local", "full_name": "/srv/repo"})
+    assert made.status_code == 201
+    assert made.json()["kind"] == "local"
