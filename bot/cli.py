@@ -223,3 +223,11 @@ def createuser(email: str, admin: bool, password: str | None) -> None:
         fail(str(exc))
     kind = "administrator" if admin else "member"
     click.echo(f"auditbot: created {kind} {email.strip().lower()} (id {user_id})")
+
+
+@main.command()
+def providers() -> None:
+    """List the LLM provider presets, which one is configured, and the price table."""
+    from bot.llm.catalog import providers_text
+
+    click.echo(providers_text(settings_or_exit()))

@@ -46,6 +46,8 @@ def parse_structured(text: str, model: type[M]) -> tuple[M, tuple[str, ...]]:
     """Parse ``text`` into ``model``, applying the local repairs in order of invasiveness."""
     repairs: list[str] = []
     cleaned = _THINK.sub("", text).strip()
+    if not cleaned:
+        raise OutputError("empty answer")
     if cleaned != text.strip():
         repairs.append("removed reasoning block")
     candidates: list[tuple[str, str | None]] = [(cleaned, None)]
@@ -55,7 +57,7 @@ def parse_structured(text: str, model: type[M]) -> tuple[M, tuple[str, ...]]:
     start, end = cleaned.find("{"), cleaned.rfind("}")
     if 0 <= start < end and (start > 0 or end < len(cleaned) - 1):
         candidates.append((cleaned[start : end + 1], "cut text around the JSON object"))
-    last_error = "empty answer" if not cleaned else "not valid JSON"
+    last_error = "not valid JSON"
     for candidate, note in candidates:
         value, error = _loads(candidate)
         if error is not None:
@@ -63,6 +65,8 @@ def parse_structured(text: str, model: type[M]) -> tuple[M, tuple[str, ...]]:
             continue
         result, shape_error = _validate(value, model)
         if result is not None:
+            if _wrap(value, model) is not value:
+                repairs.append("wrapped a bare list")
             return result, tuple(repairs + ([note] if note else []))
         raise OutputError(shape_error or "wrong shape")
     # Not JSON at all: perhaps cut off at the token limit. Keep every complete item.
@@ -88,18 +92,22 @@ def _loads(text: str) -> tuple[Any, str | None]:
 
 
 def _validate(value: Any, model: type[M]) -> tuple[M | None, str | None]:
-    if isinstance(value, list):
-        # A bare list where the schema has one list field: wrap it, nothing is invented.
-        fields = [name for name, f in model.model_fields.items() if f.is_required()]
-        if len(fields) == 1:
-            value = {fields[0]: value}
     try:
-        return model.model_validate(value), None
+        return model.model_validate(_wrap(value, model)), None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "answer"
         count = exc.error_count()
         return None, f"JSON of the wrong shape: {where}: {first['msg']} ({count} errors)"
+
+
+def _wrap(value: Any, model: type[BaseModel]) -> Any:
+    """A bare list where the schema has one required field: wrap it, nothing is invented."""
+    if isinstance(value, list):
+        fields = [name for name, f in model.model_fields.items() if f.is_required()]
+        if len(fields) == 1:
+            return {fields[0]: value}
+    return value
 
 
 def cut_at_last_complete_item(text: str) -> str | None:

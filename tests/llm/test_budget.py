@@ -1,0 +1,90 @@
+"""Budgets: reserved atomically before a call, settled after; a task that would exceed its
+budget skips the LLM and says so."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+from redis.asyncio import Redis
+
+from bot.config import Settings
+from bot.errors import BudgetExceeded
+from bot.llm.budget import Budgets, MemoryBudgetStore, RedisBudgetStore
+from bot.llm.types import BudgetExhausted
+from tests.llm.helpers import KEYS, base_url, make_fake, make_service, review_request, serving
+
+
+async def test_task_over_budget_skips_the_llm(
+    redis: Redis, llm_settings: Callable[..., Settings]
+) -> None:
+    fake = make_fake("openai")
+    with serving(fake) as (server,):
+        service = make_service(llm_settings(BUDGET_PER_TASK_USD="0.0001", **KEYS),
+                               [("openai", base_url("openai", server))], redis=redis)
+        with pytest.raises(BudgetExceeded) as raised:
+            await service.complete(review_request(task_id="t-1", max_output_tokens=4096))
+        await service.aclose()
+    assert fake.requests == []  # nothing was sent, nothing spent
+    assert isinstance(raised.value, BudgetExhausted) and raised.value.scope == "task"
+    assert "offline analyzers still run" in str(raised.value)
+
+
+async def test_reservation_is_settled_with_the_real_cost(
+    redis: Redis, llm_settings: Callable[..., Settings]
+) -> None:
+    fake = make_fake("openai")
+    with serving(fake) as (server,):
+        service = make_service(llm_settings(**KEYS), [("openai", base_url("openai", server))],
+                               redis=redis)
+        service.budgets.set_project_monthly(7, 1.0)
+        result = await service.complete(review_request(task_id="t-2", project_id=7))
+        task_spent = await service.budgets.spent_usd(task_id="t-2")
+        project_spent = await service.budgets.spent_usd(project_id=7)
+        await service.aclose()
+    assert task_spent == pytest.approx(result.cost_usd, abs=1e-6)
+    assert project_spent == pytest.approx(result.cost_usd, abs=1e-6)
+
+
+async def test_monthly_project_override_stops_the_call(
+    llm_settings: Callable[..., Settings],
+) -> None:
+    fake = make_fake("anthropic")
+    with serving(fake) as (server,):
+        service = make_service(llm_settings(**KEYS), [("anthropic", base_url("anthropic", server))])
+        service.budgets.set_project_monthly(3, 0.000001)
+        with pytest.raises(BudgetExhausted) as raised:
+            await service.complete(review_request(project_id=3))
+        await service.aclose()
+    assert raised.value.scope == "project" and fake.requests == []
+
+
+@pytest.mark.parametrize("shared", ["redis", "memory"])
+async def test_parallel_reservations_never_overshoot(
+    shared: str, redis: Redis, llm_settings: Callable[..., Settings]
+) -> None:
+    settings = llm_settings(BUDGET_PER_TASK_USD="0.05")
+    if shared == "redis":  # two workers, one Redis
+        budgets = [Budgets(settings, RedisBudgetStore(redis)) for _ in range(2)]
+    else:
+        store = MemoryBudgetStore()
+        budgets = [Budgets(settings, store)]
+
+    async def one(index: int) -> bool:
+        try:
+            await budgets[index % len(budgets)].reserve(0.01, "task-x", None, None)
+        except BudgetExhausted:
+            return False
+        return True
+
+    granted = await asyncio.gather(*(one(i) for i in range(40)))
+    assert sum(granted) == 5
+    assert await budgets[0].spent_usd(task_id="task-x") == pytest.approx(0.05)
+
+
+async def test_zero_means_no_cap(llm_settings: Callable[..., Settings]) -> None:
+    budgets = Budgets(llm_settings(BUDGET_PER_TASK_USD="0"), MemoryBudgetStore())
+    for _ in range(10):
+        await budgets.reserve(100.0, "big", None, None)
+    assert await budgets.spent_usd(task_id="big") == 1000.0
