@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from bot.diff.context import (
@@ -38,6 +38,7 @@ from bot.diff.tokens import count_many, count_tokens
 # Tokens a join of two pieces may add at their boundary: BPE is not exactly additive
 # (about 2 tokens), times the foreign-model safety factor, rounded up.
 _JOIN_MARGIN = 3
+_FILES_PER_BATCH = 128
 MIN_BUDGET = 256  # below this the file and hunk headers alone may not fit
 
 
@@ -88,11 +89,21 @@ class _Piece:
 
 @dataclass
 class _Unit:
-    """One file's pieces headed by its file header: a chunk on its own or in a group."""
+    """One file's pieces under its file header: a chunk on its own or in a group.
+
+    ``tokens`` is an upper bound: exact counts of the header and each piece plus a join
+    margin for each, so the chunk's text never costs more.
+    """
 
     path: str
     header: str
+    header_tokens: int
     pieces: list[_Piece]
+
+    @property
+    def tokens(self) -> int:
+        return self.header_tokens + _JOIN_MARGIN + sum(p.tokens + _JOIN_MARGIN
+                                                       for p in self.pieces)
 
     def text(self) -> str:
         return "\n".join([self.header, *(p.text for p in self.pieces)])
@@ -123,21 +134,22 @@ def build_chunks(
 
     ``contents`` maps a path to its text at the head commit (for context); a missing path
     gets only its hunk lines. Files without hunks (binary, no patch) yield no chunk: the
-    caller lists them from ``FileDiff.no_patch_reason``.
+    caller lists them from ``FileDiff.no_patch_reason``. ``Chunk.token_count`` is an
+    upper bound of the text's tokens with ``model`` (exact counts of its parts plus a few
+    tokens per join), never above ``budget_tokens``.
     """
     if budget_tokens < MIN_BUDGET:
         raise ValueError(f"budget_tokens must be at least {MIN_BUDGET}, got {budget_tokens}")
     opts = _Options(budget_tokens, model, context_lines, max_scope_lines, overlap_lines)
     small = budget_tokens // 4 if small_unit_tokens is None else small_unit_tokens
-    by_path = {f.path: f for f in files if f.hunks}
+    targets = sorted((f for f in files if f.hunks), key=lambda f: f.path)
     chunks: list[Chunk] = []
     group: list[_Unit] = []
     group_dir: str | None = None
     group_tokens = 0
-    for path in sorted(by_path):
-        units = _file_units(by_path[path], contents.get(path), opts)
+    for f, units in _units(targets, contents, opts):
         for unit in units:
-            tokens = _estimate(unit, opts.model)
+            tokens = unit.tokens
             directory = posixpath.dirname(unit.path)
             if tokens > small or len(units) > 1:
                 chunks.extend(_emit_group(group, opts))
@@ -145,7 +157,7 @@ def build_chunks(
                 chunks.extend(_emit_group([unit], opts))
                 continue
             fits = group_tokens + tokens + _JOIN_MARGIN <= budget_tokens
-            anchor = _is_anchor(path, group_anchor_every)
+            anchor = _is_anchor(f.path, group_anchor_every)
             if group and (directory != group_dir or not fits or anchor):
                 chunks.extend(_emit_group(group, opts))
                 group, group_tokens = [], 0
@@ -154,6 +166,26 @@ def build_chunks(
             group_tokens += tokens + _JOIN_MARGIN
     chunks.extend(_emit_group(group, opts))
     return chunks
+
+
+def _units(
+    targets: list[FileDiff], contents: Mapping[str, str], opts: _Options
+) -> Iterator[tuple[FileDiff, list[_Unit]]]:
+    """Each file's units, in order; texts are counted in batches of files.
+
+    One ``count_many`` call per batch lets tiktoken encode on all cores without the GIL;
+    batches (rather than the whole PR at once) keep the views' memory bounded.
+    """
+    for i in range(0, len(targets), _FILES_PER_BATCH):
+        batch = targets[i:i + _FILES_PER_BATCH]
+        views = [hunk_views(f, contents.get(f.path), context_lines=opts.context_lines,
+                            max_scope_lines=opts.max_scope_lines) for f in batch]
+        texts = [v.render() for vs in views for v in vs]
+        counts = iter(count_many(texts + [_file_header(f) for f in batch], opts.model))
+        rendered = iter(texts)
+        pieces = [[_piece(v, next(rendered), next(counts)) for v in vs] for vs in views]
+        for f, vs, ps in zip(batch, views, pieces, strict=True):
+            yield f, _file_units(f, vs, ps, next(counts), opts)
 
 
 def sending_order(chunks: Sequence[Chunk]) -> list[Chunk]:
@@ -179,24 +211,20 @@ def _file_header(f: FileDiff, part: tuple[int, int] | None = None) -> str:
     return f"### {f.path} ({', '.join(bits)})"
 
 
-def _estimate(unit: _Unit, model: str | None) -> int:
-    head = count_tokens(unit.header, model) + _JOIN_MARGIN
-    return head + sum(p.tokens + _JOIN_MARGIN for p in unit.pieces)
+def _piece(view: HunkView, text: str, tokens: int) -> _Piece:
+    return _Piece(view.path, text, tokens, (_ref(view, view.lines),), _shown(view.lines))
 
 
-def _file_units(f: FileDiff, content: str | None, opts: _Options) -> list[_Unit]:
-    views = hunk_views(f, content, context_lines=opts.context_lines,
-                       max_scope_lines=opts.max_scope_lines)
-    texts = [v.render() for v in views]
-    counts = count_many(texts, opts.model)
-    pieces = [_Piece(v.path, t, c, (_ref(v, v.lines),), _shown(v.lines))
-              for v, t, c in zip(views, texts, counts, strict=True)]
-    whole = _Unit(f.path, _file_header(f), pieces)
-    if _estimate(whole, opts.model) <= opts.budget:
+def _file_units(
+    f: FileDiff, views: list[HunkView], pieces: list[_Piece], header_tokens: int,
+    opts: _Options,
+) -> list[_Unit]:
+    whole = _Unit(f.path, _file_header(f), header_tokens, pieces)
+    if whole.tokens <= opts.budget:
         return [whole]
     # Split at hunk boundaries; the header of a part carries "part k/n" (room for 4 digits).
-    header_cost = count_tokens(_file_header(f, (9999, 9999)), opts.model) + _JOIN_MARGIN
-    room = opts.budget - header_cost
+    part_header_tokens = count_tokens(_file_header(f, (9999, 9999)), opts.model)
+    room = opts.budget - part_header_tokens - _JOIN_MARGIN
     groups: list[list[_Piece]] = []
     current: list[_Piece] = []
     used = 0
@@ -206,8 +234,7 @@ def _file_units(f: FileDiff, content: str | None, opts: _Options) -> list[_Unit]
             # Too big with its context: try the bare hunk, then cut it at line boundaries.
             bare = replace(view, lines=tuple(ln for ln in view.lines if ln.mark in "+- "))
             bare_text = bare.render()
-            bare_piece = _Piece(f.path, bare_text, count_tokens(bare_text, opts.model),
-                                (_ref(bare, bare.lines),), _shown(bare.lines))
+            bare_piece = _piece(bare, bare_text, count_tokens(bare_text, opts.model))
             if bare_piece.tokens + _JOIN_MARGIN <= room:
                 piece, cost = bare_piece, bare_piece.tokens + _JOIN_MARGIN
             else:
@@ -224,7 +251,8 @@ def _file_units(f: FileDiff, content: str | None, opts: _Options) -> list[_Unit]
     if current:
         groups.append(current)
     n = len(groups)
-    return [_Unit(f.path, _file_header(f, (i + 1, n)), g) for i, g in enumerate(groups)]
+    return [_Unit(f.path, _file_header(f, (i + 1, n)), part_header_tokens, g)
+            for i, g in enumerate(groups)]
 
 
 def _split_hunk(view: HunkView, room: int, opts: _Options) -> list[_Piece]:
@@ -287,21 +315,16 @@ def _shown(lines: Sequence[ShownLine]) -> frozenset[int]:
 def _emit_group(units: list[_Unit], opts: _Options) -> list[Chunk]:
     if not units:
         return []
-    text = "\n\n".join(u.text() for u in units)
-    tokens = count_tokens(text, opts.model)
+    tokens = sum(u.tokens for u in units) + _JOIN_MARGIN * (len(units) - 1)
     if tokens > opts.budget:
         if len(units) > 1:
             mid = len(units) // 2
             return _emit_group(units[:mid], opts) + _emit_group(units[mid:], opts)
-        unit = units[0]
-        if len(unit.pieces) > 1:
-            mid = len(unit.pieces) // 2
-            return (_emit_group([_Unit(unit.path, unit.header, unit.pieces[:mid])], opts)
-                    + _emit_group([_Unit(unit.path, unit.header, unit.pieces[mid:])], opts))
         raise ValueError(
-            f"budget_tokens={opts.budget} cannot hold even one line of {unit.path} with its "
-            f"headers ({tokens} tokens); use a larger budget"
+            f"budget_tokens={opts.budget} cannot hold even one line of {units[0].path} with "
+            f"its headers ({tokens} tokens); use a larger budget"
         )
+    text = "\n\n".join(u.text() for u in units)
     shown: dict[str, frozenset[int]] = {}
     for u in units:
         for p in u.pieces:

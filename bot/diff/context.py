@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from bot.diff.parse import FileDiff, Hunk
 from bot.diff.scopes import Scope, ScopeIndex
@@ -30,8 +31,7 @@ DEFAULT_MAX_SCOPE_LINES = 60
 _NUM_WIDTH = 5
 
 
-@dataclass(frozen=True, slots=True)
-class ShownLine:
+class ShownLine(NamedTuple):
     """One rendered line; ``new_lineno`` None for removed lines and ``...`` gaps."""
 
     mark: str  # "+", "-", " ", "." or "…" for a gap

@@ -15,7 +15,7 @@ keeps the estimate above the real count at the cost of somewhat smaller chunks.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import hashlib
 import logging
 import math
@@ -69,6 +69,7 @@ _SPECS: dict[str, tuple[str, dict[str, int], str]] = {
 # (Azure deployments, OpenRouter's "openai/..." ids).
 _OPENAI_PREFIXES = ("openai/", "azure/")
 _lock = threading.Lock()
+_BATCH = 256
 
 
 def get_encoding(name: str) -> tiktoken.Encoding:
@@ -84,7 +85,7 @@ def _build(name: str) -> tiktoken.Encoding:
     if hashlib.sha256(data).hexdigest() != sha256:
         raise RuntimeError(f"bot/diff/vocab/{name}.tiktoken is corrupt (SHA-256 mismatch)")
     ranks = {
-        base64.b64decode(token): int(rank)
+        binascii.a2b_base64(token): int(rank)
         for token, rank in (line.split() for line in data.splitlines() if line)
     }
     return tiktoken.Encoding(name, pat_str=pat_str, mergeable_ranks=ranks, special_tokens=special)
@@ -128,14 +129,16 @@ def count_tokens(text: str, model: str | None = None) -> int:
 
 def count_many(texts: list[str], model: str | None = None) -> list[int]:
     """``count_tokens`` for many texts; tiktoken's batch call releases the GIL."""
-    if not texts:
-        return []
+    out: list[int] = []
     enc = openai_encoding_for(model) if model is not None else DEFAULT_ENCODING
-    if enc is not None:
-        return [len(t) for t in get_encoding(enc).encode_ordinary_batch(texts)]
-    a = get_encoding("o200k_base").encode_ordinary_batch(texts)
-    b = get_encoding("cl100k_base").encode_ordinary_batch(texts)
-    return [
-        math.ceil(max(len(x), len(y)) * FOREIGN_SAFETY_FACTOR)
-        for x, y in zip(a, b, strict=True)
-    ]
+    # Slices keep memory flat: tiktoken returns every token id as a Python int.
+    for i in range(0, len(texts), _BATCH):
+        part = texts[i:i + _BATCH]
+        if enc is not None:
+            out.extend(len(t) for t in get_encoding(enc).encode_ordinary_batch(part))
+            continue
+        a = get_encoding("o200k_base").encode_ordinary_batch(part)
+        b = get_encoding("cl100k_base").encode_ordinary_batch(part)
+        out.extend(math.ceil(max(len(x), len(y)) * FOREIGN_SAFETY_FACTOR)
+                   for x, y in zip(a, b, strict=True))
+    return out

@@ -129,7 +129,9 @@ def test_chunking_drops_nothing_keeps_order_and_budget(
     chunks = build_chunks(files, contents, budget_tokens=budget, model=model)
     for chunk in chunks:
         assert chunk.token_count <= budget
-        assert count_tokens(chunk.text, model) == chunk.token_count
+        # token_count is an upper bound of the real count, and a close one.
+        exact = count_tokens(chunk.text, model)
+        assert exact <= chunk.token_count <= exact + 8 * (len(chunk.hunks) + 2) + 16
     for fd in files:
         refs = [(r.hunk_index, r.part, r.parts) for c in chunks for r in c.hunks
                 if r.path == fd.path]
