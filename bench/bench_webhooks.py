@@ -1,0 +1,307 @@
+"""Webhook throughput: auditbot vs Probot 14 on the same machine, same load, same bodies.
+
+Load generator: wrk (Debian's package: `apt-get install -y wrk`), driven by a Lua script that
+sends signed 23 KB `pull_request.opened` deliveries over 32 keep-alive connections. Every
+delivery has its own delivery id and its own head SHA (so its own signature, precomputed
+here), so auditbot really verifies, dedupes and durably enqueues each one (a new arq job in a
+private redis-server with appendonly and noeviction), while Probot verifies and routes it to a
+minimal `pull_request.opened` handler. Probot 14 is installed with npm into a temporary folder.
+
+    .venv/bin/python bench/bench_webhooks.py [--duration 10] [--connections 32]
+
+Everything listens on 127.0.0.1 only; every run and process is bounded and stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE = ROOT / "tests" / "fixtures" / "github" / "pull_request.opened.json"
+SECRET = "bench-webhook-secret"
+BODY_BYTES = 23 * 1024
+PLACEHOLDER = "@@HEAD_SHA@@"
+PROBOT_VERSION = "14"
+
+WRK_SCRIPT = r"""
+local parts, entries, counter, stride, path = {}, {}, 0, 1, "/"
+statuses = {}
+local threads = {}
+
+function setup(thread)
+  thread:set("tid", #threads)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  local dir = args[1]
+  local offset, nthreads = tonumber(args[2]), tonumber(args[3])
+  path = args[4]
+  local f = io.open(dir .. "/template.json", "rb")
+  local template = f:read("*a")
+  f:close()
+  local start = 1
+  while true do
+    local i, j = string.find(template, "@@HEAD_SHA@@", start, true)
+    if not i then break end
+    table.insert(parts, string.sub(template, start, i - 1))
+    start = j + 1
+  end
+  table.insert(parts, string.sub(template, start))
+  for line in io.lines(dir .. "/signatures.txt") do
+    local sha, sig = string.match(line, "(%S+) (%S+)")
+    table.insert(entries, {sha, sig})
+  end
+  counter = offset + tid
+  stride = nthreads
+end
+
+function request()
+  local entry = entries[(counter % #entries) + 1]
+  local delivery = "bench-" .. counter
+  counter = counter + stride
+  local headers = {
+    ["Content-Type"] = "application/json",
+    ["X-GitHub-Event"] = "pull_request",
+    ["X-GitHub-Delivery"] = delivery,
+    ["X-Hub-Signature-256"] = entry[2],
+    ["User-Agent"] = "GitHub-Hookshot/bench",
+  }
+  return wrk.format("POST", path, headers, table.concat(parts, entry[1]))
+end
+
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+
+function done(summary, latency, requests)
+  local counts = {}
+  for _, thread in ipairs(threads) do
+    local s = thread:get("statuses")
+    for status, n in pairs(s) do
+      counts[tostring(status)] = (counts[tostring(status)] or 0) + n
+    end
+  end
+  local items = {}
+  for status, n in pairs(counts) do
+    table.insert(items, string.format('"%s": %d', status, n))
+  end
+  io.write(string.format(
+    'BENCH {"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, ' ..
+    '"errors": %d, "statuses": {%s}}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    summary.errors.connect + summary.errors.read + summary.errors.write +
+    summary.errors.timeout, table.concat(items, ", ")))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout:g} s")
+
+
+@contextlib.contextmanager
+def process(args: list[str], *, env: dict[str, str], cwd: Path, log: Path) -> Iterator[None]:
+    with log.open("wb") as out:
+        proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            yield
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+
+
+def make_bodies(directory: Path, count: int) -> None:
+    """A 23 KB template with a placeholder for the head SHA, and `count` (SHA, signature)
+    pairs: each delivery is different work, signed as GitHub would sign it."""
+    payload = json.loads(FIXTURE.read_text())
+    old_sha = payload["pull_request"]["head"]["sha"]
+    payload["pull_request"]["body"] = ""
+    size = len(json.dumps(payload).encode())
+    payload["pull_request"]["body"] = "x" * (BODY_BYTES - size)
+    template = json.dumps(payload).replace(old_sha, PLACEHOLDER)
+    (directory / "template.json").write_text(template)
+    parts = template.encode().split(PLACEHOLDER.encode())
+    lines = []
+    for i in range(count):
+        sha = hashlib.sha1(f"bench-{i}".encode()).hexdigest()  # noqa: S324 - a fake git SHA
+        body = sha.encode().join(parts)
+        signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        lines.append(f"{sha} {signature}")
+    (directory / "signatures.txt").write_text("\n".join(lines) + "\n")
+    print(f"bodies: {len(body)} bytes each, {count} distinct signed deliveries")
+
+
+def run_wrk(
+    port: int, path: str, directory: Path, *, offset: int, seconds: int, connections: int,
+    threads: int,
+) -> dict[str, Any]:
+    script = directory / "deliveries.lua"
+    script.write_text(WRK_SCRIPT)
+    args = [
+        "wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
+        "-s", str(script), f"http://127.0.0.1:{port}{path}", "--",
+        str(directory), str(offset), str(threads), path,
+    ]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 60)
+    if out.returncode != 0:
+        raise RuntimeError(f"wrk failed: {out.stdout[-2000:]} {out.stderr[-2000:]}")
+    line = next(line for line in out.stdout.splitlines() if line.startswith("BENCH "))
+    result: dict[str, Any] = json.loads(line.removeprefix("BENCH "))
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    return result
+
+
+def measure(
+    name: str, port: int, path: str, directory: Path, args: argparse.Namespace, offset: int
+) -> dict[str, Any]:
+    run_wrk(port, path, directory, offset=offset, seconds=2, connections=args.connections,
+            threads=args.threads)  # warm-up
+    result = run_wrk(port, path, directory, offset=offset + args.warmup_slots,
+                     seconds=args.duration, connections=args.connections, threads=args.threads)
+    print(
+        f"{name:9s} {result['rps']:8.0f} req/s   p50 {result['p50_us'] / 1000:6.2f} ms   "
+        f"p99 {result['p99_us'] / 1000:6.2f} ms   statuses {result['statuses']}   "
+        f"socket errors {result['errors']}"
+    )
+    return result
+
+
+def bench_auditbot(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
+    redis_port, port = free_port(), free_port()
+    redis_dir = directory / "redis"
+    redis_dir.mkdir()
+    redis_args = [
+        "redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--dir",
+        str(redis_dir), "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+        "--maxmemory-policy", "noeviction",
+    ]
+    env = {
+        **os.environ,
+        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "DATABASE_URL": f"sqlite+aiosqlite:///{directory / 'auditbot.db'}",
+        "WEBHOOK_SECRET": SECRET,
+        "JWT_SECRET": "bench-" + "j" * 40,
+        "APP_SLUG": "auditbot",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "LOG_LEVEL": "WARNING",
+        "DATA_DIR": str(directory / "data"),
+    }
+    auditbot = str(Path(sys.executable).parent / "auditbot")
+    with process(redis_args, env=env, cwd=directory, log=directory / "redis.log"):
+        wait_for_port(redis_port)
+        with process([auditbot, "serve"], env=env, cwd=directory, log=directory / "serve.log"):
+            wait_for_port(port)
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).raise_for_status()
+            result = measure("auditbot", port, "/webhooks/github", directory, args, offset=0)
+            client = redis.Redis(port=redis_port)
+            result["jobs_in_redis"] = client.zcard("arq:queue")
+            client.close()
+    queued = result["statuses"].get("202", 0)
+    print(f"          jobs in Redis after the runs: {result['jobs_in_redis']} "
+          f"(202 answers in the measured run: {queued})")
+    return result
+
+
+def bench_probot(directory: Path, args: argparse.Namespace) -> dict[str, Any] | None:
+    npm, node = shutil.which("npm"), shutil.which("node")
+    if npm is None or node is None:
+        print("probot: skipped (node and npm are needed)")
+        return None
+    app_dir = directory / "probot"
+    app_dir.mkdir()
+    (app_dir / "package.json").write_text('{"name": "bench-probot", "private": true}\n')
+    (app_dir / "app.mjs").write_text(
+        "export default (app) => {\n"
+        '  app.on("pull_request.opened", async (context) => {});\n'
+        "};\n"
+    )
+    subprocess.run(
+        [npm, "install", "--no-audit", "--no-fund", "--silent", f"probot@{PROBOT_VERSION}"],
+        cwd=app_dir, check=True, timeout=300, stdout=subprocess.DEVNULL,
+    )
+    version = json.loads((app_dir / "node_modules/probot/package.json").read_text())["version"]
+    key = subprocess.run(
+        ["openssl", "genrsa", "2048"], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    port = free_port()
+    env = {
+        **os.environ,
+        "APP_ID": "1",
+        "PRIVATE_KEY": key,
+        "WEBHOOK_SECRET": SECRET,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "LOG_LEVEL": "warn",
+        "NODE_ENV": "production",
+    }
+    probot = [node, "node_modules/probot/bin/probot.js", "run", "./app.mjs"]
+    with process(probot, env=env, cwd=app_dir, log=directory / "probot.log"):
+        wait_for_port(port)
+        print(f"probot {version} on node {subprocess.run([node, '--version'], capture_output=True, text=True).stdout.strip()}")  # noqa: E501
+        return measure("probot", port, "/api/github/webhooks", directory, args, offset=0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument("--deliveries", type=int, default=120_000,
+                        help="distinct signed deliveries prepared")
+    args = parser.parse_args()
+    args.warmup_slots = args.deliveries // 4
+    for tool in ("wrk", "redis-server"):
+        if shutil.which(tool) is None:
+            sys.exit(f"bench: {tool} is needed (apt-get install -y {tool.split('-')[0]})")
+    with tempfile.TemporaryDirectory(prefix="bench-webhooks-") as tmp:
+        directory = Path(tmp)
+        make_bodies(directory, args.deliveries)
+        print(f"load: wrk, {args.threads} thread(s), {args.connections} connections, "
+              f"{args.duration} s after a 2 s warm-up, each on 127.0.0.1")
+        ours = bench_auditbot(directory, args)
+        theirs = bench_probot(directory, args)
+        if theirs is not None:
+            print(
+                f"ratio auditbot/probot: {ours['rps'] / theirs['rps']:.2f}x req/s; "
+                f"p99 {ours['p99_us'] / 1000:.2f} ms vs {theirs['p99_us'] / 1000:.2f} ms"
+            )
+
+
+if __name__ == "__main__":
+    main()
