@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     webhook_secret_previous: SecretStr | None = None
     github_api_url: str = "https://api.github.com"
     app_slug: str | None = None
+    # GitHub asks integrations to space content-creating requests by at least a second.
+    github_write_spacing_s: float = Field(default=1.0, ge=0)
 
     # GitLab
     gitlab_url: str = "https://gitlab.com"

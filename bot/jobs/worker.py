@@ -1,5 +1,6 @@
 """arq worker settings. Clients are built in ``on_startup`` into ``ctx`` and closed in
-``on_shutdown``; job modules add their functions to ``FUNCTIONS`` and ``CRON_JOBS``."""
+``on_shutdown``: the database engine, the forge factory, the LLM service (with its usage
+records written to the database), all handed to jobs as one ``JobDeps``."""
 
 from __future__ import annotations
 
@@ -13,6 +14,15 @@ from arq import cron
 from arq.connections import RedisSettings
 
 from bot.config import Settings, load_settings
+from bot.events.redis_checks import warn_if_redis_may_lose_jobs
+from bot.jobs.deps import JobDeps
+from bot.jobs.forge_factory import build_forge_factory
+from bot.jobs.installations import sync_installation
+from bot.jobs.reconcile import reconcile
+from bot.jobs.review import review_pull_request
+from bot.jobs.scans import scan_archive, scan_push, scan_repository
+from bot.llm.service import build_llm_service
+from bot.llm.usage_store import DbUsageSink
 from bot.logs import setup_logging
 from bot.store.db import create_engine, session_factory
 
@@ -22,27 +32,53 @@ HEARTBEAT_KEY = "auditbot:workers"
 
 
 async def heartbeat(ctx: dict[str, Any]) -> None:
-    """Record this worker as alive; `/readyz` and the statistics read the set."""
+    """Record this worker as alive; statistics read the set."""
     await ctx["redis"].zadd(HEARTBEAT_KEY, {ctx["worker_name"]: time.time()})
 
 
 async def on_startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx.get("settings") or load_settings()
     ctx["settings"] = settings
-    ctx["engine"] = create_engine(settings.database_url)
-    ctx["sessions"] = session_factory(ctx["engine"])
+    engine = create_engine(settings.database_url)
+    sessions = session_factory(engine)
+    ctx["engine"] = engine
+    llm = build_llm_service(settings, ctx["redis"], sink=DbUsageSink(sessions))
+    ctx["deps"] = JobDeps(
+        settings=settings,
+        sessions=sessions,
+        redis=ctx["redis"],
+        forges=build_forge_factory(settings, ctx["redis"]),
+        llm=llm,
+    )
     ctx["worker_name"] = f"{socket.gethostname()}:{os.getpid()}"
+    await warn_if_redis_may_lose_jobs(ctx["redis"])
     await heartbeat(ctx)
-    log.info("worker %s started", ctx["worker_name"])
+    log.info(
+        "worker %s started (LLM: %s)",
+        ctx["worker_name"],
+        f"{llm.provider}/{llm.model}" if llm is not None else "offline analyzers only",
+    )
 
 
 async def on_shutdown(ctx: dict[str, Any]) -> None:
     await ctx["redis"].zrem(HEARTBEAT_KEY, ctx["worker_name"])
+    deps: JobDeps | None = ctx.get("deps")
+    if deps is not None and deps.llm is not None:
+        await deps.llm.aclose()
     await ctx["engine"].dispose()
 
 
-FUNCTIONS: list[Any] = []
-CRON_JOBS: list[Any] = [cron(heartbeat, second={0, 30}, run_at_startup=False)]
+FUNCTIONS: list[Any] = [
+    review_pull_request,
+    scan_push,
+    scan_repository,
+    scan_archive,
+    sync_installation,
+]
+CRON_JOBS: list[Any] = [
+    cron(heartbeat, second={0, 30}, run_at_startup=False),
+    cron(reconcile, minute=set(range(0, 60, 5)), run_at_startup=True),
+]
 
 
 def worker_settings(settings: Settings) -> dict[str, Any]:
@@ -58,5 +94,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         "job_timeout": settings.job_timeout_s,
         "max_tries": 5,
         "keep_result": 3600,
+        # Lets `/audit cancel`, the API and a superseding push stop a running job.
+        "allow_abort_jobs": True,
         "handle_signals": True,
     }

@@ -1,0 +1,238 @@
+"""Signed webhook -> web process -> Redis -> worker process -> fake GitHub and fake LLM:
+the review, comments and check run that GitHub would show."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import Stack, example, pull_files
+from tests.support.gitrepo import commit, make_repo
+from tests.support.processes import wait_for
+
+pytestmark = pytest.mark.slow
+
+BASE = (
+    "import sqlite3\nimport subprocess\n\n\n"
+    "def find(db, name):\n"
+    '    return db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchall()\n'
+)
+HEAD = BASE + (
+    "\n\ndef search(db, name):\n"
+    '    query = "SELECT * FROM users WHERE name = \'" + name + "\'"\n'
+    "    return db.execute(query).fetchall()\n"
+    "\n\ndef export(target):\n"
+    '    subprocess.call("dump > " + target, shell=True)\n'
+)
+SQL_LINE = 10
+SHELL_LINE = 15
+
+
+def llm_finding(**overrides: Any) -> dict[str, Any]:
+    finding = {
+        "path": "app.py",
+        "start_line": SQL_LINE,
+        "end_line": SQL_LINE,
+        "severity": "high",
+        "category": "security",
+        "cwe": "CWE-89",
+        "title": "SQL built from user input",
+        "message": "name is concatenated into the query; use a parameter.",
+        "suggestion": '    query = "SELECT * FROM users WHERE name = ?"',
+        "quote": 'query = "SELECT * FROM users WHERE name = \'" + name + "\'"',
+        "confidence": 0.9,
+    }
+    finding.update(overrides)
+    return finding
+
+
+def pr_payload(action: str, number: int, base_sha: str, head_sha: str) -> dict[str, Any]:
+    payload = example(f"pull_request.{action}")
+    payload["number"] = number
+    payload["pull_request"]["number"] = number
+    payload["pull_request"]["draft"] = False
+    payload["pull_request"]["head"]["sha"] = head_sha
+    payload["pull_request"]["base"]["sha"] = base_sha
+    payload["pull_request"]["base"]["ref"] = "master"
+    return payload
+
+
+def completed(stack: Stack, head_sha: str) -> list[dict[str, Any]]:
+    return [
+        run
+        for run in stack.check_runs()
+        if run.get("head_sha") == head_sha and run.get("status") == "completed"
+    ]
+
+
+def summary_comments(stack: Stack) -> list[dict[str, Any]]:
+    return [
+        c["payload"]
+        for c in stack.github.comments.values()
+        if "auditbot:summary" in c["payload"]["body"]
+    ]
+
+
+def test_pull_request_opened_is_reviewed(stack: Stack, tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "src", {"app.py": BASE})
+    commit(repo, {"app.py": HEAD}, "search and export")
+    base_sha, head_sha = stack.set_pull(7, repo, "HEAD~1", "HEAD")
+    stack.llm.findings = [llm_finding()]
+    worker = stack.worker()
+
+    response = stack.deliver("pull_request", pr_payload("opened", 7, base_sha, head_sha))
+    assert response.status_code == 202, response.text
+
+    wait_for(
+        lambda: bool(completed(stack, head_sha)),
+        timeout=90,
+        what="the check run",
+        logs=[worker, stack.processes[0]],
+    )
+    run = completed(stack, head_sha)[0]
+    assert run["name"] == "auditbot"
+    assert run["conclusion"] == "failure"
+    assert run["details_url"].startswith("http://auditbot.test/reports/")
+
+    reviews = stack.github.submitted_reviews("Codertocat/Hello-World", 7)
+    assert len(reviews) == 1
+    comments = {(c["path"], c["line"]) for c in reviews[0]["comments"]}
+    assert ("app.py", SQL_LINE) in comments
+    assert ("app.py", SHELL_LINE) in comments
+    sql = next(c for c in reviews[0]["comments"] if c["line"] == SQL_LINE)
+    assert "```suggestion" in sql["body"]
+
+    summaries = summary_comments(stack)
+    assert len(summaries) == 1
+    assert "SQL built from user input" in summaries[0]["body"]
+
+
+HEAD2 = (
+    HEAD.replace(
+        '    query = "SELECT * FROM users WHERE name = \'" + name + "\'"\n'
+        "    return db.execute(query).fetchall()\n",
+        '    return db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchall()\n',
+    )
+    + "\n\ndef load(blob):\n    import pickle\n\n    return pickle.loads(blob)\n"
+)
+
+
+def test_re_push_posts_only_new_findings_and_edits_the_summary(
+    stack: Stack, tmp_path: Path
+) -> None:
+    repo = make_repo(tmp_path / "src", {"app.py": BASE})
+    first_sha = commit(repo, {"app.py": HEAD}, "search and export")
+    base_sha, head_sha = stack.set_pull(8, repo, "HEAD~1", "HEAD")
+    stack.llm.findings = [llm_finding()]
+    worker = stack.worker()
+    assert (
+        stack.deliver("pull_request", pr_payload("opened", 8, base_sha, head_sha)).status_code
+        == 202
+    )
+    wait_for(
+        lambda: bool(completed(stack, head_sha)), timeout=90, what="first review", logs=[worker]
+    )
+    first_summary = summary_comments(stack)
+    assert len(first_summary) == 1
+
+    # Second push: the SQL problem is fixed, a pickle problem is new, the shell one stays.
+    second_sha = commit(repo, {"app.py": HEAD2}, "fix sql, add load")
+    _, head2 = stack.set_pull(8, repo, base_sha, "HEAD")
+
+    stack.repo.comparisons[(first_sha, second_sha)] = (
+        first_sha,
+        pull_files(repo, first_sha, second_sha),
+    )
+    stack.llm.findings = []
+    payload = pr_payload("synchronize", 8, base_sha, head2)
+    assert stack.deliver("pull_request", payload).status_code == 202
+    wait_for(lambda: bool(completed(stack, head2)), timeout=90, what="second review", logs=[worker])
+
+    reviews = stack.github.submitted_reviews("Codertocat/Hello-World", 8)
+    assert len(reviews) == 2
+    first_lines = {c["line"] for c in reviews[0]["comments"]}
+    second_lines = {c["line"] for c in reviews[1]["comments"]}
+    assert SHELL_LINE in first_lines
+    assert SHELL_LINE - 1 not in second_lines  # the shell finding moved up a line: not re-posted
+    pickle_line = HEAD2.splitlines().index("    return pickle.loads(blob)") + 1
+    load_line = HEAD2.splitlines().index("def load(blob):") + 1
+    assert pickle_line in second_lines
+    assert second_lines <= set(range(load_line, pickle_line + 1))  # only the new code
+
+    summaries = summary_comments(stack)
+    assert len(summaries) == 1  # the same comment, edited
+    assert summaries[0]["id"] == first_summary[0]["id"]
+    assert "SQL built from user input" not in summaries[0]["body"]
+    assert completed(stack, head2)[0]["conclusion"] == "failure"
+
+
+def test_worker_killed_mid_job_reviews_exactly_once(stack: Stack, tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "src", {"app.py": BASE})
+    commit(repo, {"app.py": HEAD}, "search and export")
+    base_sha, head_sha = stack.set_pull(9, repo, "HEAD~1", "HEAD")
+    stack.llm.findings = [llm_finding()]
+    stack.llm.slow_s = 30.0
+    stack.llm.script.set(["slow"])  # the first model call hangs: the worker dies during it
+    short = {"JOB_TIMEOUT_S": "12"}
+    first = stack.worker("worker-1", **short)
+    assert (
+        stack.deliver("pull_request", pr_payload("opened", 9, base_sha, head_sha)).status_code
+        == 202
+    )
+    wait_for(lambda: len(stack.llm.requests) >= 1, timeout=60, what="the model call", logs=[first])
+    in_progress = [r for r in stack.check_runs() if r.get("head_sha") == head_sha]
+    assert [r["status"] for r in in_progress] == ["in_progress"]
+    first.kill()
+
+    second = stack.worker("worker-2", **short)
+    wait_for(
+        lambda: bool(completed(stack, head_sha)),
+        timeout=90,
+        what="the re-run after the kill",
+        logs=[second],
+    )
+    assert len(stack.github.submitted_reviews("Codertocat/Hello-World", 9)) == 1
+    runs = [r for r in stack.check_runs() if r.get("head_sha") == head_sha]
+    assert len(runs) == 1  # the re-run concluded the check run the first attempt created
+    assert runs[0]["conclusion"] == "failure"
+
+
+def test_two_workers_run_each_job_once(stack: Stack, tmp_path: Path) -> None:
+    heads = {}
+    for number in (21, 22, 23, 24):
+        repo = make_repo(tmp_path / f"src{number}", {"app.py": BASE})
+        commit(repo, {"app.py": HEAD + f"\n# change {number}\n"}, "change")
+        heads[number] = stack.set_pull(number, repo, "HEAD~1", "HEAD")
+    stack.llm.findings = [llm_finding()]
+    workers = [stack.worker("worker-a"), stack.worker("worker-b")]
+    for number, (base_sha, head_sha) in heads.items():
+        payload = pr_payload("opened", number, base_sha, head_sha)
+        assert stack.deliver("pull_request", payload).status_code == 202
+    wait_for(
+        lambda: all(completed(stack, head) for _, head in heads.values()),
+        timeout=120,
+        what="four reviews",
+        logs=workers,
+    )
+    for number in heads:
+        assert len(stack.github.submitted_reviews("Codertocat/Hello-World", number)) == 1
+    assert len(stack.check_runs()) == 4
+
+
+def test_provider_down_still_posts_offline_findings(stack: Stack, tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "src", {"app.py": BASE})
+    commit(repo, {"app.py": HEAD}, "search and export")
+    base_sha, head_sha = stack.set_pull(30, repo, "HEAD~1", "HEAD")
+    worker = stack.worker(LLM_BASE_URL="http://127.0.0.1:9/v1", LLM_TIMEOUT_S="1")
+    assert (
+        stack.deliver("pull_request", pr_payload("opened", 30, base_sha, head_sha)).status_code
+        == 202
+    )
+    wait_for(lambda: bool(completed(stack, head_sha)), timeout=90, what="the check", logs=[worker])
+    run = completed(stack, head_sha)[0]
+    assert run["conclusion"] == "failure"  # the offline shell-injection finding is high
+    assert "partial audit" in run["output"]["title"].lower()
+    reviews = stack.github.submitted_reviews("Codertocat/Hello-World", 30)
+    assert {c["line"] for c in reviews[0]["comments"]} >= {SHELL_LINE}
