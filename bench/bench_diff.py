@@ -99,12 +99,14 @@ def main() -> None:
     ap.add_argument("--changed", type=int, default=10, help="changed lines per hunk")
     ap.add_argument("--budget", type=int, default=60000)
     ap.add_argument("--model", default="gpt-4o")
+    ap.add_argument("--functions", type=int, default=20, help="functions per file (size)")
+    ap.add_argument("--no-scopes", action="store_true", help="skip tree-sitter")
     args = ap.parse_args()
 
     patches: dict[str, str] = {}
     contents: dict[str, str] = {}
     for f in range(args.files):
-        path, old, _ = synthetic_file(f)
+        path, old, _ = synthetic_file(f, functions=args.functions)
         new, patch = edit(old, args.hunks, args.changed)
         patches[path] = patch
         contents[path] = new
@@ -124,7 +126,8 @@ def main() -> None:
                                     if ff.skip_reason(f.path, content=contents[f.path]) is None],
                  rows)
     chunks = timed("context + chunk", lambda: build_chunks(
-        kept, contents, budget_tokens=args.budget, model=args.model), rows)
+        kept, contents, budget_tokens=args.budget, model=args.model,
+        scopes=not args.no_scopes), rows)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     print(f"{'stage':<50} {'wall s':>8} {'cpu s':>8}")

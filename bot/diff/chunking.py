@@ -116,6 +116,7 @@ class _Options:
     context_lines: int
     max_scope_lines: int
     overlap_lines: int
+    scopes: bool
 
 
 def build_chunks(
@@ -129,18 +130,20 @@ def build_chunks(
     overlap_lines: int = 3,
     small_unit_tokens: int | None = None,
     group_anchor_every: int = 4,
+    scopes: bool = True,
 ) -> list[Chunk]:
     """Chunks for all files with hunks, in path order (see the module doc for the rules).
 
     ``contents`` maps a path to its text at the head commit (for context); a missing path
     gets only its hunk lines. Files without hunks (binary, no patch) yield no chunk: the
-    caller lists them from ``FileDiff.no_patch_reason``. ``Chunk.token_count`` is an
+    caller lists them from ``FileDiff.no_patch_reason``. ``scopes`` False skips tree-sitter
+    (fixed context lines only: faster on huge PRs). ``Chunk.token_count`` is an
     upper bound of the text's tokens with ``model`` (exact counts of its parts plus a few
     tokens per join), never above ``budget_tokens``.
     """
     if budget_tokens < MIN_BUDGET:
         raise ValueError(f"budget_tokens must be at least {MIN_BUDGET}, got {budget_tokens}")
-    opts = _Options(budget_tokens, model, context_lines, max_scope_lines, overlap_lines)
+    opts = _Options(budget_tokens, model, context_lines, max_scope_lines, overlap_lines, scopes)
     small = budget_tokens // 4 if small_unit_tokens is None else small_unit_tokens
     targets = sorted((f for f in files if f.hunks), key=lambda f: f.path)
     chunks: list[Chunk] = []
@@ -179,7 +182,8 @@ def _units(
     for i in range(0, len(targets), _FILES_PER_BATCH):
         batch = targets[i:i + _FILES_PER_BATCH]
         views = [hunk_views(f, contents.get(f.path), context_lines=opts.context_lines,
-                            max_scope_lines=opts.max_scope_lines) for f in batch]
+                            max_scope_lines=opts.max_scope_lines, scopes=opts.scopes)
+                 for f in batch]
         texts = [v.render() for vs in views for v in vs]
         counts = iter(count_many(texts + [_file_header(f) for f in batch], opts.model))
         rendered = iter(texts)

@@ -28,6 +28,8 @@ from bot.diff.scopes import Scope, ScopeIndex
 
 DEFAULT_CONTEXT_LINES = 5
 DEFAULT_MAX_SCOPE_LINES = 60
+# tree-sitter parses ~5 MB/s here while holding the GIL: a bigger file gets fixed lines.
+MAX_PARSE_CHARS = 512_000
 _NUM_WIDTH = 5
 
 
@@ -89,10 +91,15 @@ def hunk_views(
     *,
     context_lines: int = DEFAULT_CONTEXT_LINES,
     max_scope_lines: int = DEFAULT_MAX_SCOPE_LINES,
+    scopes: bool = True,
 ) -> list[HunkView]:
-    """One :class:`HunkView` per hunk of ``file``, with context from ``content`` (head)."""
+    """One :class:`HunkView` per hunk of ``file``, with context from ``content`` (head).
+
+    ``scopes`` False skips tree-sitter (fixed context lines only).
+    """
     lines = split_content(content) if file.status != "removed" else None
-    index = ScopeIndex.build(file.path, content) if content and lines is not None else None
+    parse = scopes and content and lines is not None and len(content) <= MAX_PARSE_CHARS
+    index = ScopeIndex.build(file.path, content) if parse and content else None
     views: list[HunkView] = []
     count = len(file.hunks)
     for i, hunk in enumerate(file.hunks):

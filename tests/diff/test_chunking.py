@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+
+import pytest
+
 from bot.diff.chunking import build_chunks, sending_order
 from bot.diff.parse import FileDiff, parse_patch
 
@@ -54,3 +58,61 @@ def test_sending_order_puts_sensitive_paths_first() -> None:
     ordered = sending_order(chunks)
     assert ordered[0].paths == ("src/auth/login.py",)
     assert sorted(c.id for c in ordered) == sorted(c.id for c in chunks)
+
+
+def _tiny(path: str, text: str = "x = 1") -> tuple[FileDiff, str]:
+    return parse_patch(path, f"@@ -0,0 +1,1 @@\n+{text}\n", status="added"), text + "\n"
+
+
+def test_small_files_share_chunks_only_within_their_directory() -> None:
+    made = [_tiny(f"pkg/m{i:02d}.py") for i in range(12)] + [_tiny("other/o.py")]
+    files = [f for f, _ in made]
+    contents = {f.path: c for f, c in made}
+    chunks = build_chunks(files, contents, budget_tokens=4000)
+    assert any(len(c.paths) > 1 for c in chunks)
+    for c in chunks:
+        assert len({p.rsplit("/", 1)[0] for p in c.paths}) == 1
+        assert list(c.paths) == sorted(c.paths)
+    assert sorted(p for c in chunks for p in c.paths) == sorted(contents)
+
+
+def test_adding_a_file_only_touches_its_own_group() -> None:
+    made = [_tiny(f"pkg/m{i:02d}.py") for i in range(16)]
+    contents = {f.path: c for f, c in made}
+    before = build_chunks([f for f, _ in made], contents, budget_tokens=4000)
+    extra, text = _tiny("pkg/m07b.py", "y = 2")
+    after = build_chunks([f for f, _ in made] + [extra], {**contents, extra.path: text},
+                         budget_tokens=4000)
+    changed_before = [c for c in before if c.id not in {a.id for a in after}]
+    changed_after = [c for c in after if c.id not in {b.id for b in before}]
+    # Only the group the new path joined changes; every other chunk keeps its id.
+    assert len(changed_before) <= 1 and len(changed_after) <= 2
+    assert any("pkg/m07b.py" in c.paths for c in changed_after)
+    # A file added in another directory changes nothing here.
+    other, otext = _tiny("zzz/new.py")
+    third = build_chunks([f for f, _ in made] + [other], {**contents, other.path: otext},
+                         budget_tokens=4000)
+    assert {c.id for c in before} <= {c.id for c in third}
+
+
+def test_huge_hunk_is_split_at_lines_with_overlap() -> None:
+    body = "".join(f"+line_{i} = value_{i} * {i}\n" for i in range(1, 401))
+    f = parse_patch("gen/huge.py", f"@@ -0,0 +1,400 @@\n{body}", status="added")
+    chunks = build_chunks([f], {}, budget_tokens=600, model="gpt-4o", overlap_lines=3)
+    assert len(chunks) > 3 and all(c.token_count <= 600 for c in chunks)
+    refs = [r for c in chunks for r in c.hunks]
+    assert [r.part for r in refs] == list(range(1, len(refs) + 1))
+    assert {r.parts for r in refs} == {len(refs)}
+    for a, b in itertools.pairwise(refs):
+        assert a.new_end is not None and b.new_start is not None
+        assert b.new_start == a.new_end - 2  # three lines repeated
+    shown = set().union(*(c.lines_for("gen/huge.py") for c in chunks))
+    assert shown == set(range(1, 401))
+
+
+def test_scopes_off_and_budget_floor() -> None:
+    f, content = _file("src/a.py", 2)
+    [chunk] = build_chunks([f], {"src/a.py": content}, budget_tokens=4000, scopes=False)
+    assert " in function" not in chunk.text
+    with pytest.raises(ValueError, match="at least"):
+        build_chunks([f], {"src/a.py": content}, budget_tokens=10)
