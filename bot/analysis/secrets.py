@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -81,6 +81,7 @@ _EXTRA_TITLES = {
 # Kinds found by name heuristics rather than by a format: they get placeholder filtering.
 _HEURISTIC_KINDS = frozenset({"password", "generic-secret", "url-password"})
 
+_NEWLINE = re.compile("\n")
 _PRIVATE_KEY_BEGIN = re.compile(r"-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----")
 _PRIVATE_KEY_END = re.compile(r"-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----")
 _KEY_BODY_LINE = re.compile(r"^[\s+\"'`]*[A-Za-z0-9+/=]{16,}[\s\"'`,;\\n]*$")
@@ -92,6 +93,8 @@ _ENTROPY_ASSIGNMENT = re.compile(
     rf"(?i)[\w.\-]*{_SENSITIVE_WORDS}[\w.\-]*[\"'\]]?\s*(?:=>|:=|==|[:=]|\()\s*[@]?"
     r"(?P<q>[\"'`])(?P<secret>[A-Za-z0-9+/=_\-.~]{16,200})(?P=q)"
 )
+# Every word detect-secrets' KeywordDetector and our entropy check key on contains one of these.
+_KEYWORD_HINT = re.compile(r"(?i)key|pass|pwd|secret|token|credential|contrase")
 _PLACEHOLDER = re.compile(
     r"(?i)example|placeholder|changeme|change[_-]me|your[_-]|xxxx|\*\*\*|dummy|redacted|"
     r"sample|<|>|\{\{|\$\(|%s|%\(|_here\b|^(?:password|passwd|secret|none|null|nil|true|false|"
@@ -178,9 +181,7 @@ def _is_placeholder(kind: str, value: str, line: str) -> bool:
 
 
 def _line_starts(text: str) -> list[int]:
-    starts = [0]
-    starts.extend(i + 1 for i, char in enumerate(text) if char == "\n")
-    return starts
+    return [0, *(match.end() for match in _NEWLINE.finditer(text))]
 
 
 def _private_keys(text: str) -> Iterator[_Hit]:
@@ -201,19 +202,41 @@ def _private_keys(text: str) -> Iterator[_Hit]:
         yield _Hit("private-key", begin.start(), finish, text[begin.start() : finish])
 
 
+def _candidate_lines(text: str, starts: list[int]) -> tuple[set[int], set[int]]:
+    """Line indexes worth a per-line look: where a plugin's regex matches somewhere (a match in
+    a line is also a match in the whole text, so this never drops one), and where a
+    secret-sounding word appears (for the keyword and entropy checks)."""
+    format_lines: set[int] = set()
+    for plugin, _ in _plugins():
+        regexes: Iterable[re.Pattern[str]] = getattr(plugin, "denylist", ())
+        for regex in regexes:
+            for match in regex.finditer(text):
+                first = _index_of(starts, match.start())
+                last = _index_of(starts, max(match.start(), match.end() - 1))
+                format_lines.update(range(first, last + 1))
+    keyword_lines = {_index_of(starts, m.start()) for m in _KEYWORD_HINT.finditer(text)}
+    return format_lines, keyword_lines
+
+
 def _line_hits(path: str, text: str, starts: list[int]) -> Iterator[_Hit]:
     keyword = KeywordDetector()
     keyword_regexes = REGEX_BY_FILETYPE.get(
         determine_file_type(path), QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP
     )
     plugins = _plugins()
-    for number, line in enumerate(text.split("\n")):
+    format_lines, keyword_lines = _candidate_lines(text, starts)
+    lines = text.split("\n")
+    for number in sorted(format_lines | keyword_lines):
+        line = lines[number]
         if len(line) < 8:
             continue
         offset = starts[number]
-        for plugin, kind in plugins:
-            for value in plugin.analyze_string(line):
-                yield from _occurrences(kind, value, line, offset)
+        if number in format_lines:
+            for plugin, kind in plugins:
+                for value in plugin.analyze_string(line):
+                    yield from _occurrences(kind, value, line, offset)
+        if number not in keyword_lines:
+            continue
         for value in keyword.analyze_string(line, denylist_regex_to_group=keyword_regexes):
             if value and not heuristic.is_indirect_reference(line):
                 yield from _occurrences("password", value, line, offset)

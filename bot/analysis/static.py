@@ -11,6 +11,7 @@ that checks out the PR's head only matters in a ``pull_request_target`` workflow
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import logging
 import re
@@ -59,6 +60,11 @@ class Rule:
     multiline: bool = False
     positive: tuple[Example, ...] = ()
     negative: tuple[Example, ...] = ()
+    # All patterns as one alternation, so a line costs one search; None when a pattern uses
+    # numbered groups (back-references would shift in the alternation).
+    combined: re.Pattern[str] | None = None
+    # The patterns with ^ and $ at line ends, for a first search of the whole file.
+    prefilter: tuple[re.Pattern[str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -117,6 +123,15 @@ def _rule(data: dict[str, Any], language: str, where: str) -> Rule:
         positive=_examples(examples.get("positive")),
         negative=_examples(examples.get("negative")),
     )
+    flags = rule.patterns[0].flags
+    if all(p.groups == 0 for p in rule.patterns) and len(rule.patterns) > 1:
+        joined = "|".join(f"(?:{p.pattern})" for p in rule.patterns)
+        rule = dataclasses.replace(rule, combined=re.compile(joined, flags),
+                                   prefilter=(re.compile(joined, flags | re.M),))
+    else:
+        rule = dataclasses.replace(
+            rule, prefilter=tuple(re.compile(p.pattern, p.flags | re.M) for p in rule.patterns)
+        )
     if not rule.positive or not rule.negative:
         raise ConfigError(where, f"rule {rule.id} needs a positive and a negative example")
     return rule
@@ -191,7 +206,7 @@ def _rule_hits(rule: Rule, language: Language, content: str,
                source_lines: list[str]) -> list[tuple[int, int]]:
     hits: list[tuple[int, int]] = []
     if rule.multiline:
-        starts = [0, *(i + 1 for i, char in enumerate(content) if char == "\n")]
+        starts = [0, *(match.end() for match in re.finditer("\n", content))]
         for pattern in rule.patterns:
             for match in pattern.finditer(content):
                 first = _line_of(starts, match.start())
@@ -199,13 +214,19 @@ def _rule_hits(rule: Rule, language: Language, content: str,
                 if not any(p.search(source_lines[first - 1]) for p in rule.exclude):
                     hits.append((first, last))
         return hits
+    patterns = (rule.combined,) if rule.combined is not None else rule.patterns
+    # Most rules match nowhere in a file: one search of the whole text skips them. Across
+    # lines a pattern can only fail where a lookahead sees the next line's code, which is
+    # then the better reading anyway (eval( with a literal on the next line).
+    if not any(p.search(content) for p in rule.prefilter):
+        return hits
     for number, line in enumerate(source_lines, start=1):
-        stripped = line.lstrip()
-        if not stripped or (language.comments and stripped.startswith(language.comments)):
+        if not any(p.search(line) for p in patterns):
             continue
-        if any(p.search(line) for p in rule.patterns) and not any(
-            p.search(line) for p in rule.exclude
-        ):
+        stripped = line.lstrip()
+        if language.comments and stripped.startswith(language.comments):
+            continue
+        if not any(p.search(line) for p in rule.exclude):
             hits.append((number, number))
     return hits
 
