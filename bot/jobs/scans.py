@@ -117,14 +117,19 @@ async def scan_repository(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
     forge = await deps.forges(repo)
     scan = ScanContext(deps, job.task_id, project.id, public=not project.private)
     with bind(task_id=job.task_id):
-        return await _run(
-            scan,
-            TreeSource(forge, job.ref),
-            forge,
-            ChangeTarget(head=job.ref),
-            head_sha=job.ref,
-            config_ref=project.default_branch,
-        )
+        return await run_tree_scan(scan, forge, job.ref, config_ref=project.default_branch)
+
+
+async def run_tree_scan(scan: ScanContext, forge: Forge, ref: str, *, config_ref: str) -> str:
+    """Scan every file of ``ref`` as if added; the check run goes on ``ref``'s commit."""
+    return await _run(
+        scan,
+        TreeSource(forge, ref),
+        forge,
+        ChangeTarget(head=ref),
+        head_sha=ref,
+        config_ref=config_ref,
+    )
 
 
 async def scan_archive(ctx: dict[str, Any], payload: dict[str, Any]) -> str:

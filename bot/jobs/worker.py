@@ -15,6 +15,7 @@ from arq.connections import RedisSettings
 
 from bot.config import Settings, load_settings
 from bot.events.redis_checks import warn_if_redis_may_lose_jobs
+from bot.jobs.commands import run_command
 from bot.jobs.deps import JobDeps
 from bot.jobs.forge_factory import build_forge_factory
 from bot.jobs.installations import sync_installation
@@ -73,6 +74,7 @@ FUNCTIONS: list[Any] = [
     scan_push,
     scan_repository,
     scan_archive,
+    run_command,
     sync_installation,
 ]
 CRON_JOBS: list[Any] = [
