@@ -141,7 +141,18 @@ class FakeOpenAI:
         self.slow_s = slow_s
         self.requests: list[dict[str, Any]] = []
         self.refusals: list[str] = []
-        self.app = Starlette(routes=[Route("/{path:path}", self._handle, methods=["GET", "POST"])])
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.app = Starlette(routes=[Route("/{path:path}", self._counted, methods=["GET", "POST"])])
+
+    async def _counted(self, request: Request) -> Response:
+        # One event loop serves every request, so plain counters are safe here.
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._handle(request)
+        finally:
+            self.in_flight -= 1
 
     async def _handle(self, request: Request) -> Response:
         try:

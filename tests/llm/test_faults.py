@@ -34,7 +34,8 @@ def settings(llm_settings: Callable[..., Settings]) -> Settings:
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 @pytest.mark.parametrize(
     ("fault", "stream"),
-    [("500", False), ("503", False), ("slow", False), ("drop", False), ("cut_stream", True)],
+    [("500", False), ("503", False), ("529", False), ("slow", False), ("drop", False),
+     ("cut_stream", True)],
 )
 async def test_transient_fault_is_retried(
     protocol: str, fault: str, stream: bool, settings: Settings
