@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, NamedTuple
 
 from unidiff.errors import UnidiffParseError
@@ -174,6 +174,11 @@ def parse_patch(
         return FileDiff(path=path, old_path=old, status=st, no_patch_reason=reason)
     if text.startswith("Binary files") or text.startswith("GIT binary patch"):
         return FileDiff(path, old, st, binary=True, no_patch_reason=BINARY)
+    if text.startswith(("diff --git ", "--- ")):
+        # Some producers keep git's file header: parse it as a whole diff, keep our names.
+        parsed = parse_unified_diff(text)
+        if len(parsed) == 1:
+            return replace(parsed[0], path=path, old_path=old, status=st)
     src = _DEV_NULL if st == "added" else f"a/{old or path}"
     dst = _DEV_NULL if st == "removed" else f"b/{path}"
     if not text.endswith("\n"):

@@ -70,6 +70,16 @@ class RepoConfig(_Strict):
     review: ReviewConfig = Field(default_factory=ReviewConfig)
     llm: LLMConfig = Field(default_factory=LLMConfig)
 
+    @field_validator("path_instructions", mode="before")
+    @classmethod
+    def _instruction_list(cls, value: object) -> object:
+        # Also accept the list form other review bots use: [{path: glob, instructions: text}].
+        if isinstance(value, list) and all(
+            isinstance(v, dict) and set(v) == {"path", "instructions"} for v in value
+        ):
+            return {v["path"]: v["instructions"] for v in value}
+        return value
+
     @field_validator("path_instructions")
     @classmethod
     def _instruction_globs(cls, value: dict[str, str]) -> dict[str, str]:

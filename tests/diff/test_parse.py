@@ -108,3 +108,12 @@ def test_unified_diff_quoted_path_and_modes() -> None:
     assert f.path == "café.txt"
     assert (f.old_mode, f.new_mode, f.mode_changed) == ("100644", "100755", True)
     assert parse_unified_diff("") == []
+
+
+def test_patch_with_git_header_keeps_forge_names() -> None:
+    text = (
+        "diff --git a/x.py b/x.py\nindex 1..2 100644\n--- a/x.py\n+++ b/x.py\n"
+        "@@ -1 +1 @@\n-a\n+b\n"
+    )
+    f = parse_patch("x.py", text, status="modified")
+    assert f.path == "x.py" and f.added_lines() == {1} and f.removed_lines() == {1}

@@ -96,3 +96,16 @@ def test_bad_files_never_raise(text: str, expected: str | None) -> None:
         assert any(expected in e for e in errors), errors
     if text.startswith("review:\n  fail_on: never"):
         assert config.review.fail_on is None and errors == []
+
+
+def test_path_instructions_list_form() -> None:
+    text = (
+        "path_instructions:\n"
+        "  - path: 'migrations/**'\n"
+        "    instructions: Check that every migration is reversible.\n"
+    )
+    config, errors = load_repo_config(text)
+    assert errors == []
+    assert config.instructions_for("migrations/0002.py") == [
+        "Check that every migration is reversible."
+    ]
