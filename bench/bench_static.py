@@ -61,7 +61,7 @@ def score(folder: Path, manifest: str, verbose: bool) -> dict[str, float]:
                 group[2] += 1
                 if verbose:
                     print(f"  false positive {path}: {sorted({f.source for f in findings})}")
-    print(f"{manifest}: {vulnerable} vulnerable, {safe} safe")
+    print(f"{folder.name}/{manifest}: {vulnerable} vulnerable, {safe} safe")
     if vulnerable:
         print(f"  recall (any finding)       {found / vulnerable:.3f}  ({found}/{vulnerable})")
         print(f"  recall (matching CWE)      {strict / vulnerable:.3f}  ({strict}/{vulnerable})")
@@ -102,6 +102,7 @@ def main() -> int:
     args = parser.parse_args()
     analyze_file("warm/up.py", "x = 1\n")  # loads the rule tables and Bandit's plugins once
     mixed = score(CORPUS, "manifest.yml", args.verbose)
+    score(CORPUS / "holdout", "manifest.yml", args.verbose)
     score(CORPUS / "bandit_examples", "labels.yml", args.verbose)
     throughput()
     goal = mixed["recall"] >= 0.8 and mixed["fp_rate"] <= 0.1
