@@ -69,6 +69,10 @@ class BudgetStore(Protocol):
 
     async def spent(self, key: str) -> int: ...
 
+    async def seed(self, key: str, micro: int, ttl_s: int) -> bool:
+        """Set a counter only if it does not exist yet (e.g. after Redis lost its data)."""
+        ...
+
 
 class RedisBudgetStore:
     def __init__(self, redis: Redis) -> None:
@@ -91,6 +95,9 @@ class RedisBudgetStore:
 
     async def spent(self, key: str) -> int:
         return int(await self._redis.get(PREFIX + key) or 0)
+
+    async def seed(self, key: str, micro: int, ttl_s: int) -> bool:
+        return bool(await self._redis.set(PREFIX + key, micro, ex=ttl_s, nx=True))
 
 
 class MemoryBudgetStore:
@@ -115,6 +122,12 @@ class MemoryBudgetStore:
 
     async def spent(self, key: str) -> int:
         return self._spent.get(key, 0)
+
+    async def seed(self, key: str, micro: int, ttl_s: int) -> bool:
+        if key in self._spent:
+            return False
+        self._spent[key] = micro
+        return True
 
 
 class Budgets:
@@ -175,6 +188,18 @@ class Budgets:
     async def settle(self, reservation: Reservation, actual_usd: float) -> None:
         delta = _micro(actual_usd) - reservation.amount_micro
         await self._store.add([s.key for s in reservation.scopes], delta)
+
+    async def seed_month(
+        self, spent_usd: float, *, project_id: int | None = None,
+        installation_id: int | None = None,
+    ) -> bool:
+        """Start this month's counter of one project or installation at ``spent_usd`` (what
+        the LLMUsage rows say) unless Redis already counts it; True when it was seeded.
+        Call it when a task starts, so a Redis restart does not reset monthly budgets."""
+        scopes = self.scopes(None, project_id, installation_id)
+        if len(scopes) != 1:
+            raise ValueError("give exactly one of project_id, installation_id")
+        return await self._store.seed(scopes[0].key, _micro(spent_usd), scopes[0].ttl_s)
 
     async def spent_usd(
         self, *, task_id: str | None = None, project_id: int | None = None,

@@ -93,10 +93,13 @@ async def call_with_retries(
         if not await acquire(limiter, handle.key, estimated_tokens, max_wait_s=max(left, 0)):
             raise GaveUp("rate limit leaves no room within the retry budget", attempts=attempt)
         try:
-            # The SDK's timeout is per read; this bounds the whole call, streams included.
-            reply = await asyncio.wait_for(
-                handle.provider.complete(call), timeout=policy.timeout_s + 1.0
-            )
+            # The SDK's timeout is per read (a stalled stream fails after it); this bounds
+            # the whole call: one timeout for a plain answer, what is left of the retry
+            # budget for a stream, which may legitimately run long.
+            limit = policy.timeout_s + 1.0
+            if call.stream:
+                limit = max(deadline - time.monotonic(), limit)
+            reply = await asyncio.wait_for(handle.provider.complete(call), timeout=limit)
         except (TransientError, TimeoutError) as exc:
             reason = exc.reason if isinstance(exc, TransientError) else "timed out"
             retry_after = exc.retry_after if isinstance(exc, TransientError) else None

@@ -3,8 +3,10 @@ monthly budget history."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -43,3 +45,21 @@ class DbUsageSink:
                 session.add(row)
         except SQLAlchemyError as exc:
             log.warning("could not store LLM usage for task %s: %s", record.task_id, exc)
+
+    async def month_cost(
+        self, *, project_id: int | None = None, installation_id: int | None = None,
+        now: dt.datetime | None = None,
+    ) -> float:
+        """What one project or installation spent this calendar month (UTC), from the rows;
+        feeds :meth:`bot.llm.budget.Budgets.seed_month`."""
+        if (project_id is None) == (installation_id is None):
+            raise ValueError("give exactly one of project_id, installation_id")
+        now = now or dt.datetime.now(dt.UTC)
+        start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        column = LLMUsage.project_id if project_id is not None else LLMUsage.installation_id
+        query = select(func.coalesce(func.sum(LLMUsage.cost_usd), 0.0)).where(
+            column == (project_id if project_id is not None else installation_id),
+            LLMUsage.created_at >= start,
+        )
+        async with self._sessions() as session:
+            return float(await session.scalar(query) or 0.0)

@@ -188,3 +188,17 @@ def test_several_keys_choose_gemini(llm_settings: Callable[..., Settings]) -> No
     service = build_llm_service(settings, None)
     assert service is not None
     assert (service.provider, service.model) == ("gemini", "gemini-2.5-flash")
+
+
+def test_fallbacks_without_a_key_are_skipped(
+    llm_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture
+) -> None:
+    env = {"OPENAI_API_KEY": "a", "LLM_FALLBACKS": "anthropic:claude-haiku-4-5,qwen:qwen-max"}
+    with caplog.at_level(logging.WARNING):
+        service = build_llm_service(llm_settings(**env), None)
+    assert service is not None
+    assert service.chain == ["openai:gpt-4.1-mini"]
+    assert "fallback anthropic:claude-haiku-4-5 skipped" in caplog.text
+    service = build_llm_service(llm_settings(ANTHROPIC_API_KEY="b", **env), None)
+    assert service is not None
+    assert service.chain == ["openai:gpt-4.1-mini", "anthropic:claude-haiku-4-5"]
