@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -158,7 +159,7 @@ def make_bodies(directory: Path, count: int) -> None:
     parts = template.encode().split(PLACEHOLDER.encode())
     lines = []
     for i in range(count):
-        sha = hashlib.sha1(f"bench-{i}".encode()).hexdigest()  # noqa: S324 - a fake git SHA
+        sha = hashlib.sha1(f"bench-{i}".encode()).hexdigest()
         body = sha.encode().join(parts)
         signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
         lines.append(f"{sha} {signature}")
@@ -167,15 +168,32 @@ def make_bodies(directory: Path, count: int) -> None:
 
 
 def run_wrk(
-    port: int, path: str, directory: Path, *, offset: int, seconds: int, connections: int,
+    port: int,
+    path: str,
+    directory: Path,
+    *,
+    offset: int,
+    seconds: int,
+    connections: int,
     threads: int,
 ) -> dict[str, Any]:
     script = directory / "deliveries.lua"
     script.write_text(WRK_SCRIPT)
     args = [
-        "wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
-        "-s", str(script), f"http://127.0.0.1:{port}{path}", "--",
-        str(directory), str(offset), str(threads), path,
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "5s",
+        "-s",
+        str(script),
+        f"http://127.0.0.1:{port}{path}",
+        "--",
+        str(directory),
+        str(offset),
+        str(threads),
+        path,
     ]
     out = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 60)
     if out.returncode != 0:
@@ -186,29 +204,37 @@ def run_wrk(
     return result
 
 
-def measure(
-    name: str, port: int, path: str, directory: Path, args: argparse.Namespace, offset: int
-) -> dict[str, Any]:
-    run_wrk(port, path, directory, offset=offset, seconds=2, connections=args.connections,
-            threads=args.threads)  # warm-up
-    result = run_wrk(port, path, directory, offset=offset + args.warmup_slots,
-                     seconds=args.duration, connections=args.connections, threads=args.threads)
+def report(name: str, result: dict[str, Any]) -> None:
     print(
-        f"{name:9s} {result['rps']:8.0f} req/s   p50 {result['p50_us'] / 1000:6.2f} ms   "
-        f"p99 {result['p99_us'] / 1000:6.2f} ms   statuses {result['statuses']}   "
+        f"  {name:9s} {result['rps']:7.0f} req/s   p50 {result['p50_us'] / 1000:7.2f} ms   "
+        f"p99 {result['p99_us'] / 1000:7.2f} ms   answers {result['statuses']}   "
         f"socket errors {result['errors']}"
     )
-    return result
 
 
-def bench_auditbot(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
+@contextlib.contextmanager
+def auditbot_server(directory: Path) -> Iterator[tuple[int, redis.Redis]]:
+    """One `auditbot serve` process on a private, durable redis-server (appendonly,
+    noeviction): what production runs."""
     redis_port, port = free_port(), free_port()
     redis_dir = directory / "redis"
     redis_dir.mkdir()
     redis_args = [
-        "redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--dir",
-        str(redis_dir), "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
-        "--maxmemory-policy", "noeviction",
+        "redis-server",
+        "--port",
+        str(redis_port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(redis_dir),
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "everysec",
+        "--save",
+        "",
+        "--maxmemory-policy",
+        "noeviction",
     ]
     env = {
         **os.environ,
@@ -219,7 +245,7 @@ def bench_auditbot(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
         "APP_SLUG": "auditbot",
         "HOST": "127.0.0.1",
         "PORT": str(port),
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": "WARNING",  # Probot runs at "warn" too: no line per delivery on either
         "DATA_DIR": str(directory / "data"),
     }
     auditbot = str(Path(sys.executable).parent / "auditbot")
@@ -228,34 +254,36 @@ def bench_auditbot(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
         with process([auditbot, "serve"], env=env, cwd=directory, log=directory / "serve.log"):
             wait_for_port(port)
             httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).raise_for_status()
-            result = measure("auditbot", port, "/webhooks/github", directory, args, offset=0)
             client = redis.Redis(port=redis_port)
-            result["jobs_in_redis"] = client.zcard("arq:queue")
-            client.close()
-    queued = result["statuses"].get("202", 0)
-    print(f"          jobs in Redis after the runs: {result['jobs_in_redis']} "
-          f"(202 answers in the measured run: {queued})")
-    return result
+            try:
+                yield port, client
+            finally:
+                client.close()
 
 
-def bench_probot(directory: Path, args: argparse.Namespace) -> dict[str, Any] | None:
+@contextlib.contextmanager
+def probot_server(directory: Path) -> Iterator[int]:
+    """Probot 14 (installed here with npm) running a minimal pull_request.opened handler."""
     npm, node = shutil.which("npm"), shutil.which("node")
     if npm is None or node is None:
-        print("probot: skipped (node and npm are needed)")
-        return None
+        sys.exit("bench: node and npm are needed to run Probot")
     app_dir = directory / "probot"
     app_dir.mkdir()
     (app_dir / "package.json").write_text('{"name": "bench-probot", "private": true}\n')
     (app_dir / "app.mjs").write_text(
-        "export default (app) => {\n"
-        '  app.on("pull_request.opened", async (context) => {});\n'
-        "};\n"
+        'export default (app) => {\n  app.on("pull_request.opened", async (context) => {});\n};\n'
     )
     subprocess.run(
         [npm, "install", "--no-audit", "--no-fund", "--silent", f"probot@{PROBOT_VERSION}"],
-        cwd=app_dir, check=True, timeout=300, stdout=subprocess.DEVNULL,
+        cwd=app_dir,
+        check=True,
+        timeout=300,
+        stdout=subprocess.DEVNULL,
     )
     version = json.loads((app_dir / "node_modules/probot/package.json").read_text())["version"]
+    node_version = subprocess.run(
+        [node, "--version"], capture_output=True, text=True, timeout=30, check=True
+    ).stdout.strip()
     key = subprocess.run(
         ["openssl", "genrsa", "2048"], capture_output=True, text=True, check=True, timeout=60
     ).stdout
@@ -263,7 +291,7 @@ def bench_probot(directory: Path, args: argparse.Namespace) -> dict[str, Any] | 
     env = {
         **os.environ,
         "APP_ID": "1",
-        "PRIVATE_KEY": key,
+        "PRIVATE_KEY": key,  # never used: the handler makes no GitHub call
         "WEBHOOK_SECRET": SECRET,
         "HOST": "127.0.0.1",
         "PORT": str(port),
@@ -273,34 +301,95 @@ def bench_probot(directory: Path, args: argparse.Namespace) -> dict[str, Any] | 
     probot = [node, "node_modules/probot/bin/probot.js", "run", "./app.mjs"]
     with process(probot, env=env, cwd=app_dir, log=directory / "probot.log"):
         wait_for_port(port)
-        print(f"probot {version} on node {subprocess.run([node, '--version'], capture_output=True, text=True).stdout.strip()}")  # noqa: E501
-        return measure("probot", port, "/api/github/webhooks", directory, args, offset=0)
+        print(f"probot {version} on node {node_version}")
+        yield port
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="measured runs of each server, interleaved (the machine's other "
+        "load changes over time; medians are reported)",
+    )
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
-    parser.add_argument("--deliveries", type=int, default=120_000,
-                        help="distinct signed deliveries prepared")
+    parser.add_argument(
+        "--deliveries", type=int, default=150_000, help="distinct signed deliveries prepared"
+    )
     args = parser.parse_args()
-    args.warmup_slots = args.deliveries // 4
-    for tool in ("wrk", "redis-server"):
+    for tool in ("wrk", "redis-server", "openssl"):
         if shutil.which(tool) is None:
             sys.exit(f"bench: {tool} is needed (apt-get install -y {tool.split('-')[0]})")
+    slot = args.deliveries // (args.rounds + 1)  # each auditbot run gets fresh deliveries
+    load = {"connections": args.connections, "threads": args.threads}
     with tempfile.TemporaryDirectory(prefix="bench-webhooks-") as tmp:
         directory = Path(tmp)
         make_bodies(directory, args.deliveries)
-        print(f"load: wrk, {args.threads} thread(s), {args.connections} connections, "
-              f"{args.duration} s after a 2 s warm-up, each on 127.0.0.1")
-        ours = bench_auditbot(directory, args)
-        theirs = bench_probot(directory, args)
-        if theirs is not None:
+        print(
+            f"load: wrk {subprocess.run(['wrk', '-v'], capture_output=True, text=True).stdout.split()[1]}"  # noqa: E501
+            f", {args.threads} thread(s), {args.connections} connections, {args.rounds} x "
+            f"{args.duration} s per server after a 2 s warm-up each, 127.0.0.1 only"
+        )
+        with (
+            auditbot_server(directory) as (ours_port, ours_redis),
+            probot_server(directory) as theirs_port,
+        ):
+            ours_path, theirs_path = "/webhooks/github", "/api/github/webhooks"
+            run_wrk(ours_port, ours_path, directory, offset=0, seconds=2, **load)
+            run_wrk(theirs_port, theirs_path, directory, offset=0, seconds=2, **load)
+            queued_before = ours_redis.zcard("arq:queue")
+            ours, theirs = [], []
+            for round_ in range(args.rounds):
+                print(f"round {round_ + 1}")
+                offset = slot * (round_ + 1)
+                ours.append(
+                    run_wrk(
+                        ours_port,
+                        ours_path,
+                        directory,
+                        offset=offset,
+                        seconds=args.duration,
+                        **load,
+                    )
+                )
+                report("auditbot", ours[-1])
+                theirs.append(
+                    run_wrk(
+                        theirs_port,
+                        theirs_path,
+                        directory,
+                        offset=offset,
+                        seconds=args.duration,
+                        **load,
+                    )
+                )
+                report("probot", theirs[-1])
+            new_jobs = ours_redis.zcard("arq:queue") - queued_before
+        accepted = sum(r["statuses"].get("202", 0) for r in ours)
+        print(
+            f"auditbot: {accepted} deliveries answered 202 in the measured runs, "
+            f"{new_jobs} new arq jobs in Redis (each 202 is a durable job)"
+        )
+        med = {
+            name: {
+                key: statistics.median(r[key] for r in runs) for key in ("rps", "p50_us", "p99_us")
+            }
+            for name, runs in (("auditbot", ours), ("probot", theirs))
+        }
+        for name, m in med.items():
             print(
-                f"ratio auditbot/probot: {ours['rps'] / theirs['rps']:.2f}x req/s; "
-                f"p99 {ours['p99_us'] / 1000:.2f} ms vs {theirs['p99_us'] / 1000:.2f} ms"
+                f"median {name:9s} {m['rps']:7.0f} req/s   p50 {m['p50_us'] / 1000:7.2f} ms   "
+                f"p99 {m['p99_us'] / 1000:7.2f} ms"
             )
+        print(
+            f"ratio auditbot/probot: {med['auditbot']['rps'] / med['probot']['rps']:.2f}x req/s"
+            f" (goal >= 1.0); p99 {med['auditbot']['p99_us'] / 1000:.2f} ms vs "
+            f"{med['probot']['p99_us'] / 1000:.2f} ms (goal <=)"
+        )
 
 
 if __name__ == "__main__":

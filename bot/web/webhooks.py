@@ -10,19 +10,19 @@ into jobs, and one Redis script records the delivery with its jobs. Answers (DES
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from prometheus_client import Counter
 from redis.exceptions import RedisError
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 
 from bot.config import Settings
 from bot.errors import BadInput
@@ -33,14 +33,18 @@ from bot.events.registry import Delivery
 from bot.jobs.contracts import APP_SLUG_KEY, Forge, JobRequest
 from bot.logs import bind
 from bot.web.webhook_http import (
+    Answer,
     BodyTooLarge,
+    Disconnected,
     answer,
     body_digest,
     declared_too_large,
     github_signature_ok,
+    header_map,
     is_json,
     problem,
     read_body,
+    text,
     token_ok,
 )
 
@@ -103,23 +107,47 @@ class WebhookState:
         return self.app_slug
 
 
-def _state(request: Request) -> WebhookState:
-    app_state = request.app.state
-    state: WebhookState | None = getattr(app_state, "webhooks", None)
+def _state(app: Any) -> WebhookState:
+    state: WebhookState | None = getattr(app.state, "webhooks", None)
     if state is None:
-        state = WebhookState.build(app_state.settings, app_state.redis)
-        app_state.webhooks = state
+        state = WebhookState.build(app.state.settings, app.state.redis)
+        app.state.webhooks = state
     return state
 
 
-def _refuse(forge: Forge, event: str, outcome: str, status: int, detail: str) -> Response:
-    DELIVERIES.labels(forge, event, outcome).inc()
+@functools.lru_cache(maxsize=1024)
+def _count(forge: str, event: str, outcome: str) -> Any:
+    """The labelled counter, looked up once per label set (labels() takes a lock); event
+    names come only from verified senders, so the set stays small."""
+    return DELIVERIES.labels(forge, event, outcome)
+
+
+def _refuse(forge: Forge, event: str, outcome: str, status: int, detail: str) -> Answer:
+    _count(forge, event, outcome).inc()
     return problem(status, detail)
 
 
-async def github_webhook(request: Request) -> Response:
-    state = _state(request)
-    headers = request.headers
+Handler = Callable[[WebhookState, dict[bytes, bytes], Receive], Awaitable[Answer]]
+
+
+class WebhookEndpoint:
+    """A plain ASGI app for one forge's deliveries (see ``webhook_http`` for why plain)."""
+
+    def __init__(self, handle: Handler) -> None:
+        self._handle = handle
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = _state(scope["app"])
+        try:
+            result = await self._handle(state, header_map(scope), receive)
+        except Disconnected:
+            return  # nobody is left to answer; nothing was queued
+        await result.send(send)
+
+
+async def github_webhook(
+    state: WebhookState, headers: dict[bytes, bytes], receive: Receive
+) -> Answer:
     if declared_too_large(headers, state.max_bytes):
         return _too_large("github", state)
     if not state.github_secrets:
@@ -130,23 +158,23 @@ async def github_webhook(request: Request) -> Response:
             401,
             "this server has no WEBHOOK_SECRET; set it to the GitHub App's secret",
         )
-    signature = headers.get("x-hub-signature-256")
+    signature = headers.get(b"x-hub-signature-256")
     if not signature:
         detail = (
             "only an X-Hub-Signature (sha1) header; auditbot verifies X-Hub-Signature-256"
-            if headers.get("x-hub-signature")
+            if headers.get(b"x-hub-signature")
             else "missing X-Hub-Signature-256 header"
         )
         return _refuse("github", UNVERIFIED, "unauthorized", 401, detail)
     try:
-        body = await read_body(request, state.max_bytes)
+        body = await read_body(receive, state.max_bytes)
     except BodyTooLarge:
         return _too_large("github", state)
     if not github_signature_ok(body, signature, state.github_secrets):
         log.warning(
             "GitHub delivery %s refused: X-Hub-Signature-256 does not match; verify that "
             "WEBHOOK_SECRET (or WEBHOOK_SECRET_PREVIOUS) matches the GitHub App's webhook secret",
-            _short(headers.get("x-github-delivery")),
+            _short(text(headers.get(b"x-github-delivery"))),
         )
         return _refuse(
             "github",
@@ -155,25 +183,25 @@ async def github_webhook(request: Request) -> Response:
             401,
             "signature does not match; the webhook secrets must match",
         )
-    event = headers.get("x-github-event")
+    event = text(headers.get(b"x-github-event"))
     if not event:
         return _refuse("github", UNVERIFIED, "bad_request", 400, "missing X-GitHub-Event header")
-    delivery_id = _delivery_id(headers.get("x-github-delivery"), body)
+    delivery_id = _delivery_id(text(headers.get(b"x-github-delivery")), body)
     return await _process(
         "github",
         event,
         delivery_id,
         body,
-        request,
+        headers,
         state,
         github_events.jobs_for,
         action_of=_github_action,
     )
 
 
-async def gitlab_webhook(request: Request) -> Response:
-    state = _state(request)
-    headers = request.headers
+async def gitlab_webhook(
+    state: WebhookState, headers: dict[bytes, bytes], receive: Receive
+) -> Answer:
     if declared_too_large(headers, state.max_bytes):
         return _too_large("gitlab", state)
     if state.gitlab_secret is None:
@@ -184,7 +212,7 @@ async def gitlab_webhook(request: Request) -> Response:
             401,
             "this server has no GITLAB_WEBHOOK_SECRET; set it to the hook's token",
         )
-    token = headers.get("x-gitlab-token")
+    token = headers.get(b"x-gitlab-token")
     if token is None or not token_ok(token, state.gitlab_secret):
         log.warning(
             "GitLab delivery refused: X-Gitlab-Token %s; verify that GITLAB_WEBHOOK_SECRET "
@@ -199,14 +227,14 @@ async def gitlab_webhook(request: Request) -> Response:
             "missing or wrong X-Gitlab-Token; the webhook secret token must match",
         )
     try:
-        body = await read_body(request, state.max_bytes)
+        body = await read_body(receive, state.max_bytes)
     except BodyTooLarge:
         return _too_large("gitlab", state)
-    header = headers.get("x-gitlab-event")
+    header = text(headers.get(b"x-gitlab-event"))
     if not header:
         return _refuse("gitlab", UNVERIFIED, "bad_request", 400, "missing X-Gitlab-Event header")
     delivery_id = _delivery_id(
-        headers.get("idempotency-key") or headers.get("x-gitlab-event-uuid"), body
+        text(headers.get(b"idempotency-key") or headers.get(b"x-gitlab-event-uuid")), body
     )
     kind = gitlab_events.EVENT_KINDS.get(header)
     return await _process(
@@ -214,7 +242,7 @@ async def gitlab_webhook(request: Request) -> Response:
         kind or header,
         delivery_id,
         body,
-        request,
+        headers,
         state,
         gitlab_events.jobs_for,
         action_of=_gitlab_action,
@@ -228,18 +256,18 @@ async def _process(
     event: str,
     delivery_id: str,
     body: bytes,
-    request: Request,
+    headers: dict[bytes, bytes],
     state: WebhookState,
     jobs_for: Callable[[Delivery, Mapping[str, Any]], list[JobRequest]],
     *,
     action_of: Callable[[Mapping[str, Any]], str | None],
     expected_kind: str | None = None,
     known: bool = True,
-) -> Response:
+) -> Answer:
     """The verified part: content type, JSON, handlers, the one Redis round trip."""
     label = event if known else "other"
     with bind(delivery_id=delivery_id):
-        if not is_json(request.headers):
+        if not is_json(headers):
             return _refuse(
                 forge,
                 label,
@@ -255,7 +283,7 @@ async def _process(
         if not isinstance(payload, dict):
             return _refuse(forge, label, "bad_request", 400, "body is not a JSON object")
         if not known:
-            DELIVERIES.labels(forge, label, "ignored").inc()
+            _count(forge, label, "ignored").inc()
             return answer(200, {"status": "ignored", "event": event})
         if expected_kind is not None and payload.get("object_kind") != expected_kind:
             return _refuse(
@@ -273,7 +301,7 @@ async def _process(
         except BadInput as exc:
             return _refuse(forge, label, "bad_request", 400, exc.message)
         if not jobs:
-            DELIVERIES.labels(forge, label, "ignored").inc()
+            _count(forge, label, "ignored").inc()
             return answer(200, {"status": "ignored", "event": event, "action": action})
         try:
             result = await state.queue.submit(forge, delivery_id, jobs)
@@ -284,24 +312,24 @@ async def _process(
                 event,
                 exc,
             )
-            DELIVERIES.labels(forge, label, "unavailable").inc()
+            _count(forge, label, "unavailable").inc()
             return problem(
                 503, "the job queue is unavailable; retry later", retry_after=RETRY_AFTER_S
             )
         if result.duplicate:
             log.info("%s %s.%s already seen; nothing queued", forge, event, action)
-            DELIVERIES.labels(forge, label, "duplicate").inc()
+            _count(forge, label, "duplicate").inc()
             return answer(200, {"status": "duplicate"})
         if result.enqueued == 0:
             log.info("%s %s.%s: its work is already queued", forge, event, action)
-            DELIVERIES.labels(forge, label, "already_queued").inc()
+            _count(forge, label, "already_queued").inc()
             return answer(200, {"status": "already_queued", "jobs": [j.job_id for j in jobs]})
         log.info("%s %s.%s: %d job(s) queued", forge, event, action, result.enqueued)
-        DELIVERIES.labels(forge, label, "enqueued").inc()
+        _count(forge, label, "enqueued").inc()
         return answer(202, {"status": "queued", "jobs": [j.job_id for j in jobs]})
 
 
-def _too_large(forge: Forge, state: WebhookState) -> Response:
+def _too_large(forge: Forge, state: WebhookState) -> Answer:
     return _refuse(
         forge, UNVERIFIED, "too_large", 413, f"body is larger than {state.max_bytes} bytes"
     )
@@ -332,6 +360,6 @@ def _short(value: str | None) -> str:
 
 def webhook_routes() -> list[BaseRoute]:
     return [
-        Route("/webhooks/github", github_webhook, methods=["POST"]),
-        Route("/webhooks/gitlab", gitlab_webhook, methods=["POST"]),
+        Route("/webhooks/github", WebhookEndpoint(github_webhook), methods=["POST"]),
+        Route("/webhooks/gitlab", WebhookEndpoint(gitlab_webhook), methods=["POST"]),
     ]

@@ -481,3 +481,49 @@ async def test_a_body_of_exactly_the_limit_is_read(client: httpx.AsyncClient) ->
     body = payload[:-1] + b" " * (LIMIT - len(payload)) + b"}"
     response = await post_github(client, "pull_request", body)
     assert len(body) == LIMIT and response.status_code == 202
+
+
+# Settings-dependent behaviour ------------------------------------------------------------
+
+
+async def test_without_app_slug_the_slug_the_worker_stored_is_used(
+    make_settings: SettingsFactory, redis_url: str, queue: QueueView
+) -> None:
+    env = {k: v for k, v in WEBHOOK_ENV.items() if k != "APP_SLUG"}
+    queue.client.set("auditbot:github:app-slug", "auditbot")
+    async with running_app(make_settings(REDIS_URL=redis_url, **env)) as (_, client):
+        own = github_payload("pull_request.opened")
+        own["sender"].update(login="auditbot[bot]", type="Bot")
+        response = await post_github(client, "pull_request", own)
+        assert response.status_code == 200 and response.json()["status"] == "ignored"
+
+        comment = github_payload("issue_comment.created")
+        comment["issue"]["pull_request"] = {"url": "https://api.github.com/repos/o/r/pulls/1"}
+        comment["comment"].update(body="@auditbot review", author_association="OWNER")
+        response = await post_github(client, "issue_comment", comment, delivery="mention")
+        assert response.status_code == 202
+        assert queue.job_ids() == ["run_command:github:186853002:1:d=mention"]
+
+
+async def test_a_server_without_secrets_refuses_everything(
+    make_settings: SettingsFactory, redis_url: str, queue: QueueView
+) -> None:
+    async with running_app(make_settings(REDIS_URL=redis_url)) as (_, client):
+        github = await post_github(client, "pull_request", github_payload("pull_request.opened"))
+        assert_problem(github, 401, "WEBHOOK_SECRET")
+        gitlab = await post_gitlab(client, "Push Hook", gitlab_payload("push"))
+        assert_problem(gitlab, 401, "GITLAB_WEBHOOK_SECRET")
+    assert queue.nothing_queued()
+
+
+async def test_a_gitlab_delivery_without_ids_is_deduplicated_by_its_body(
+    client: httpx.AsyncClient, queue: QueueView
+) -> None:
+    body = encode(gitlab_payload("push"))
+    headers = gitlab_headers("Push Hook")
+    del headers["X-Gitlab-Event-UUID"]
+    first = await client.post("/webhooks/gitlab", content=body, headers=headers)
+    second = await client.post("/webhooks/gitlab", content=body, headers=headers)
+    assert (first.status_code, second.status_code) == (202, 200)
+    assert second.json() == {"status": "duplicate"}
+    assert len(queue.deliveries()) == 1
