@@ -85,6 +85,17 @@ class _Piece:
     tokens: int
     refs: tuple[HunkRef, ...]
     shown: frozenset[int]
+    head: str = ""
+    lines: tuple[ShownLine, ...] = ()
+    context: frozenset[int] = frozenset()  # numbers of its "." lines
+
+    def text_after(self, seen: set[int]) -> str:
+        """The text without context lines an earlier hunk of the same file showed."""
+        if not (self.context & seen):
+            return self.text
+        kept = (ln.render() for ln in self.lines
+                if not (ln.mark == "." and ln.new_lineno in seen))
+        return "\n".join([self.head, *kept])
 
 
 @dataclass
@@ -105,8 +116,19 @@ class _Unit:
         return self.header_tokens + _JOIN_MARGIN + sum(p.tokens + _JOIN_MARGIN
                                                        for p in self.pieces)
 
-    def text(self) -> str:
-        return "\n".join([self.header, *(p.text for p in self.pieces)])
+    def render(self) -> tuple[str, bool]:
+        """The unit's text, and whether repeated context was dropped from it.
+
+        Two hunks of one function would show it twice: later pieces drop the context
+        lines already shown (fewer tokens than counted, so the bound still holds).
+        """
+        out = [self.header]
+        seen: set[int] = set()
+        for p in self.pieces:
+            out.append(p.text_after(seen))
+            seen |= p.shown
+        return "\n".join(out), any(a is not p.text for a, p in zip(out[1:], self.pieces,
+                                                                    strict=True))
 
 
 @dataclass
@@ -216,7 +238,10 @@ def _file_header(f: FileDiff, part: tuple[int, int] | None = None) -> str:
 
 
 def _piece(view: HunkView, text: str, tokens: int) -> _Piece:
-    return _Piece(view.path, text, tokens, (_ref(view, view.lines),), _shown(view.lines))
+    context = frozenset(ln.new_lineno for ln in view.lines
+                        if ln.mark == "." and ln.new_lineno is not None)
+    return _Piece(view.path, text, tokens, (_ref(view, view.lines),), _shown(view.lines),
+                  view.header(), view.lines, context)
 
 
 def _file_units(
@@ -328,7 +353,10 @@ def _emit_group(units: list[_Unit], opts: _Options) -> list[Chunk]:
             f"budget_tokens={opts.budget} cannot hold even one line of {units[0].path} with "
             f"its headers ({tokens} tokens); use a larger budget"
         )
-    text = "\n\n".join(u.text() for u in units)
+    rendered = [u.render() for u in units]
+    text = "\n\n".join(t for t, _ in rendered)
+    if any(deduped for _, deduped in rendered):
+        tokens = count_tokens(text, opts.model)  # the estimate is now loose: count exactly
     shown: dict[str, frozenset[int]] = {}
     for u in units:
         for p in u.pieces:

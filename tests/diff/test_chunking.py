@@ -8,6 +8,7 @@ import pytest
 
 from bot.diff.chunking import build_chunks, sending_order
 from bot.diff.parse import FileDiff, parse_patch
+from bot.diff.tokens import count_tokens
 
 
 def _file(path: str, n_hunks: int, width: int = 3) -> tuple[FileDiff, str]:
@@ -116,3 +117,20 @@ def test_scopes_off_and_budget_floor() -> None:
     assert " in function" not in chunk.text
     with pytest.raises(ValueError, match="at least"):
         build_chunks([f], {"src/a.py": content}, budget_tokens=10)
+
+
+def test_two_hunks_of_one_function_show_it_once() -> None:
+    body = "".join(f"    v{i} = {i}\n" for i in range(1, 31))
+    source = f"def work():\n{body}    return v1\n"
+    new = source.replace("v3 = 3", "v3 = -3").replace("v25 = 25", "v25 = -25")
+    patch = (
+        "@@ -3,3 +3,3 @@ def work():\n     v2 = 2\n-    v3 = 3\n+    v3 = -3\n     v4 = 4\n"
+        "@@ -25,3 +25,3 @@ def work():\n     v24 = 24\n-    v25 = 25\n+    v25 = -25\n"
+        "     v26 = 26\n"
+    )
+    f = parse_patch("w.py", patch)
+    [chunk] = build_chunks([f], {"w.py": new}, budget_tokens=4000, model="gpt-4o")
+    assert chunk.text.count("def work():") == 1 + 2  # one context line, two hunk titles
+    assert chunk.text.count("v10 = 10") == 1
+    assert chunk.lines_for("w.py") == frozenset(range(1, 33))
+    assert count_tokens(chunk.text, "gpt-4o") == chunk.token_count
