@@ -9,6 +9,7 @@ import logging
 from typing import Any
 
 import anthropic
+import httpx2
 
 from bot.llm.structured import schema_instructions
 from bot.llm.types import (
@@ -147,13 +148,10 @@ class AnthropicProvider:
                     finished = True
         except anthropic.APIStatusError as exc:
             raise _classify_status(exc) from exc
-        except (anthropic.APIError, OSError) as exc:
+        except (anthropic.APIError, httpx2.TransportError, OSError) as exc:
+            # Unlike the openai SDK, this one lets the transport's error through unwrapped
+            # when the connection is cut mid-stream.
             raise TransientError(f"stream broke off: {type(exc).__name__}") from exc
-        except Exception as exc:
-            # httpx-level protocol errors surface unwrapped while iterating a stream.
-            if "Protocol" in type(exc).__name__ or "Read" in type(exc).__name__:
-                raise TransientError(f"stream broke off: {type(exc).__name__}") from exc
-            raise
         finally:
             await stream.close()
         if not finished:

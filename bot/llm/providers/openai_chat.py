@@ -156,13 +156,11 @@ class OpenAIChatProvider:
                             call.on_text(delta)
                     if choice.finish_reason:
                         finish = choice.finish_reason
+        except openai.APIStatusError as exc:
+            raise _classify_status(exc) from exc
         except (openai.APIError, OSError) as exc:
+            # The SDK wraps a connection cut mid-stream in APIConnectionError.
             raise TransientError(f"stream broke off: {type(exc).__name__}") from exc
-        except Exception as exc:
-            # httpx-level protocol errors surface unwrapped while iterating a stream.
-            if "Protocol" in type(exc).__name__ or "Read" in type(exc).__name__:
-                raise TransientError(f"stream broke off: {type(exc).__name__}") from exc
-            raise
         finally:
             await stream.close()
         if finish is None:
