@@ -109,7 +109,8 @@ class WebhookState:
 
 def _state(app: Any) -> WebhookState:
     state: WebhookState | None = getattr(app.state, "webhooks", None)
-    if state is None:
+    # Rebuilt when a new lifespan made a new Redis client (an app started twice in tests).
+    if state is None or state.redis is not app.state.redis:
         state = WebhookState.build(app.state.settings, app.state.redis)
         app.state.webhooks = state
     return state
