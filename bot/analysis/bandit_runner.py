@@ -20,6 +20,9 @@ from bot.analysis.findings import Category, Finding, Severity
 from bot.analysis.secrets import mask_secrets
 
 logger = logging.getLogger(__name__)
+# Bandit's DEBUG lines quote each issue's text, and for B105-B107 that text holds the
+# password literal; its INFO lines are progress chatter. Only its warnings may reach our logs.
+logging.getLogger("bandit").setLevel(logging.WARNING)
 
 # Bandit's LOW severity results are mostly hygiene notes (import subprocess, random for
 # jitter, subprocess without a shell, assert): on the corpus they were the only false positives

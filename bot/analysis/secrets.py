@@ -339,6 +339,10 @@ class SecretMasker:
             placeholder = f"<secret:{hit.kind}:{number}>"
             pieces.append(text[cursor : hit.begin])
             pieces.append(placeholder)
+            # A block over several lines (a private key) keeps its line breaks and each line's
+            # diff marker, so that masked hunks keep their shape and line numbers.
+            for rest in text[hit.begin : hit.finish].split("\n")[1:]:
+                pieces.append("\n" + (rest[:1] if rest[:1] in ("+", "-", " ") else ""))
             cursor = hit.finish
             matches.append(_to_match(hit, starts, placeholder))
         pieces.append(text[cursor:])

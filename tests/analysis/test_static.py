@@ -49,7 +49,10 @@ def test_rule_ignores_its_negative_example(rule: Rule, example: Example) -> None
 
 def test_every_language_in_the_issue_has_a_table() -> None:
     names = {language.name for language in load_languages()}
-    assert {"python"} <= names
+    assert names == {
+        "python", "javascript", "go", "java", "php", "ruby", "c", "shell", "sql",
+        "github-actions", "gitlab-ci", "kubernetes",
+    }
 
 
 def test_rule_ids_are_namespaced_by_language() -> None:
@@ -91,3 +94,60 @@ def test_analyze_file_reports_secrets_as_critical() -> None:
 def test_unknown_file_types_get_only_the_secret_scan() -> None:
     assert languages_for("notes/readme.txt", "eval(x)") == []
     assert analyze_file("notes/readme.txt", "eval(x)\n") == []
+
+
+WORKFLOW = """name: PR
+on:
+  pull_request_target:
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          ref: ${{ github.event.pull_request.head.sha }}
+      - run: make test
+"""
+
+
+def test_pull_request_target_checkout_is_flagged_on_the_added_ref_line() -> None:
+    findings = analyze_file(".github/workflows/pr.yml", WORKFLOW, lines=[10])
+    assert [(f.rule_id, f.start_line, f.severity) for f in findings] == [
+        ("github-actions/pull-request-target-checkout", 10, Severity.CRITICAL)
+    ]
+    # The same step under the pull_request event runs without secrets: nothing to say.
+    safe = WORKFLOW.replace("pull_request_target", "pull_request")
+    assert analyze_file(".github/workflows/pr.yml", safe) == []
+
+
+def test_language_tables_are_chosen_by_path_and_content() -> None:
+    names = lambda path, text="": [lang.name for lang in languages_for(path, text)]  # noqa: E731
+    assert names("src/app.tsx") == ["javascript"]
+    assert names("deep/dir/.github/workflows/ci.yml") == ["github-actions"]
+    assert names("ci/.gitlab-ci.yml") == ["gitlab-ci"]
+    assert names("deploy/api.yaml", "apiVersion: v1\nkind: Pod\n") == ["kubernetes"]
+    assert names("docker-compose.yml", "services:\n  web: {}\n") == []
+    assert names("Dockerfile") == ["shell"]
+
+
+def test_multiline_findings_span_their_lines_and_respect_the_line_filter() -> None:
+    code = (
+        "from fastapi.middleware.cors import CORSMiddleware\n"
+        "app.add_middleware(\n"
+        "    CORSMiddleware,\n"
+        '    allow_origins=["*"],\n'
+        "    allow_credentials=True,\n"
+        ")\n"
+    )
+    findings = [f for f in rule_findings("api.py", code) if f.rule_id == "python/permissive-cors"]
+    assert [(f.start_line, f.end_line) for f in findings] == [(4, 5)]
+    assert rule_findings("api.py", code, lines=[1, 2]) == []
+    assert [f.start_line for f in rule_findings("api.py", code, lines=[5])] == [4]
+
+
+def test_quotes_are_masked_in_rule_findings() -> None:
+    key = "sk_live_" + "Mn7Bv5Cx3Zl1Kj9Hg7Fd5Sa3"
+    code = f'requests.post(url, verify=False, headers={{"Authorization": "{key}"}})\n'
+    findings = analyze_file("pay.py", code)
+    assert any("static:python/tls-verify-disabled" in f.source for f in findings)
+    assert all(key not in f.model_dump_json() for f in findings)
