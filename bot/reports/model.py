@@ -152,6 +152,7 @@ def finding_from_row(row: FindingRecord) -> ReportFinding:
         message=row.message,
         cwe=row.cwe,
         suggestion=row.suggestion,
+        quote=row.quote,
         confidence=min(1.0, max(0.0, row.confidence)),
         source=row.source,
         rule_id=row.rule_id,

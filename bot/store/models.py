@@ -165,6 +165,7 @@ class FindingRecord(Base):
     title: Mapped[str] = mapped_column(String(255))
     message: Mapped[str] = mapped_column(Text)
     suggestion: Mapped[str | None] = mapped_column(Text, nullable=True)
+    quote: Mapped[str | None] = mapped_column(Text, nullable=True)  # the code, for reports
     confidence: Mapped[float] = mapped_column(Float, default=0.8)
     source: Mapped[str] = mapped_column(String(255))
     rule_id: Mapped[str | None] = mapped_column(String(255), nullable=True)

@@ -255,9 +255,9 @@ async def update_user(call: Call) -> UserOut:
 
 OPERATIONS = [
     Operation("POST", "/api/v1/auth/login", login, "Log in", "auth", body=LoginIn,
-              response=TokensOut, auth=False, extra_statuses=(429,)),
+              response=TokensOut, auth=False, extra_statuses=(401, 429)),
     Operation("POST", "/api/v1/auth/refresh", refresh, "Rotate a refresh token", "auth",
-              body=RefreshIn, response=TokensOut, auth=False),
+              body=RefreshIn, response=TokensOut, auth=False, extra_statuses=(401,)),
     Operation("POST", "/api/v1/auth/logout", logout, "Log out (revoke the refresh token)",
               "auth", body=RefreshIn),
     Operation("GET", "/api/v1/auth/me", me, "The current user", "auth", response=UserOut),

@@ -36,6 +36,7 @@ class FindingOut(BaseModel):
     title: str
     message: str
     suggestion: str | None
+    quote: str | None
     confidence: float
     source: str
     rule_id: str | None
@@ -72,7 +73,8 @@ def finding_out(row: FindingRecord) -> FindingOut:
         id=row.id, project_id=row.project_id, task_id=row.task_id, pr_number=row.pr_number,
         path=row.path, start_line=row.start_line, end_line=row.end_line, side=row.side,
         severity=row.severity, category=row.category, cwe=row.cwe, title=row.title,
-        message=row.message, suggestion=row.suggestion, confidence=row.confidence,
+        message=row.message, suggestion=row.suggestion, quote=row.quote,
+        confidence=row.confidence,
         source=row.source, rule_id=row.rule_id, fingerprint=row.fingerprint, status=row.status,
         status_reason=row.status_reason, status_by=row.status_by, placement=row.placement,
         first_seen_sha=row.first_seen_sha, last_seen_sha=row.last_seen_sha,
