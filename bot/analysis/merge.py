@@ -61,10 +61,17 @@ def fingerprint(finding: Finding, code_lines: Sequence[str]) -> str:
     """A stable id for the problem: path, category, CWE family and the normalised code of its
     lines, never the line number, so that it survives code moving up or down.
 
-    ``code_lines`` is the file on the finding's side, as lines (index 0 is line 1). When the
-    range lies outside it, the finding's own quote stands in for the code.
+    ``code_lines`` is either the whole file on the finding's side (index 0 is line 1) or
+    exactly the finding's own lines; the two readings agree whenever both fit. When neither
+    fits, the finding's own quote stands in for the code.
     """
-    code = normalise_code(code_lines[finding.start_line - 1 : finding.end_line])
+    span = finding.end_line - finding.start_line + 1
+    if len(code_lines) >= finding.end_line:
+        code = normalise_code(code_lines[finding.start_line - 1 : finding.end_line])
+    elif len(code_lines) == span:
+        code = normalise_code(code_lines)
+    else:
+        code = ""
     if not code and finding.quote:
         code = normalise_code(finding.quote.split("\n"))
     family = ",".join(sorted(cwe_families(finding.cwe))) or "-"

@@ -100,8 +100,14 @@ def test_fingerprint_ignores_line_shifts_and_whitespace() -> None:
 def test_fingerprint_falls_back_to_the_quote() -> None:
     finding = make(start_line=50, end_line=50, quote="db.execute(q)")
     moved = finding.model_copy(update={"start_line": 60, "end_line": 60})
-    assert fingerprint(finding, ["x"]) == fingerprint(moved, [])
+    assert fingerprint(finding, ["x", "y"]) == fingerprint(moved, [])
 
 
 def test_normalise_code() -> None:
     assert normalise_code(["  a   =  1 ", "", "\tb = 2"]) == "a = 1\nb = 2"
+
+
+def test_fingerprint_accepts_the_whole_file_or_just_the_findings_lines() -> None:
+    whole = ["import db", "", "def get(user_id):", '    db.execute(f"SELECT {user_id}")', ""]
+    finding = make(start_line=3, end_line=4)
+    assert fingerprint(finding, whole) == fingerprint(finding, whole[2:4])
