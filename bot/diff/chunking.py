@@ -11,8 +11,8 @@ the next run):
 * Small units (at most ``small_unit_tokens``) may share a chunk, only with units of the
   same directory, in path order. A new group starts at every path whose hash marks it
   as an anchor (about one path in ``group_anchor_every``) and whenever the budget is
-  full, so a file added or grown in a directory reshuffles only its own group, not the
-  whole directory.
+  full, so a file added or grown in a directory can only reshuffle the run of paths up
+  to the next anchor, never the whole directory or the PR.
 * Nothing is dropped: every hunk of every file with hunks lands in at least one chunk
   and the caller decides how many to send. No chunk exceeds ``budget_tokens``.
 """
