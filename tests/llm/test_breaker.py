@@ -50,3 +50,25 @@ async def test_open_circuit_sends_chunks_straight_to_the_fallback(
     assert len(broken.requests) == tried  # queued chunks never touched the broken provider
     assert {r.provider for r in [first, *rest]} == {"anthropic"}
     assert elapsed < 2.0
+
+
+async def test_provider_is_tried_again_after_the_cooldown(
+    redis: Redis, llm_settings: Callable[..., Settings]
+) -> None:
+    settings = llm_settings(LLM_BREAKER_FAILURES="1", LLM_BREAKER_COOLDOWN_S="0.3",
+                            LLM_MAX_RETRIES="0", **KEYS)
+    flaky, backup = make_fake("anthropic"), make_fake("openai")
+    flaky.script.set(["500"])
+    with serving(flaky, backup) as (first, second):
+        chain = [("anthropic", base_url("anthropic", first)),
+                 ("openai", base_url("openai", second))]
+        service = make_service(settings, chain, redis=redis)
+        during = await service.complete(review_request(user="a"))
+        skipped = await service.complete(review_request(user="b"))
+        await asyncio.sleep(0.35)
+        recovered = await service.complete(review_request(user="c"))
+        await service.aclose()
+    assert (during.provider, skipped.provider, recovered.provider) == (
+        "openai", "openai", "anthropic",
+    )
+    assert len(flaky.requests) == 2  # the failure, then the probe after the cooldown

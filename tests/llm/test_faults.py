@@ -40,7 +40,7 @@ def settings(llm_settings: Callable[..., Settings]) -> Settings:
 async def test_transient_fault_is_retried(
     protocol: str, fault: str, stream: bool, settings: Settings
 ) -> None:
-    fake = make_fake(protocol)
+    fake = make_fake(protocol, slow_s=1.0)  # past the 0.5 s timeout
     fake.script.set([fault])
     sink = MemoryUsageSink()
     with serving(fake) as (server,):
