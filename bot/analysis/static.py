@@ -1,12 +1,13 @@
 """Offline analysis of one file: the language rule tables, the secret detector, and Bandit for
 Python, merged into one list of Findings on the new side.
 
-Rules are data: ``rules/<language>.yml`` gives a language's file globs and comment markers and
-a list of rules (id, patterns, severity, category, CWE, message, fix, examples). A rule matches
-a line when one of its ``patterns`` matches and none of its ``exclude`` patterns does; rules
-with ``multiline: true`` match across lines. ``file_requires`` / ``file_excludes`` (on the
-language or the rule) are searched in the whole file and gate the rule, e.g. a workflow step
-that checks out the PR's head only matters in a ``pull_request_target`` workflow.
+Rules are data: ``rules/<language>.yml`` gives a language's file globs, comment markers,
+regex ``macros`` (written ``<<NAME>>`` inside patterns) and a list of rules (id, patterns,
+severity, category, CWE, message, fix, examples). A rule matches a line when one of its
+``patterns`` matches and none of its ``exclude`` patterns does; rules with ``multiline: true``
+match across lines. ``file_requires`` / ``file_excludes`` (on the language or the rule) are
+searched in the whole file and gate the rule, e.g. a workflow step that checks out the PR's
+head only matters in a ``pull_request_target`` workflow.
 """
 
 from __future__ import annotations
@@ -77,13 +78,28 @@ class Language:
     rules: tuple[Rule, ...] = field(default_factory=tuple)
 
 
-def _compile(patterns: Any, where: str, flags: int = 0) -> tuple[re.Pattern[str], ...]:
+_MACRO = re.compile(r"<<(\w+)>>")
+
+
+def _expand(pattern: str, macros: dict[str, str], where: str) -> str:
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in macros:
+            raise ConfigError(where, f"unknown macro <<{name}>>")
+        return f"(?:{macros[name]})"
+
+    return _MACRO.sub(one, pattern)
+
+
+def _compile(
+    patterns: Any, where: str, flags: int = 0, macros: dict[str, str] | None = None
+) -> tuple[re.Pattern[str], ...]:
     if patterns is None:
         return ()
     if isinstance(patterns, str):
         patterns = [patterns]
     try:
-        return tuple(re.compile(p, flags) for p in patterns)
+        return tuple(re.compile(_expand(p, macros or {}, where), flags) for p in patterns)
     except re.error as error:
         raise ConfigError(where, f"bad regular expression: {error}") from error
 
@@ -98,7 +114,7 @@ def _examples(items: Any) -> tuple[Example, ...]:
     return tuple(examples)
 
 
-def _rule(data: dict[str, Any], language: str, where: str) -> Rule:
+def _rule(data: dict[str, Any], language: str, where: str, macros: dict[str, str]) -> Rule:
     flags = 0
     for name in data.get("flags", ()):
         flags |= _REGEX_FLAGS[name]
@@ -113,9 +129,9 @@ def _rule(data: dict[str, Any], language: str, where: str) -> Rule:
         category=Category(data.get("category", "security")),
         cwe=data.get("cwe"),
         confidence=float(data.get("confidence", 0.7)),
-        patterns=_compile(data["patterns"], where, flags | (re.M | re.S if data.get("multiline")
-                                                           else 0)),
-        exclude=_compile(data.get("exclude"), where, flags),
+        patterns=_compile(data["patterns"], where,
+                          flags | (re.M | re.S if data.get("multiline") else 0), macros),
+        exclude=_compile(data.get("exclude"), where, flags, macros),
         file_requires=_compile(data.get("file_requires"), where, re.M),
         file_excludes=_compile(data.get("file_excludes"), where, re.M),
         globs=tuple(data.get("globs", ())),
@@ -154,7 +170,10 @@ def load_languages() -> tuple[Language, ...]:
                 comments=tuple(data.get("comments", ())),
                 example_path=data["example_path"],
                 file_requires=_compile(data.get("file_requires"), entry.name, re.M),
-                rules=tuple(_rule(rule, name, entry.name) for rule in data["rules"]),
+                rules=tuple(
+                    _rule(rule, name, entry.name, data.get("macros") or {})
+                    for rule in data["rules"]
+                ),
             )
         )
     ids = [rule.id for language in languages for rule in language.rules]

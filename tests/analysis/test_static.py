@@ -8,12 +8,14 @@ from bot.analysis.findings import Severity
 from bot.analysis.static import (
     Example,
     Rule,
+    _expand,
     all_rules,
     analyze_file,
     languages_for,
     load_languages,
     rule_findings,
 )
+from bot.errors import ConfigError
 
 
 def _path(rule: Rule, example: Example) -> str:
@@ -151,3 +153,9 @@ def test_quotes_are_masked_in_rule_findings() -> None:
     findings = analyze_file("pay.py", code)
     assert any("static:python/tls-verify-disabled" in f.source for f in findings)
     assert all(key not in f.model_dump_json() for f in findings)
+
+
+def test_a_rule_table_with_an_unknown_macro_is_refused() -> None:
+    with pytest.raises(ConfigError, match="NOPE"):
+        _expand("a<<NOPE>>b", {"SQL": "x"}, "rules/test.yml")
+    assert _expand("a<<SQL>>b", {"SQL": "x|y"}, "rules/test.yml") == "a(?:x|y)b"
