@@ -30,6 +30,7 @@ from bot.diff.context import (
     HunkView,
     ShownLine,
     hunk_views,
+    printable,
 )
 from bot.diff.parse import FileDiff
 from bot.diff.sensitive import is_sensitive_path
@@ -229,12 +230,12 @@ def _is_anchor(path: str, every: int) -> bool:
 def _file_header(f: FileDiff, part: tuple[int, int] | None = None) -> str:
     bits: list[str] = [f.status]
     if f.old_path:
-        bits.append(f"from {f.old_path}")
+        bits.append(f"from {printable(f.old_path)}")
     if f.mode_changed:
         bits.append(f"mode {f.old_mode} -> {f.new_mode}")
     if part is not None:
         bits.append(f"part {part[0]}/{part[1]}")
-    return f"### {f.path} ({', '.join(bits)})"
+    return f"### {printable(f.path)} ({', '.join(bits)})"
 
 
 def _piece(view: HunkView, text: str, tokens: int) -> _Piece:

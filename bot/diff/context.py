@@ -64,15 +64,28 @@ class HunkView:
         rng = self.hunk.new_range
         where = (f"new lines {rng[0]}-{rng[1]}" if rng
                  else f"deletion after line {self.hunk.target_start}")
-        head = f"@@ {self.path}  hunk {self.hunk_index + 1}/{self.hunk_count}  {where}"
+        head = f"@@ {printable(self.path)}  hunk {self.hunk_index + 1}/{self.hunk_count}  {where}"
         if part is not None:
             head += f"  part {part[0]}/{part[1]}"
         if self.scope is not None and self.scope_title:
-            head += f"  in {self.scope.kind} `{self.scope_title}`"
+            title = printable(self.scope_title).replace("`", "'").replace("@@", "@ @")
+            head += f"  in {self.scope.kind} `{title}`"
         return head + " @@"
 
     def render(self) -> str:
         return "\n".join([self.header(), *(ln.render() for ln in self.lines)])
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped, for the structural lines of a chunk.
+
+    File names and scope titles come from the PR author; git allows a newline in a file
+    name, which would otherwise let a name forge a header or a numbered line.
+    """
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" if ord(ch) < 256
+                   else f"\\u{ord(ch):04x}" for ch in text)
 
 
 def split_content(content: str | None) -> list[str] | None:
