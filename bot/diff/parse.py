@@ -179,8 +179,9 @@ def parse_patch(
         parsed = parse_unified_diff(text)
         if len(parsed) == 1:
             return replace(parsed[0], path=path, old_path=old, status=st)
-    src = _DEV_NULL if st == "added" else f"a/{old or path}"
-    dst = _DEV_NULL if st == "removed" else f"b/{path}"
+    # Placeholder names: the real ones are ours already, and a name may hold a newline.
+    src = _DEV_NULL if st == "added" else "a/file"
+    dst = _DEV_NULL if st == "removed" else "b/file"
     if not text.endswith("\n"):
         text += "\n"
     try:
