@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.analysis.findings import Severity
+from bot.diff.filters import DEFAULT_MAX_BYTES, FileFilter
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +86,11 @@ class RepoConfig(_Strict):
     def _instruction_globs(cls, value: dict[str, str]) -> dict[str, str]:
         _check_globs(list(value))
         return value
+
+    def file_filter(self, max_bytes: int = DEFAULT_MAX_BYTES) -> FileFilter:
+        """The file filter this configuration asks for (defaults plus ``paths``)."""
+        return FileFilter(include=list(self.paths.include), exclude=list(self.paths.exclude),
+                          max_bytes=max_bytes)
 
     def instructions_for(self, path: str) -> list[str]:
         """Extra guidance for ``path``, in file order of the matching globs."""

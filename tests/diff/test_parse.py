@@ -117,3 +117,16 @@ def test_patch_with_git_header_keeps_forge_names() -> None:
     )
     f = parse_patch("x.py", text, status="modified")
     assert f.path == "x.py" and f.added_lines() == {1} and f.removed_lines() == {1}
+
+
+def test_one_broken_file_does_not_hide_the_others() -> None:
+    text = (
+        "diff --git a/ok.py b/ok.py\n--- a/ok.py\n+++ b/ok.py\n@@ -1 +1 @@\n-a\n+b\n"
+        "diff --git a/bad.py b/bad.py\n--- a/bad.py\n+++ b/bad.py\n@@ -1,9 +1,9 @@\n-a\n+b\n"
+        "diff --git a/ok2.py b/ok2.py\n--- a/ok2.py\n+++ b/ok2.py\n@@ -3 +3 @@\n-c\n+d\n"
+    )
+    files = {f.path: f for f in parse_unified_diff(text)}
+    assert files["ok.py"].added_lines() == {1}
+    assert files["ok2.py"].added_lines() == {3}
+    reason = files["bad.py"].no_patch_reason
+    assert reason is not None and reason.startswith(UNPARSABLE)

@@ -109,3 +109,11 @@ def test_path_instructions_list_form() -> None:
     assert config.instructions_for("migrations/0002.py") == [
         "Check that every migration is reversible."
     ]
+
+
+def test_file_filter_from_config() -> None:
+    config, _ = load_repo_config("paths:\n  include: ['src/']\n  exclude: ['src/gen/']\n")
+    ff = config.file_filter()
+    assert ff.skip_reason("src/app.py") is None
+    assert ff.skip_reason("src/gen/x.py") == "excluded by paths.exclude (src/gen/)"
+    assert ff.skip_reason("docs/a.md") == "not in paths.include"
