@@ -1,0 +1,76 @@
+"""Live progress at /ws/tasks/{id}: authenticated like the API, other projects' tasks look
+absent, and events published on Redis channel `auditbot:task:{id}` reach the client."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+import redis
+from websockets.exceptions import ConnectionClosedOK, InvalidStatus
+from websockets.sync.client import connect
+
+from tests.web.api.conftest import Api
+
+
+def _ws(api: Api, task_id: str, token: str | None) -> str:
+    url = api.base.replace("http://", "ws://") + f"/ws/tasks/{task_id}"
+    return f"{url}?access_token={token}" if token else url
+
+
+def test_progress_events_are_relayed_until_the_task_finishes(api: Api) -> None:
+    project = api.project()
+    member = api.user()
+    api.grant(member, project)
+    task = api.task(project, status="running", progress={"stage": "fetch"})
+    token = api.login(member.email)["access_token"]
+    publisher = redis.Redis.from_url(api.settings.redis_url)
+    events = [
+        {"type": "progress", "stage": "analyse", "done": 3, "total": 10},
+        {"type": "progress", "stage": "publish", "done": 10, "total": 10},
+        {"type": "finished", "status": "succeeded"},
+    ]
+    try:
+        with connect(_ws(api, task.id, token), open_timeout=10) as ws:
+            snapshot = json.loads(ws.recv(timeout=10))
+            assert snapshot == {"type": "snapshot", "task_id": task.id, "status": "running",
+                                "progress": {"stage": "fetch"}}
+
+            def publish() -> None:
+                for event in events:
+                    time.sleep(0.05)
+                    publisher.publish(f"auditbot:task:{task.id}", json.dumps(event))
+
+            sender = threading.Thread(target=publish)
+            sender.start()
+            received = [json.loads(ws.recv(timeout=10)) for _ in events]
+            sender.join()
+            assert received == events
+            # A finished event ends the stream: the server closes.
+            with pytest.raises(ConnectionClosedOK):
+                ws.recv(timeout=10)
+    finally:
+        publisher.close()
+
+
+def test_finished_task_sends_its_snapshot_and_closes(api: Api) -> None:
+    task = api.task(api.project(), status="succeeded")
+    token = api.login(api.user(admin=True).email)["access_token"]
+    with connect(_ws(api, task.id, token), open_timeout=10) as ws:
+        assert json.loads(ws.recv(timeout=10))["status"] == "succeeded"
+        with pytest.raises(ConnectionClosedOK):
+            ws.recv(timeout=10)
+
+
+def test_refused_without_a_token_or_for_another_project(api: Api) -> None:
+    theirs = api.task(api.project(), status="running")
+    member = api.user()
+    api.grant(member, api.project())
+    token = api.login(member.email)["access_token"]
+    for url in (_ws(api, theirs.id, None), _ws(api, theirs.id, "bad.token.here"),
+                _ws(api, theirs.id, token), _ws(api, "no-such-task", token)):
+        with pytest.raises(InvalidStatus) as refused, connect(url, open_timeout=10):
+            pass
+        assert refused.value.response.status_code == 403
