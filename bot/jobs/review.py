@@ -25,6 +25,7 @@ from bot.analysis.pipeline import ReviewOutcome, ReviewPipeline, ReviewRequest
 from bot.diff.repo_config import RepoConfig, load_repo_config
 from bot.errors import AuditbotError, RetryLater
 from bot.forges.base import ChangeTarget, CheckUpdate, Forge
+from bot.jobs.budgets import apply_budgets
 from bot.jobs.contracts import ReviewPullRequest
 from bot.jobs.deps import JobDeps, deps_of
 from bot.jobs.progress import RedisProgress
@@ -121,8 +122,9 @@ class ReviewRun:
                 )
                 return "skipped"
             only_paths = await self._incremental_paths(forge)
+            installation_id = await apply_budgets(self.deps, self.project_id, self.task_id)
             outcome = await asyncio.wait_for(
-                self._pipeline(forge).run(
+                self._pipeline(forge, installation_id).run(
                     ReviewRequest(
                         target=self.target,
                         config=config,
@@ -159,7 +161,7 @@ class ReviewRun:
             await self._fail(forge, check_id, exc)
             return "failed"
 
-    def _pipeline(self, forge: Forge) -> ReviewPipeline:
+    def _pipeline(self, forge: Forge, installation_id: int | None) -> ReviewPipeline:
         reviewer = None
         if self.deps.llm is not None:
             reviewer = LLMReviewer(
@@ -167,6 +169,7 @@ class ReviewRun:
                 concurrency=self.deps.settings.llm_concurrency,
                 task_id=self.task_id,
                 project_id=self.project_id,
+                installation_id=installation_id,
             )
         return ReviewPipeline(
             forge, llm=reviewer, progress=RedisProgress(self.deps.redis, self.task_id)

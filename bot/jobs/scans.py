@@ -32,6 +32,7 @@ from bot.forges.base import (
 )
 from bot.forges.tree import TreeSource
 from bot.forges.zipcheck import vet_archive
+from bot.jobs.budgets import apply_budgets
 from bot.jobs.contracts import Repository, ScanPush
 from bot.jobs.deps import JobDeps, deps_of
 from bot.jobs.progress import RedisProgress
@@ -188,12 +189,14 @@ async def _run(
         config, errors = load_repo_config(
             await source.read_repo_config(config_ref), allowed_models=deps.settings.allowed_models
         )
+        installation_id = await apply_budgets(deps, scan.project_id, scan.task_id)
         reviewer = (
             LLMReviewer(
                 deps.llm,
                 concurrency=deps.settings.llm_concurrency,
                 task_id=scan.task_id,
                 project_id=scan.project_id,
+                installation_id=installation_id,
             )
             if deps.llm is not None
             else None

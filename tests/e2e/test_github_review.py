@@ -236,3 +236,39 @@ def test_provider_down_still_posts_offline_findings(stack: Stack, tmp_path: Path
     assert "partial audit" in run["output"]["title"].lower()
     reviews = stack.github.submitted_reviews("Codertocat/Hello-World", 30)
     assert {c["line"] for c in reviews[0]["comments"]} >= {SHELL_LINE}
+
+
+def test_project_budget_stops_the_model_and_the_check_says_so(stack: Stack, tmp_path: Path) -> None:
+    import asyncio
+
+    from bot.store.db import create_engine, session_factory
+    from bot.store.models import Project
+
+    payload_repo = example("pull_request.opened")["repository"]
+
+    async def seed() -> None:
+        engine = create_engine(stack.env["DATABASE_URL"])
+        async with session_factory(engine)() as session, session.begin():
+            session.add(
+                Project(
+                    kind="github",
+                    external_id=payload_repo["id"],
+                    full_name=payload_repo["full_name"],
+                    budget_per_task_usd=0.0001,
+                )
+            )
+        await engine.dispose()
+
+    asyncio.run(seed())
+    repo = make_repo(tmp_path / "src", {"app.py": BASE})
+    commit(repo, {"app.py": HEAD}, "search and export")
+    base_sha, head_sha = stack.set_pull(31, repo, "HEAD~1", "HEAD")
+    stack.llm.findings = [llm_finding()]
+    worker = stack.worker()
+    payload = pr_payload("opened", 31, base_sha, head_sha)
+    assert stack.deliver("pull_request", payload).status_code == 202
+    wait_for(lambda: bool(completed(stack, head_sha)), timeout=90, what="the check", logs=[worker])
+    run = completed(stack, head_sha)[0]
+    assert stack.llm.requests == []  # nothing was sent to the model
+    assert "budget" in run["output"]["title"].lower()
+    assert run["conclusion"] == "failure"  # offline findings still count
