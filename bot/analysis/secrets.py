@@ -43,13 +43,17 @@ from detect_secrets.plugins.square_oauth import SquareOAuthDetector
 from detect_secrets.plugins.stripe import StripeDetector
 from detect_secrets.plugins.telegram_token import TelegramBotTokenDetector
 from detect_secrets.plugins.twilio import TwilioKeyDetector
-from detect_secrets.util.filetype import determine_file_type
+from detect_secrets.util.filetype import FileType, determine_file_type
 
 from bot.analysis.findings import Category, Finding, Severity
 
 logger = logging.getLogger(__name__)
 
 CWE_HARDCODED_CREDENTIALS = "CWE-798"
+CREDENTIAL_FIX = (
+    "Revoke and rotate the credential now (it stays in the git history), then read it from "
+    "the environment or a secret manager instead of the source."
+)
 
 # detect-secrets plugin -> our kind. Its PrivateKeyDetector is left out: it sees only the
 # BEGIN line, and the whole block must be masked, which _private_keys() does.
@@ -92,6 +96,15 @@ _SENSITIVE_WORDS = (
 _ENTROPY_ASSIGNMENT = re.compile(
     rf"(?i)[\w.\-]*{_SENSITIVE_WORDS}[\w.\-]*[\"'\]]?\s*(?:=>|:=|==|[:=]|\()\s*[@]?"
     r"(?P<q>[\"'`])(?P<secret>[A-Za-z0-9+/=_\-.~]{16,200})(?P=q)"
+)
+# In .env files, Dockerfiles, shell and config formats values are often unquoted.
+_UNQUOTED_ASSIGNMENT = re.compile(
+    rf"(?i)^\s*(?:export\s+|ENV\s+|ARG\s+|set\s+)?[\w.\-]*{_SENSITIVE_WORDS}[\w.\-]*\s*[=:]\s*"
+    r"(?P<secret>[A-Za-z0-9+/=_\-.~!@#%^&*]{12,200})\s*$"
+)
+_CONFIG_FILES = re.compile(
+    r"(?:^|/)(?:\.env(?:\.[\w.-]+)?|[\w.-]+\.env|Dockerfile[\w.-]*|[\w.-]+\.dockerfile|"
+    r"Containerfile|[\w.-]+\.(?:conf|cfg|ini|properties|toml|tfvars|sh|bash|zsh))$"
 )
 # Every word detect-secrets' KeywordDetector and our entropy check key on contains one of these.
 _KEYWORD_HINT = re.compile(r"(?i)key|pass|pwd|secret|token|credential|contrase")
@@ -220,8 +233,10 @@ def _candidate_lines(text: str, starts: list[int]) -> tuple[set[int], set[int]]:
 
 def _line_hits(path: str, text: str, starts: list[int]) -> Iterator[_Hit]:
     keyword = KeywordDetector()
+    config_like = bool(_CONFIG_FILES.search(path))
     keyword_regexes = REGEX_BY_FILETYPE.get(
-        determine_file_type(path), QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP
+        FileType.CONFIG if config_like else determine_file_type(path),
+        QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP,
     )
     plugins = _plugins()
     format_lines, keyword_lines = _candidate_lines(text, starts)
@@ -240,7 +255,10 @@ def _line_hits(path: str, text: str, starts: list[int]) -> Iterator[_Hit]:
         for value in keyword.analyze_string(line, denylist_regex_to_group=keyword_regexes):
             if value and not heuristic.is_indirect_reference(line):
                 yield from _occurrences("password", value, line, offset)
-        for match in _ENTROPY_ASSIGNMENT.finditer(line):
+        entropy_matches = list(_ENTROPY_ASSIGNMENT.finditer(line))
+        if config_like:
+            entropy_matches.extend(_UNQUOTED_ASSIGNMENT.finditer(line))
+        for match in entropy_matches:
             value = match.group("secret")
             if _entropy(value) >= 3.5 and re.search(r"\d", value) and re.search(r"[A-Za-z]", value):
                 yield _Hit("generic-secret", offset + match.start("secret"),
@@ -372,7 +390,7 @@ def secret_findings(path: str, text: str, lines: Collection[int] | None = None) 
                 message=(
                     f"A {match.title.lower()} ({match.preview}) is written into the source. "
                     "Anyone who can read the repository or its history can use it. "
-                    + fix_hint()
+                    + CREDENTIAL_FIX
                 ),
                 cwe=CWE_HARDCODED_CREDENTIALS,
                 suggestion=None,
@@ -383,21 +401,3 @@ def secret_findings(path: str, text: str, lines: Collection[int] | None = None) 
             )
         )
     return findings
-
-
-def fix_hint() -> str:
-    """What to tell the author for any credential finding."""
-    return (
-        "Revoke and rotate the credential now (it stays in the git history), then read it from "
-        "the environment or a secret manager instead of the source."
-    )
-
-
-__all__ = [
-    "SecretMasker",
-    "SecretMatch",
-    "find_secrets",
-    "fix_hint",
-    "mask_secrets",
-    "secret_findings",
-]

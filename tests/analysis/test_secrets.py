@@ -98,3 +98,38 @@ def test_lines_limit_the_scan() -> None:
 )
 def test_references_and_placeholders_are_not_secrets(line: str) -> None:
     assert find_secrets("settings.py", line) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "line"),
+    [
+        (".env", "DB_PASSWORD=Hq4!mLz9wX"),
+        ("app/.env.production", "SECRET_KEY=Hq4mLz9wXa7Rt2Yv"),
+        ("Dockerfile", "ENV API_TOKEN=Hq4mLz9wXa7Rt2YvK3"),
+        ("src/db.ts", 'const password: string = "N7v#pQ2x!LmR8";'),
+        ("config/app.properties", "spring.datasource.password=Secr3t!x9"),
+        ("docker-compose.yml", "      POSTGRES_PASSWORD: Pg9!xLm2qR"),
+        ("cmd/main.go", 'const dbPassword = "N7v#pQ2x!LmR8"'),
+        ("App.java", 'private static final String PASSWORD = "N7v#pQ2x!LmR8";'),
+        ("scripts/db.sh", "export PGPASSWORD='N7v#pQ2x!LmR8'"),
+    ],
+)
+def test_hard_coded_passwords_across_file_types(path: str, line: str) -> None:
+    assert find_secrets(path, line), line
+
+
+@pytest.mark.parametrize(
+    ("path", "line"),
+    [
+        (".env", "DB_PASSWORD="),
+        (".env", "DB_PASSWORD=${VAULT_DB_PASSWORD}"),
+        (".env.example", "OPENAI_API_KEY=your-openai-key-here"),
+        ("Dockerfile", "ARG NPM_TOKEN"),
+        ("deploy.sh", "export API_TOKEN=$(vault read -field=token secret/api)"),
+        ("src/db.ts", 'const password: string = process.env.DB_PASSWORD ?? "";'),
+        ("app.py", 'password = input("Password: ")'),
+        ("app.py", "PASSWORD_MIN_LENGTH = 12"),
+    ],
+)
+def test_references_in_config_files_are_not_secrets(path: str, line: str) -> None:
+    assert find_secrets(path, line) == []
