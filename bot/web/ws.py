@@ -8,6 +8,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from redis.asyncio import Redis
 from starlette.routing import BaseRoute, WebSocketRoute
@@ -23,6 +26,7 @@ FINISHED = frozenset({"succeeded", "failed", "cancelled", "superseded"})
 # Close codes in the application range, mirroring the HTTP answers.
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_NOT_FOUND = 4404
+STATUS_POLL_S = 10.0
 
 
 def channel(task_id: str) -> str:
@@ -46,18 +50,27 @@ async def task_progress(websocket: WebSocket) -> None:
         if task is None or not await can_see(session, user, task.project_id):
             await websocket.close(CLOSE_NOT_FOUND, "no such task")
             return
-        snapshot = {"type": "snapshot", "task_id": task.id, "status": task.status,
-                    "progress": task.progress or {}}
+        snapshot: dict[str, Any] = {"type": "snapshot", "task_id": task.id,
+                                    "status": task.status, "progress": task.progress or {}}
     redis: Redis = state.redis
     pubsub = redis.pubsub()
     await pubsub.subscribe(channel(task_id))
+    # The worker keeps the last event for clients that connect mid-run.
+    last = await redis.get(f"{channel(task_id)}:last")
+    snapshot["last"] = _json_or_none(last)
     await websocket.accept()
+
+    async def status_now() -> str | None:
+        async with state.sessions() as session:
+            current = await session.get(AuditTask, task_id)
+            return current.status if current is not None else None
+
     try:
         # Subscribed before the snapshot is sent: no event can fall between the two.
         await websocket.send_json(snapshot)
         if snapshot["status"] in FINISHED:
             return
-        await _relay(websocket, pubsub)
+        await _relay(websocket, pubsub, status_now)
     except WebSocketDisconnect:
         pass
     finally:
@@ -67,14 +80,22 @@ async def task_progress(websocket: WebSocket) -> None:
             await websocket.close()
 
 
-async def _relay(websocket: WebSocket, pubsub: object) -> None:
+async def _relay(
+    websocket: WebSocket, pubsub: Any, status_now: Callable[[], Awaitable[str | None]]
+) -> None:
     receiver = asyncio.create_task(_wait_for_close(websocket))
+    checked = time.monotonic()
     try:
         while not receiver.done():
-            message = await pubsub.get_message(  # type: ignore[attr-defined]
-                ignore_subscribe_messages=True, timeout=1.0
-            )
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
             if message is None:
+                # Progress events need not say the task ended; the database does.
+                if time.monotonic() - checked > STATUS_POLL_S:
+                    checked = time.monotonic()
+                    status = await status_now()
+                    if status is None or status in FINISHED:
+                        await websocket.send_json({"type": "finished", "status": status})
+                        return
                 continue
             data = message["data"]
             text = data.decode() if isinstance(data, bytes) else str(data)
@@ -94,6 +115,15 @@ async def _wait_for_close(websocket: WebSocket) -> None:
     with contextlib.suppress(WebSocketDisconnect):
         while True:
             await websocket.receive_text()
+
+
+def _json_or_none(raw: bytes | str | None) -> Any:
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
 
 
 def ws_routes() -> list[BaseRoute]:

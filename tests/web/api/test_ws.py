@@ -36,7 +36,7 @@ def test_progress_events_are_relayed_until_the_task_finishes(api: Api) -> None:
         with connect(_ws(api, task.id, token), open_timeout=10) as ws:
             snapshot = json.loads(ws.recv(timeout=10))
             assert snapshot == {"type": "snapshot", "task_id": task.id, "status": "running",
-                                "progress": {"stage": "fetch"}}
+                                "progress": {"stage": "fetch"}, "last": None}
 
             def publish() -> None:
                 for event in events:
@@ -74,3 +74,32 @@ def test_refused_without_a_token_or_for_another_project(api: Api) -> None:
         with pytest.raises(InvalidStatus) as refused, connect(url, open_timeout=10):
             pass
         assert refused.value.response.status_code == 403
+
+
+def test_late_client_gets_the_last_event_and_hears_the_end_from_the_database(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import update
+
+    from bot.store.models import AuditTask
+    from bot.web import ws as ws_module
+
+    monkeypatch.setattr(ws_module, "STATUS_POLL_S", 0.2)
+    task = api.task(api.project(), status="running")
+    token = api.login(api.user(admin=True).email)["access_token"]
+    store = redis.Redis.from_url(api.settings.redis_url)
+    try:
+        store.set(f"auditbot:task:{task.id}:last", json.dumps({"stage": "llm", "chunks_done": 2}))
+    finally:
+        store.close()
+    with connect(_ws(api, task.id, token), open_timeout=10) as ws:
+        assert json.loads(ws.recv(timeout=10))["last"] == {"stage": "llm", "chunks_done": 2}
+
+        async def finish(session: object) -> None:
+            await session.execute(  # type: ignore[attr-defined]
+                update(AuditTask).where(AuditTask.id == task.id).values(status="failed"))
+
+        api.run(finish)
+        assert json.loads(ws.recv(timeout=10)) == {"type": "finished", "status": "failed"}
+        with pytest.raises(ConnectionClosedOK):
+            ws.recv(timeout=10)
