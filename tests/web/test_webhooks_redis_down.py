@@ -3,7 +3,10 @@ The Redis here is a private redis-server on a random port, never the shared one.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+
+import pytest
 
 from tests.events.payloads import github_payload
 from tests.events.private_redis import private_redis
@@ -51,3 +54,17 @@ async def test_events_that_need_no_work_do_not_need_redis(
             redis_server.stop()
             response = await post_github(client, "ping", github_payload("ping"))
             assert response.status_code == 200
+
+
+async def test_start_up_warns_about_a_redis_that_can_lose_jobs(
+    make_settings: SettingsFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    options = ("--appendonly", "no", "--maxmemory-policy", "allkeys-lru")
+    with private_redis(tmp_path, *options) as redis_server:
+        settings = make_settings(REDIS_URL=redis_server.url, **WEBHOOK_ENV)
+        with caplog.at_level(logging.WARNING, logger="bot.events.redis_checks"):
+            async with running_app(settings):
+                pass
+    warnings = [r.getMessage() for r in caplog.records if "may lose queued jobs" in r.getMessage()]
+    assert len(warnings) == 2
+    assert "appendonly yes" in warnings[0] and "noeviction" in warnings[1]
