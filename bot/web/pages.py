@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 from bot.store.models import AuditTask, User
 from bot.web import auth_throttle
 from bot.web.api.access import ACCESS_COOKIE, bearer_token, can_see, user_from_token
+from bot.web.api.accounts import create_account
 from bot.web.api.reports import html_response, load_report
 from bot.web.api.spec import read_limited
 from bot.web.auth import (
@@ -102,6 +103,7 @@ REASONS = {
     "expired": "This report link has expired. Log in to see the report.",
     "invalid": "This report link is not valid. Log in to see the report.",
     "login": "Log in to see this page.",
+    "registered": "Your account is ready. Log in.",
 }
 
 
@@ -159,6 +161,27 @@ async def reset_page(request: Request) -> Response:
     return _page("reset.html.j2", done=True)
 
 
+async def register_page(request: Request) -> Response:
+    if request.method == "GET":
+        return _page("register.html.j2", invitation=request.query_params.get("invitation", ""))
+    form = await _form(request)
+    email, password = form.get("email", "").strip(), form.get("password", "")
+    invitation = form.get("invitation", "")
+    if "@" not in email or not 10 <= len(password) <= 256:
+        return _page("register.html.j2", 400, invitation=invitation, email=email,
+                     error="Enter your e-mail address and a password of 10 to 256 characters.")
+    async with request.app.state.sessions() as session:
+        try:
+            await create_account(session, request.app.state.settings, email=email,
+                                 password=password, display_name=None,
+                                 invitation=invitation or None)
+        except HTTPException as exc:
+            return _page("register.html.j2", exc.status_code, invitation=invitation,
+                         email=email, error=exc.detail[:1].upper() + exc.detail[1:] + ".")
+        await session.commit()
+    return RedirectResponse("/login?reason=registered", status_code=303)
+
+
 async def _form(request: Request) -> dict[str, str]:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "application/x-www-form-urlencoded":
@@ -173,4 +196,5 @@ def page_routes() -> list[BaseRoute]:
         Route("/reports/{task_id}", report_page, methods=["GET"]),
         Route("/login", login_page, methods=["GET", "POST"]),
         Route("/reset-password", reset_page, methods=["GET", "POST"]),
+        Route("/register", register_page, methods=["GET", "POST"]),
     ]

@@ -205,3 +205,23 @@ def test_report_in_headless_chromium(api: Api, report_task: dict[str, Any], chro
     assert HIGH_RGB in colours
     critical_pixels = sum(1 for p in pixels if p == CRITICAL_RGB)
     assert critical_pixels > 500  # a bar, not a stray badge pixel
+
+
+def test_invitation_link_opens_the_register_page(api: Api) -> None:
+    admin = api.as_user(api.user(admin=True))
+    invite = admin.post("/api/v1/invitations", json={"email": "new@example.com"}).json()
+    link = invite["url"].replace(api.settings.public_url, api.base)
+    page = httpx.get(link)
+    assert page.status_code == 200
+    assert f'value="{invite["token"]}"' in page.text
+    wrong = httpx.post(f"{api.base}/register", data={"email": "eve@example.com",
+                                                      "password": "long enough pw",
+                                                      "invitation": invite["token"]})
+    assert wrong.status_code == 403
+    assert "The invitation is for another address." in wrong.text
+    made = httpx.post(f"{api.base}/register", data={"email": "new@example.com",
+                                                     "password": "long enough pw",
+                                                     "invitation": invite["token"]})
+    assert made.status_code == 303
+    assert made.headers["location"] == "/login?reason=registered"
+    assert api.login("new@example.com", "long enough pw")["access_token"]

@@ -8,10 +8,12 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
+from bot.config import Settings
 from bot.mail import send_mail
 from bot.store.models import User
 from bot.web import auth_throttle
@@ -157,26 +159,43 @@ async def me(call: Call) -> UserOut:
 
 async def register(call: Call) -> UserOut:
     body: RegisterIn = call.body
-    email = body.email.lower()
+    user = await create_account(call.session, call.settings, email=body.email,
+                                password=body.password, display_name=body.display_name,
+                                invitation=body.invitation)
+    return await user_out(call, user)
+
+
+async def create_account(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    email: str,
+    password: str,
+    display_name: str | None,
+    invitation: str | None,
+) -> User:
+    """Register by invitation (or openly, as a member, when OPEN_REGISTRATION is on);
+    raises HTTPException 403/409. Shared by the API and the /register page."""
+    email = email.lower()
     is_admin = False
-    if body.invitation:
+    if invitation:
         try:
-            invite = await consume_one_time_token(call.session, "invite", body.invitation)
+            invite = await consume_one_time_token(session, "invite", invitation)
         except InvalidToken:
             raise HTTPException(403, "the invitation is invalid, used or expired") from None
         if invite.email and invite.email.lower() != email:
             raise HTTPException(403, "the invitation is for another address")
         is_admin = invite.is_admin
-    elif not call.settings.open_registration:
+    elif not settings.open_registration:
         raise HTTPException(403, "registration needs an invitation from an administrator")
-    taken = await call.session.scalar(select(User.id).where(func.lower(User.email) == email))
+    taken = await session.scalar(select(User.id).where(func.lower(User.email) == email))
     if taken is not None:
         raise HTTPException(409, "an account with this address exists")
-    user = User(email=email, display_name=body.display_name,
-                password_hash=await hash_password_async(body.password), is_admin=is_admin)
-    call.session.add(user)
-    await call.session.flush()
-    return await user_out(call, user)
+    user = User(email=email, display_name=display_name,
+                password_hash=await hash_password_async(password), is_admin=is_admin)
+    session.add(user)
+    await session.flush()
+    return user
 
 
 async def invite(call: Call) -> InvitationOut:
