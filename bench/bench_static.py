@@ -103,6 +103,7 @@ def main() -> int:
     analyze_file("warm/up.py", "x = 1\n")  # loads the rule tables and Bandit's plugins once
     mixed = score(CORPUS, "manifest.yml", args.verbose)
     score(CORPUS / "holdout", "manifest.yml", args.verbose)
+    score(CORPUS / "holdout2", "manifest.yml", args.verbose)
     score(CORPUS / "bandit_examples", "labels.yml", args.verbose)
     throughput()
     goal = mixed["recall"] >= 0.8 and mixed["fp_rate"] <= 0.1
