@@ -117,19 +117,22 @@ class _Unit:
         return self.header_tokens + _JOIN_MARGIN + sum(p.tokens + _JOIN_MARGIN
                                                        for p in self.pieces)
 
-    def render(self) -> tuple[str, bool]:
-        """The unit's text, and whether repeated context was dropped from it.
+    def render(self, model: str | None) -> tuple[str, int]:
+        """The unit's text and an upper bound of its tokens.
 
         Two hunks of one function would show it twice: later pieces drop the context
-        lines already shown (fewer tokens than counted, so the bound still holds).
+        lines already shown, and only those shortened pieces are counted again (so
+        ``token_count`` stays close to the real count, not just under the budget).
         """
         out = [self.header]
+        tokens = self.header_tokens + _JOIN_MARGIN
         seen: set[int] = set()
         for p in self.pieces:
-            out.append(p.text_after(seen))
+            text = p.text_after(seen)
+            out.append(text)
+            tokens += (p.tokens if text is p.text else count_tokens(text, model)) + _JOIN_MARGIN
             seen |= p.shown
-        return "\n".join(out), any(a is not p.text for a, p in zip(out[1:], self.pieces,
-                                                                    strict=True))
+        return "\n".join(out), tokens
 
 
 @dataclass
@@ -354,10 +357,9 @@ def _emit_group(units: list[_Unit], opts: _Options) -> list[Chunk]:
             f"budget_tokens={opts.budget} cannot hold even one line of {units[0].path} with "
             f"its headers ({tokens} tokens); use a larger budget"
         )
-    rendered = [u.render() for u in units]
+    rendered = [u.render(opts.model) for u in units]
     text = "\n\n".join(t for t, _ in rendered)
-    if any(deduped for _, deduped in rendered):
-        tokens = count_tokens(text, opts.model)  # the estimate is now loose: count exactly
+    tokens = sum(n for _, n in rendered) + _JOIN_MARGIN * (len(units) - 1)
     shown: dict[str, frozenset[int]] = {}
     for u in units:
         for p in u.pieces:

@@ -133,7 +133,8 @@ def test_two_hunks_of_one_function_show_it_once() -> None:
     assert chunk.text.count("def work():") == 1 + 2  # one context line, two hunk titles
     assert chunk.text.count("v10 = 10") == 1
     assert chunk.lines_for("w.py") == frozenset(range(1, 33))
-    assert count_tokens(chunk.text, "gpt-4o") == chunk.token_count
+    exact = count_tokens(chunk.text, "gpt-4o")
+    assert exact <= chunk.token_count <= exact + 20
 
 
 def test_file_names_cannot_forge_structure() -> None:
