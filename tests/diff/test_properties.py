@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import difflib
 
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.diff.chunking import build_chunks
+from bot.diff.filters import FileFilter
 from bot.diff.lines import place_range
 from bot.diff.parse import FileDiff, parse_patch
+from bot.diff.repo_config import RepoConfig, load_repo_config
 from bot.diff.tokens import count_tokens
 
 SETTINGS = settings(max_examples=40, deadline=None,
@@ -144,3 +147,41 @@ def test_chunking_drops_nothing_keeps_order_and_budget(
         # Every added line is shown in some chunk (nothing dropped).
         shown = set().union(*(c.lines_for(fd.path) for c in chunks)) if chunks else set()
         assert fd.added_lines() <= shown
+
+
+yaml_scalars = st.one_of(st.none(), st.booleans(), st.integers(-10, 500), st.text(max_size=20),
+                         st.sampled_from(["high", "never", "gpt-4o", "src/**", "[", "!x"]))
+yaml_values = st.recursive(
+    yaml_scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4),
+                            st.dictionaries(st.text(max_size=12), inner, max_size=4)),
+    max_leaves=12,
+)
+config_docs = st.dictionaries(
+    st.sampled_from(["enabled", "paths", "review", "llm", "path_instructions", "other"]),
+    st.one_of(yaml_values, st.fixed_dictionaries({}, optional={
+        "include": yaml_values, "exclude": yaml_values, "min_severity": yaml_values,
+        "fail_on": yaml_values, "max_comments": yaml_values, "language": yaml_values,
+        "model": yaml_values, "provider": yaml_values,
+    })),
+    max_size=5,
+)
+
+
+@SETTINGS
+@given(st.one_of(config_docs.map(lambda d: yaml.safe_dump(d, allow_unicode=True)),
+                 st.text(max_size=200)))
+def test_repo_config_never_raises(text: str) -> None:
+    config, errors = load_repo_config(text, allowed_models=["gpt-4o"])
+    assert isinstance(config, RepoConfig)
+    assert all(isinstance(e, str) and e for e in errors)
+    assert config.llm.model in (None, "gpt-4o")
+
+
+@SETTINGS
+@given(st.text(min_size=1, max_size=60), st.one_of(st.none(), st.binary(max_size=300),
+                                                   st.text(max_size=300)))
+def test_file_filter_never_raises(path: str, content: bytes | str | None) -> None:
+    reason = FileFilter(include=["**/*.py"], exclude=["!vendor/"]).skip_reason(
+        path, content=content)
+    assert reason is None or isinstance(reason, str)
