@@ -42,3 +42,18 @@ async def record_failure(redis: Redis, email: str, address: str) -> None:
 async def record_success(redis: Redis, email: str, address: str) -> None:
     account_key, _ = _keys(email, address)
     await redis.delete(account_key)
+
+
+RESET_MAILS_PER_HOUR = 3
+
+
+async def allow_reset_mail(redis: Redis, email: str) -> bool:
+    """At most a few reset mails per address an hour, so the form cannot flood a mailbox.
+    Over the limit the request still answers the same; only the mail is not sent."""
+    account = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+    key = f"auditbot:reset-mails:{account}"
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.incr(key)
+        pipe.expire(key, 3600, nx=True)
+        sent, _ = await pipe.execute()
+    return int(sent) <= RESET_MAILS_PER_HOUR

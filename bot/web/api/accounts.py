@@ -213,7 +213,8 @@ async def request_reset(call: Call) -> JSONResponse:
     email = call.body.email.lower()
     user = await call.session.scalar(select(User).where(func.lower(User.email) == email))
     task = None
-    if user is not None and user.is_active and call.settings.smtp_url:
+    if (user is not None and user.is_active and call.settings.smtp_url
+            and await auth_throttle.allow_reset_mail(call.redis, email)):
         token, _ = await issue_one_time_token(call.session, "reset", ttl=RESET_TTL, user_id=user.id)
         link = f"{call.settings.public_url.rstrip('/')}/reset-password?token={token}"
         body = (f"Someone asked to reset the auditbot password of {user.email}.\n\n"

@@ -147,3 +147,16 @@ def test_short_password_is_refused_with_a_problem(api: Api) -> None:
     assert answer.status_code == 422
     assert answer.headers["content-type"] == "application/problem+json"
     assert answer.json()["errors"][0]["loc"] == ["password"]
+
+
+def test_reset_mails_are_limited_per_address(api_factory: Callable[..., Any],
+                                             smtp: tuple[str, Inbox]) -> None:
+    url, inbox = smtp
+    with api_factory(SMTP_URL=url) as api:
+        user = api.user()
+        answers = [httpx.post(f"{api.base}/api/v1/auth/password-reset",
+                              json={"email": user.email}) for _ in range(5)]
+        assert {a.status_code for a in answers} == {202}
+        inbox.wait(3)
+        time.sleep(0.5)
+        assert len(inbox.messages) == 3
