@@ -187,8 +187,8 @@ def parse_patch(
     try:
         files = PatchSet(f"--- {src}\n+++ {dst}\n{text}")
     except (UnidiffParseError, UnicodeError, ValueError) as exc:
-        logger.warning("patch of %s does not parse: %s", path, exc)
-        return FileDiff(path, old, st, no_patch_reason=f"{UNPARSABLE} ({exc})")
+        logger.warning("patch of %s does not parse: %s", path, _why(exc))
+        return FileDiff(path, old, st, no_patch_reason=f"{UNPARSABLE} ({_why(exc)})")
     if len(files) != 1:
         return FileDiff(path, old, st, no_patch_reason=UNPARSABLE)
     pf = files[0]
@@ -209,7 +209,7 @@ def parse_unified_diff(text: str | bytes) -> list[FileDiff]:
         patchset = PatchSet(body)
     except (UnidiffParseError, UnicodeError, ValueError) as exc:
         # One bad file must not hide the others: parse file by file.
-        logger.warning("diff does not parse as a whole (%s); parsing per file", exc)
+        logger.warning("diff does not parse as a whole (%s); parsing per file", _why(exc))
         return [f for part in _split_git_diff(body) for f in _parse_one_part(part)]
     return [_convert_file(pf) for pf in patchset]
 
@@ -220,7 +220,13 @@ def _parse_one_part(part: str) -> list[FileDiff]:
     except (UnidiffParseError, UnicodeError, ValueError) as exc:
         m = re.match(r"diff --git (\S+) (\S+)", part)
         path = _strip_prefix(_unquote(m.group(2))) if m else "(unknown)"
-        return [FileDiff(path, None, "modified", no_patch_reason=f"{UNPARSABLE} ({exc})")]
+        return [FileDiff(path, None, "modified", no_patch_reason=f"{UNPARSABLE} ({_why(exc)})")]
+
+
+def _why(exc: Exception) -> str:
+    """The parser's reason without the offending line: code may hold a secret, and this
+    text reaches logs and the PR summary."""
+    return str(exc).split(":", 1)[0].strip()[:80] or type(exc).__name__
 
 
 def _split_git_diff(body: str) -> list[str]:

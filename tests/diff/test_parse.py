@@ -130,3 +130,13 @@ def test_one_broken_file_does_not_hide_the_others() -> None:
     assert files["ok2.py"].added_lines() == {3}
     reason = files["bad.py"].no_patch_reason
     assert reason is not None and reason.startswith(UNPARSABLE)
+
+
+def test_parse_errors_do_not_echo_code(caplog: pytest.LogCaptureFixture) -> None:
+    secret = "AKIAIOSFODNN7EXAMPLE"
+    f = parse_patch("x.py", f"@@ -1,1 +1,1 @@\n-a\n?{secret}\n")
+    assert f.no_patch_reason == f"{UNPARSABLE} (Hunk diff line expected)"
+    assert secret not in caplog.text
+    [g] = parse_unified_diff(f"diff --git a/y b/y\n--- a/y\n+++ b/y\n@@ -1 +1 @@\n?{secret}\n")
+    assert g.no_patch_reason is not None and secret not in g.no_patch_reason
+    assert secret not in caplog.text

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from bot.diff.chunking import build_chunks
 from bot.diff.filters import FileFilter
 from bot.diff.lines import place_range
-from bot.diff.parse import FileDiff, parse_patch
+from bot.diff.parse import FileDiff, parse_patch, parse_unified_diff
 from bot.diff.repo_config import RepoConfig, load_repo_config
 from bot.diff.tokens import count_tokens
 
@@ -185,3 +185,29 @@ def test_file_filter_never_raises(path: str, content: bytes | str | None) -> Non
     reason = FileFilter(include=["**/*.py"], exclude=["!vendor/"]).skip_reason(
         path, content=content)
     assert reason is None or isinstance(reason, str)
+
+
+diffish = st.lists(
+    st.one_of(
+        st.sampled_from(["@@ -1,2 +1,2 @@", "@@ -0,0 +1 @@", "@@ -3 +3,0 @@ f", "+a", "-b", " c",
+                         "\\ No newline at end of file", "diff --git a/x b/x", "--- a/x",
+                         "+++ b/x", "Binary files a/x and b/x differ", "new file mode 100644",
+                         "old mode 100644", "new mode 100755", "GIT binary patch", "", "\r"]),
+        st.text(max_size=15),
+    ),
+    max_size=25,
+).map("\n".join)
+
+
+@SETTINGS
+@given(diffish, st.sampled_from([None, "added", "removed", "renamed", "modified"]))
+def test_parsing_never_raises_on_garbage(text: str, status: str | None) -> None:
+    fd = parse_patch("x.py", text, old_path="o.py", status=status)
+    assert fd.path == "x.py"
+    if fd.no_patch_reason is None:
+        for line in fd.commentable("new"):
+            assert line >= 0
+    fd2 = parse_patch("x.py", text.encode("utf-8", "surrogatepass") + b"\xff\xfe")
+    assert fd2.path == "x.py"
+    for f in parse_unified_diff(text):
+        assert isinstance(f.path, str)
