@@ -8,9 +8,10 @@ hashes tiktoken itself pins) and the encodings are built from them with
 
 Other families (Anthropic, Gemini, DeepSeek, Qwen, Llama, ...) have tokenizers we do not
 ship. For them the count is conservative: the larger of the two OpenAI encodings times
-:data:`FOREIGN_SAFETY_FACTOR`. Published comparisons put those tokenizers at up to about
-1.3x cl100k on source code (Claude's newest tokenizer is quoted at up to 1.35x), so 1.4x
-keeps the estimate above the real count at the cost of somewhat smaller chunks.
+:data:`FOREIGN_SAFETY_FACTOR`. The factor is a safety margin, not a measurement: those
+tokenizers are reported to spend up to about a third more tokens than cl100k on code,
+and an overestimate only costs somewhat smaller chunks, while an underestimate would
+overflow the model's window. Providers report real usage, which cost accounting uses.
 """
 
 from __future__ import annotations
