@@ -148,6 +148,16 @@ def api(make_settings: Callable[..., Settings], redis_url: str) -> Iterator[Api]
     yield from start_api(make_settings(REDIS_URL=redis_url))
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_api(request: pytest.FixtureRequest, make_settings: Callable[..., Settings],
+           redis_url: str) -> Iterator[Api]:
+    """The API on SQLite, then on PostgreSQL: for queries whose SQL differs per engine."""
+    env = {"REDIS_URL": redis_url}
+    if request.param == "postgres":
+        env["DATABASE_URL"] = request.getfixturevalue("postgres_url")
+    yield from start_api(make_settings(**env))
+
+
 @pytest.fixture
 def api_factory(
     make_settings: Callable[..., Settings], redis_url: str

@@ -9,7 +9,8 @@ from bot.reports.triage import silenced_fingerprints
 from tests.web.api.conftest import Api
 
 
-def test_filters(api: Api) -> None:
+def test_filters(db_api: Api) -> None:
+    api = db_api
     project = api.project()
     other = api.project()
     task = api.task(project)

@@ -11,7 +11,8 @@ from tests.web.api.conftest import Api
 
 
 @pytest.fixture
-def world(api: Api) -> dict[str, Any]:
+def world(db_api: Api) -> dict[str, Any]:
+    api = db_api
     admin = api.user(admin=True)
     member = api.user()
     mine = api.project("team/mine")
@@ -99,7 +100,9 @@ def test_member_cannot_change_settings_of_a_granted_project(world: dict[str, Any
     assert changed.json()["settings"] == {"x": 1}
 
 
-def test_stats_and_usage_cover_only_granted_projects(api: Api, world: dict[str, Any]) -> None:
+def test_stats_and_usage_cover_only_granted_projects(db_api: Api,
+                                                     world: dict[str, Any]) -> None:
+    api = db_api
     api.usage(world["mine"], cost_usd=0.5)
     api.usage(world["theirs"], cost_usd=7.0)
     stats = world["member"].get("/api/v1/stats").json()

@@ -5,30 +5,19 @@ from __future__ import annotations
 
 import random
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import redis
 
-from bot.config import Settings
-from tests.web.api.conftest import Api, start_api
+from tests.web.api.conftest import Api
 
 SEVERITIES = ["critical", "high", "medium", "low", "info"]
 CATEGORIES = ["security", "bug", "performance", "style"]
 RULES = ["B602", "B608", None, "secrets"]
 PATHS = ["a.py", "b/c.py", "d.js"]
 MODELS = [("openai", "gpt-4o"), ("deepseek", "deepseek-chat"), ("gemini", "gemini-2.5-pro")]
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def stats_api(request: pytest.FixtureRequest, make_settings: Callable[..., Settings],
-              redis_url: str) -> Iterator[Api]:
-    env = {"REDIS_URL": redis_url}
-    if request.param == "postgres":
-        env["DATABASE_URL"] = request.getfixturevalue("postgres_url")
-    yield from start_api(make_settings(**env))
 
 
 def _seed(api: Api) -> dict[str, Any]:
@@ -72,8 +61,8 @@ def _seed(api: Api) -> dict[str, Any]:
             "durations": durations, "statuses": statuses}
 
 
-def test_overall_statistics_match_the_rows(stats_api: Api) -> None:
-    api = stats_api
+def test_overall_statistics_match_the_rows(db_api: Api) -> None:
+    api = db_api
     seeded = _seed(api)
     queue = redis.Redis.from_url(api.settings.redis_url)
     try:
@@ -127,8 +116,8 @@ def test_overall_statistics_match_the_rows(stats_api: Api) -> None:
     assert stats["queue_depth"] == 3
 
 
-def test_project_statistics_and_usage_against_budget(stats_api: Api) -> None:
-    api = stats_api
+def test_project_statistics_and_usage_against_budget(db_api: Api) -> None:
+    api = db_api
     seeded = _seed(api)
     project = seeded["project"]
     client = api.as_user(api.user(admin=True))
