@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +25,7 @@ from bot.web.api.jobs import (
     enqueue_scan,
 )
 from bot.web.api.schemas import Page, PageQuery, Text, aware
-from bot.web.api.spec import Call, Operation, read_limited
+from bot.web.api.spec import Call, Operation
 
 log = logging.getLogger(__name__)
 
@@ -188,24 +189,42 @@ async def upload_archive(call: Call) -> TaskOut:
     media = call.request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media not in ("application/zip", "application/octet-stream"):
         raise HTTPException(415, "send the ZIP as the raw body (application/zip)")
-    data = await read_limited(call.request, ARCHIVE_LIMIT)
-    if not data.startswith(b"PK"):
-        raise HTTPException(400, "the body is not a ZIP archive")
-    task = AuditTask(project_id=project.id, kind="archive", trigger="api", progress={}, counts={})
-    call.session.add(task)
-    await call.session.flush()
     folder = Path(call.settings.data_dir) / "archives"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{task.id}.zip"
-    path.write_bytes(data)
-    if not zipfile.is_zipfile(path):
-        path.unlink()
-        raise HTTPException(400, "the body is not a readable ZIP archive")
+    partial = folder / f"upload-{secrets.token_hex(8)}.part"
+    try:
+        await _receive(call, partial)
+        task = AuditTask(project_id=project.id, kind="archive", trigger="api", progress={},
+                         counts={})
+        call.session.add(task)
+        await call.session.flush()
+        path = folder / f"{task.id}.zip"
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
     task.progress = {"archive_path": str(path.resolve())}
     payload = ScanArchive(task_id=task.id, project_id=project.id,
                           archive_path=str(path.resolve()), requested_by=call.me.id)
     await enqueue_scan(call.session, call.redis, task, payload, SCAN_ARCHIVE)
     return task_out(task)
+
+
+async def _receive(call: Call, target: Path) -> None:
+    """Stream the upload to ``target`` (never whole in memory), up to ARCHIVE_LIMIT bytes."""
+    declared = call.request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > ARCHIVE_LIMIT:
+        raise HTTPException(413, f"the archive exceeds {ARCHIVE_LIMIT} bytes")
+    size = 0
+    with target.open("wb") as out:
+        async for chunk in call.request.stream():
+            size += len(chunk)
+            if size > ARCHIVE_LIMIT:
+                raise HTTPException(413, f"the archive exceeds {ARCHIVE_LIMIT} bytes")
+            out.write(chunk)
+    with target.open("rb") as head:
+        magic = head.read(2)
+    if magic != b"PK" or not zipfile.is_zipfile(target):
+        raise HTTPException(400, "the body is not a readable ZIP archive")
 
 
 T = "/api/v1/tasks/{task_id}"

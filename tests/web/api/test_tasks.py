@@ -64,6 +64,8 @@ def test_upload_zip_enqueues_scan_archive(api: Api) -> None:
     not_zip = client.post(f"/api/v1/projects/{project.id}/archives", content=b"PK but no",
                           headers={"Content-Type": "application/zip"})
     assert not_zip.status_code == 400
+    leftovers = [p.name for p in saved.parent.iterdir() if p.suffix != ".zip"]
+    assert leftovers == []  # a refused upload leaves no partial file behind
     wrong_type = client.post(f"/api/v1/projects/{project.id}/archives", content=_zip(),
                              headers={"Content-Type": "text/plain"})
     assert wrong_type.status_code == 415
