@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import pytest
@@ -19,7 +20,7 @@ from bot.forges.base import (
 )
 from bot.forges.github import GitHubForge
 from bot.forges.github_auth import GitHubApp
-from tests.fakes.fake_github import FakeGitHub, PullFile
+from tests.fakes.fake_github import FakeGitHub, Pull, PullFile
 
 from .conftest import INSTALLATION
 
@@ -43,9 +44,6 @@ def setup_pull(fake: FakeGitHub, files: list[PullFile] | None = None) -> None:
     repo.pulls[7] = Pull(7, BASE, HEAD, files)
     repo.trees[BASE] = {".auditbot.yml": b"review:\n  fail_on: critical\n", "app.py": b"x"}
     repo.trees[HEAD] = {".auditbot.yml": b"review:\n  fail_on: info\n", "app.py": b"y"}
-
-
-from tests.fakes.fake_github import Pull  # noqa: E402
 
 
 def comment(line: int, key: str, *, side: str = "new", start: int | None = None,
@@ -278,7 +276,7 @@ async def test_writes_are_spaced(
         await forge.update_check(check_id, CheckUpdate("in_progress", "p", f"step {step}"))
     times = fake_github.write_times
     assert len(times) == 4
-    assert min(b - a for a, b in zip(times, times[1:], strict=False)) >= 0.2
+    assert min(b - a for a, b in itertools.pairwise(times)) >= 0.2
 
 
 async def test_exhausted_primary_limit_defers_the_job(

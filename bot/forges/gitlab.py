@@ -1,0 +1,447 @@
+"""GitLab through python-gitlab: merge request changes in, discussions, a summary note and
+a commit status out.
+
+python-gitlab is synchronous: every call runs in a worker thread. Its own retry sleeps
+inside that thread for as long as ``Retry-After`` says, so it is switched off; this module
+waits on the event loop instead, within ``max_wait_s``, and hands longer waits to the job
+queue as RetryLater.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import gitlab
+import requests
+from gitlab.exceptions import GitlabAuthenticationError, GitlabHttpError
+
+from bot.config import Settings
+from bot.errors import ConfigError, ForgeError, NotFound, RetryLater
+from bot.forges import limits
+from bot.forges.base import (
+    CONFIG_PATH,
+    SUMMARY_MARKER,
+    Change,
+    ChangedFile,
+    ChangeTarget,
+    CheckUpdate,
+    FileStatus,
+    InlineComment,
+    ReviewResult,
+    SkippedFile,
+    comment_marker,
+    is_null_sha,
+    review_marker,
+)
+from bot.forges.gitlab_position import Refs, position
+from bot.forges.patches import rebuild_patch
+from bot.forges.review_text import marked, where
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# GitLab has no neutral state; a neutral or skipped audit that found nothing at or above
+# fail_on is a success whose description says what was left out.
+_STATE = {
+    "success": "success",
+    "neutral": "success",
+    "skipped": "success",
+    "failure": "failed",
+    "timed_out": "failed",
+    "action_required": "failed",
+    "cancelled": "canceled",
+}
+
+
+# python-gitlab would sleep in its thread for any Retry-After; this module retries instead.
+_OWN_RETRIES: dict[str, Any] = {
+    "obey_rate_limit": False,
+    "max_retries": 0,
+    "retry_transient_errors": False,
+}
+
+
+class GitLabRefused(ForgeError):
+    """GitLab refused a request with a 4xx that retrying will not change."""
+
+    def __init__(self, message: str, *, status: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+
+
+class _Capture(threading.local):
+    retry_after: str | None = None
+
+
+def _project_path(project: int | str) -> str:
+    return f"/projects/{quote(str(project), safe='')}"
+
+
+class GitLabForge:
+    """The forge interface for one GitLab project."""
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        token: str,
+        project: int | str,
+        timeout_s: float = 30.0,
+        max_attempts: int = 4,
+        max_wait_s: float = 60.0,
+        backoff_s: float = 1.0,
+        max_file_bytes: int = 1_000_000,
+    ) -> None:
+        self._capture = _Capture()
+        session = requests.Session()
+        session.hooks["response"].append(self._remember_retry_after)
+        self._gl = gitlab.Gitlab(
+            url, private_token=token, timeout=timeout_s, session=session, per_page=100
+        )
+        self.project = project
+        self._path = _project_path(project)
+        self._max_attempts = max_attempts
+        self._max_wait_s = max_wait_s
+        self._backoff_s = backoff_s
+        self._max_file_bytes = max_file_bytes
+        self._user_id: int | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, project: int | str, **kwargs: Any) -> GitLabForge:
+        if settings.gitlab_token is None:
+            raise ConfigError("GITLAB_TOKEN", "GitLab is not configured")
+        return cls(
+            url=settings.gitlab_url,
+            token=settings.gitlab_token.get_secret_value(),
+            project=project,
+            **kwargs,
+        )
+
+    # Plumbing -----------------------------------------------------------------------
+
+    def _remember_retry_after(self, response: requests.Response, *args: Any, **kw: Any) -> None:
+        self._capture.retry_after = response.headers.get("Retry-After")
+
+    def _in_thread(self, call: Callable[[], T]) -> Callable[[], tuple[T | None, Any]]:
+        def run() -> tuple[T | None, Any]:
+            self._capture.retry_after = None
+            try:
+                return call(), None
+            except GitlabHttpError as exc:
+                return None, (exc, self._capture.retry_after)
+            except requests.RequestException as exc:
+                return None, (exc, None)
+
+        return run
+
+    async def _call(self, call: Callable[[], T], *, what: str, idempotent: bool = True) -> T:
+        """Run one python-gitlab call in a thread; 429 and transient errors are retried
+        (429 honouring Retry-After, 5xx only when repeating is harmless), bounded."""
+        for attempt in range(1, self._max_attempts + 1):
+            result, failure = await asyncio.to_thread(self._in_thread(call))
+            if failure is None:
+                return result  # type: ignore[return-value]
+            exc, retry_after = failure
+            code = getattr(exc, "response_code", None)
+            last = attempt == self._max_attempts
+            if code == 429:
+                wait = float(retry_after) if retry_after else self._backoff_s * 2**attempt
+                if last or wait > self._max_wait_s:
+                    raise RetryLater(f"GitLab rate limit while {what}", retry_after=wait) from exc
+                logger.warning("GitLab rate limit while %s; waiting %.1f s", what, wait)
+                await asyncio.sleep(wait)
+                continue
+            if code is None or code >= 500:
+                if last or not idempotent:
+                    raise RetryLater(
+                        f"GitLab failed ({code}) while {what}", retry_after=30
+                    ) from exc
+                await asyncio.sleep(self._backoff_s * 2 ** (attempt - 1))
+                continue
+            if isinstance(exc, GitlabAuthenticationError):
+                raise ForgeError(f"GitLab refused the token while {what}",
+                                 hint="check GITLAB_TOKEN and its api scope") from exc
+            if code == 404:
+                raise NotFound(f"GitLab: not found while {what}") from exc
+            raise GitLabRefused(
+                f"GitLab answered {code} while {what}: {exc.error_message}", status=code
+            ) from exc
+        raise AssertionError("unreachable")
+
+    async def _get(self, path: str, **query: Any) -> Any:
+        return await self._call(
+            lambda: self._gl.http_get(path, query_data=query, **_OWN_RETRIES),
+            what=f"GET {path}",
+        )
+
+    async def _list(self, path: str, **query: Any) -> list[dict[str, Any]]:
+        query = {"per_page": 100, **query}
+        items = await self._call(
+            lambda: self._gl.http_list(path, query_data=query, get_all=True, **_OWN_RETRIES),
+            what=f"GET {path}",
+        )
+        return list(items)
+
+    async def _me(self) -> int:
+        if self._user_id is None:
+            self._user_id = int((await self._get("/user"))["id"])
+        return self._user_id
+
+    # Read side ----------------------------------------------------------------------
+
+    async def _mr(self, number: int) -> dict[str, Any]:
+        return dict(await self._get(f"{self._path}/merge_requests/{number}"))
+
+    async def _refs(self, number: int) -> Refs:
+        """The latest MR version's SHAs (``diff_refs`` may still be empty right after the
+        MR was opened; the versions endpoint is the source positions must match)."""
+        versions = await self._list(f"{self._path}/merge_requests/{number}/versions")
+        if not versions:
+            raise RetryLater("GitLab has not computed the merge request diff yet", retry_after=10)
+        latest = versions[0]  # newest first
+        return Refs(
+            latest["base_commit_sha"], latest["start_commit_sha"], latest["head_commit_sha"]
+        )
+
+    async def fetch_change(self, target: ChangeTarget) -> Change:
+        if target.number is None:
+            if target.base is None or target.head is None:
+                raise ForgeError("GitLab needs a merge request iid or both base and head")
+            return await self.compare(target.base, target.head)
+        refs = await self._refs(target.number)
+        diffs = await self._list(f"{self._path}/merge_requests/{target.number}/diffs")
+        change = await self._change(refs.base_sha, refs.head_sha, diffs)
+        return Change(change.base_sha, change.head_sha, change.files, change.skipped,
+                      change.truncated, start_sha=refs.start_sha)
+
+    async def compare(self, base: str, head: str) -> Change:
+        if is_null_sha(base):
+            base = await self._default_branch()
+        url = f"{self._path}/repository/compare"
+        try:
+            result = await self._get(url, **{"from": base, "to": head})
+        except NotFound:
+            logger.info("commit %s is gone; comparing %s with the default branch", base, head)
+            base = await self._default_branch()
+            result = await self._get(url, **{"from": base, "to": head})
+        return await self._change(base, head, result.get("diffs") or [])
+
+    async def _default_branch(self) -> str:
+        return str((await self._get(self._path))["default_branch"])
+
+    async def _change(self, base: str, head: str, diffs: Sequence[dict[str, Any]]) -> Change:
+        files: list[ChangedFile] = []
+        skipped: list[SkippedFile] = []
+        for item in diffs:
+            status: FileStatus = (
+                "added" if item.get("new_file") else
+                "removed" if item.get("deleted_file") else
+                "renamed" if item.get("renamed_file") else "modified"
+            )
+            path = item["new_path"]
+            old_path = item["old_path"] if status == "renamed" else None
+            patch: str | None = item.get("diff") or ""
+            binary = False
+            if item.get("too_large") or item.get("collapsed") or (
+                patch == "" and status != "renamed"
+            ):
+                # GitLab sends no diff for large, collapsed or binary files.
+                new = b"" if status == "removed" else await self.read_file(path, head)
+                old = b"" if status == "added" else await self.read_file(item["old_path"], base)
+                if new is None or old is None:
+                    skipped.append(SkippedFile(path, "GitLab shows no diff and the file is "
+                                                     f"over {self._max_file_bytes} bytes"))
+                    continue
+                patch = rebuild_patch(old, new)
+                binary = patch is None
+            additions = sum(1 for ln in (patch or "").splitlines() if ln.startswith("+"))
+            deletions = sum(1 for ln in (patch or "").splitlines() if ln.startswith("-"))
+            files.append(ChangedFile(path, status, old_path, patch, additions, deletions, binary))
+        return Change(base, head, tuple(files), tuple(skipped), start_sha=base)
+
+    async def read_file(self, path: str, ref: str) -> bytes | None:
+        url = f"{self._path}/repository/files/{quote(path, safe='')}/raw"
+        try:
+            response = await self._call(
+                lambda: self._gl.http_get(
+                    url, query_data={"ref": ref}, raw=True, **_OWN_RETRIES
+                ),
+                what=f"reading {path}",
+            )
+        except NotFound:
+            return None
+        data = response.content  # type: ignore[union-attr]  # raw=True: a requests.Response
+        return None if len(data) > self._max_file_bytes else bytes(data)
+
+    async def read_repo_config(self, ref: str) -> str | None:
+        data = await self.read_file(CONFIG_PATH, ref)
+        return None if data is None else data.decode("utf-8", errors="replace")
+
+    async def list_tree(self, ref: str) -> list[str]:
+        items = await self._list(f"{self._path}/repository/tree", ref=ref, recursive=True)
+        return [item["path"] for item in items if item["type"] == "blob"]
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._gl.session.close)
+
+    # Publish ------------------------------------------------------------------------
+
+    async def _notes(self, number: int) -> list[dict[str, Any]]:
+        """Every note on the MR (discussion notes included), ours only."""
+        me = await self._me()
+        notes = await self._list(f"{self._path}/merge_requests/{number}/notes")
+        return [n for n in notes if (n.get("author") or {}).get("id") == me]
+
+    async def _post_note(self, number: int, body: str, key: str) -> None:
+        """A general note; after a 5xx the MR is checked before trying again."""
+        url = f"{self._path}/merge_requests/{number}/notes"
+        for attempt in (1, 2, 3):
+            try:
+                await self._call(
+                    lambda: self._gl.http_post(url, post_data={"body": body}, **_OWN_RETRIES),
+                    what="posting a note",
+                    idempotent=False,
+                )
+                return
+            except RetryLater:
+                if attempt == 3:
+                    raise
+                if any(key in n["body"] for n in await self._notes(number)):
+                    return  # the note landed; only its answer was lost
+
+    async def publish_review(
+        self,
+        target: ChangeTarget,
+        head_sha: str,
+        comments: Sequence[InlineComment],
+        body: str,
+    ) -> ReviewResult:
+        if target.number is None:
+            raise ForgeError("a review needs a merge request iid")
+        number = target.number
+        mine = await self._notes(number)
+        done = "\n".join(n["body"] for n in mine)
+        marker = review_marker(head_sha)
+        if marker in done:
+            return ReviewResult(None, (), already_posted=True)
+        refs = await self._refs(number)
+        diffs = {d["new_path"]: d for d in
+                 await self._list(f"{self._path}/merge_requests/{number}/diffs")}
+        posted: list[InlineComment] = []
+        moved: list[InlineComment] = []
+        for comment in comments:
+            if comment_marker(comment.key) in done:  # posted by an attempt that crashed
+                posted.append(comment)
+                continue
+            item = diffs.get(comment.path)
+            where_to = position(comment, item.get("diff") or "", item["old_path"], refs) \
+                if item else None
+            if where_to is None or not await self._discussion(number, comment, where_to):
+                moved.append(comment)
+                text = f"{comment_marker(comment.key)}\n**{where(comment)}**\n\n{comment.body}"
+                await self._post_note(number, limits.fit(text, limits.GITLAB_NOTE_MAX),
+                                      comment_marker(comment.key))
+            else:
+                posted.append(comment)
+        text = limits.fit(f"{marker}\n{body}", limits.GITLAB_NOTE_MAX)
+        await self._post_note(number, text, marker)
+        return ReviewResult(None, tuple(posted), tuple(moved))
+
+    async def _discussion(self, number: int, comment: InlineComment, where_to: dict[str, Any]
+                          ) -> bool:
+        """Start an inline discussion; False when GitLab refuses the position."""
+        url = f"{self._path}/merge_requests/{number}/discussions"
+        data = {"body": limits.fit(marked(comment), limits.GITLAB_NOTE_MAX), "position": where_to}
+        try:
+            await self._call(
+                lambda: self._gl.http_post(url, post_data=data, **_OWN_RETRIES),
+                what="starting a discussion",
+                idempotent=False,
+            )
+        except GitLabRefused as exc:
+            # 400 "line_code can't be blank": GitLab could not map the position.
+            if exc.status == 400:
+                logger.info("GitLab refused the position of %s: %s", where(comment), exc)
+                return False
+            raise
+        return True
+
+    async def upsert_summary(self, target: ChangeTarget, body: str) -> str:
+        if target.number is None:
+            raise ForgeError("a summary note needs a merge request iid")
+        number = target.number
+        text = body if SUMMARY_MARKER in body else f"{SUMMARY_MARKER}\n{body}"
+        text = limits.fit(text, limits.GITLAB_NOTE_MAX)
+        for note in await self._notes(number):
+            if SUMMARY_MARKER in note["body"]:
+                edit = f"{self._path}/merge_requests/{number}/notes/{note['id']}"
+                await self._call(
+                    lambda u=edit: self._gl.http_put(  # type: ignore[misc]
+                        u, post_data={"body": text}, **_OWN_RETRIES
+                    ),
+                    what="editing the summary note",
+                )
+                return str(note["id"])
+        url = f"{self._path}/merge_requests/{number}/notes"
+        created = await self._call(
+            lambda: self._gl.http_post(url, post_data={"body": text}, **_OWN_RETRIES),
+            what="posting the summary note",
+            idempotent=False,
+        )
+        return str(created["id"])  # type: ignore[index]
+
+    # Commit status ------------------------------------------------------------------
+
+    async def create_check(
+        self, head_sha: str, update: CheckUpdate, target: ChangeTarget | None = None
+    ) -> str:
+        """Status ``auditbot`` on the commit; for an MR, on the source project (a fork's
+        commit lives there) with the MR's branch and head pipeline."""
+        project: int | str = self.project
+        ref = pipeline = ""
+        if target is not None and target.number is not None:
+            mr = await self._mr(target.number)
+            project = mr["source_project_id"]
+            ref = mr.get("source_branch") or ""
+            pipeline = str((mr.get("head_pipeline") or {}).get("id") or "")
+        check_id = "|".join((str(project), head_sha, ref, pipeline))
+        await self.update_check(check_id, update)
+        return check_id
+
+    async def update_check(self, check_id: str, update: CheckUpdate) -> None:
+        project, sha, ref, pipeline = check_id.split("|")
+        if update.status == "queued":
+            state = "pending"
+        elif update.status == "in_progress":
+            state = "running"
+        else:
+            state = _STATE.get(update.conclusion or "neutral", "success")
+        data: dict[str, Any] = {
+            "state": state,
+            "name": "auditbot",
+            "description": (update.title or update.summary)[: limits.GITLAB_STATUS_DESCRIPTION_MAX],
+        }
+        if ref:
+            data["ref"] = ref
+        if pipeline:
+            data["pipeline_id"] = int(pipeline)
+        if update.details_url:
+            data["target_url"] = update.details_url
+        url = f"{_project_path(project)}/statuses/{sha}"
+        try:
+            await self._call(
+                lambda: self._gl.http_post(url, post_data=data, **_OWN_RETRIES),
+                what="setting the commit status",
+            )
+        except GitLabRefused as exc:
+            # A second "running" (a progress update) is refused: "Cannot transition status
+            # via :run from :running". The status already says what we wanted.
+            if exc.status == 400 and "Cannot transition status" in exc.message:
+                return
+            raise

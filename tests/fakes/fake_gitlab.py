@@ -1,0 +1,384 @@
+"""A fake GitLab REST API v4 (starlette) for the endpoints auditbot calls, on 127.0.0.1.
+
+Each rule names the GitLab documentation page it comes from. Anything else answers 404.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+_HUNK = re.compile(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@")
+# docs.gitlab.com/api/commits/#set-the-pipeline-status-of-a-commit
+STATES = {"pending", "running", "success", "failed", "canceled", "skipped"}
+_TERMINAL = {"success", "failed", "canceled", "skipped"}
+_EVENT = {"pending": "enqueue", "running": "run", "success": "succeed", "failed": "drop",
+          "canceled": "cancel", "skipped": "skip"}
+
+
+def diff_rows(path: str, patch: str) -> list[tuple[int, int | None, int | None, str]]:
+    """``(hunk, old_line, new_line, line_code)`` as GitLab numbers a text diff: added rows
+    have no old line, removed rows no new line; the line code is ``sha1(path)_old_new``
+    with the running counters."""
+    rows = []
+    hunk, old, new = -1, 0, 0
+    digest = hashlib.sha1(path.encode()).hexdigest()
+    for line in patch.splitlines():
+        header = _HUNK.match(line)
+        if header:
+            hunk, old, new = hunk + 1, int(header.group(1)), int(header.group(2))
+            continue
+        if hunk < 0 or line.startswith("\\"):
+            continue
+        code = f"{digest}_{old}_{new}"
+        if line.startswith("+"):
+            rows.append((hunk, None, new, code))
+            new += 1
+        elif line.startswith("-"):
+            rows.append((hunk, old, None, code))
+            old += 1
+        else:
+            rows.append((hunk, old, new, code))
+            old, new = old + 1, new + 1
+    return rows
+
+
+@dataclass
+class MRDiff:
+    old_path: str
+    new_path: str
+    diff: str
+    new_file: bool = False
+    deleted_file: bool = False
+    renamed_file: bool = False
+    too_large: bool = False
+
+    def payload(self) -> dict[str, Any]:
+        # docs.gitlab.com/api/merge_requests/#list-merge-request-diffs
+        return {"old_path": self.old_path, "new_path": self.new_path, "a_mode": "100644",
+                "b_mode": "100644", "diff": "" if self.too_large else self.diff,
+                "new_file": self.new_file, "renamed_file": self.renamed_file,
+                "deleted_file": self.deleted_file, "generated_file": False,
+                "too_large": self.too_large, "collapsed": False}
+
+
+@dataclass
+class MR:
+    iid: int
+    project_id: int
+    source_project_id: int
+    source_branch: str
+    versions: list[tuple[str, str, str]]  # (base, start, head), oldest first
+    diffs: list[MRDiff]
+    pipeline_id: int | None = None
+
+
+@dataclass
+class Project:
+    id: int
+    path: str
+    default_branch: str = "main"
+    commits: set[str] = field(default_factory=set)
+    trees: dict[str, dict[str, bytes]] = field(default_factory=dict)
+    comparisons: dict[tuple[str, str], list[MRDiff]] = field(default_factory=dict)
+    mrs: dict[int, MR] = field(default_factory=dict)
+
+
+class FakeGitLab:
+    def __init__(self, *, token: str = "glpat-test-token", user_id: int = 99) -> None:
+        self.token = token
+        self.user = {"id": user_id, "username": "auditbot", "name": "auditbot", "state": "active",
+                     "avatar_url": None, "web_url": "http://gitlab.local/auditbot"}
+        self.projects: dict[int, Project] = {}
+        self.notes: dict[tuple[int, int], list[dict[str, Any]]] = {}
+        self.discussions: dict[tuple[int, int], list[dict[str, Any]]] = {}
+        self.statuses: list[dict[str, Any]] = []
+        self.requests: list[tuple[str, str]] = []
+        self.injected: list[list[Any]] = []  # [method, path regex, status, times, headers]
+        self._ids = itertools.count(500)
+        self.app = Starlette(routes=self._routes())
+
+    def add_project(self, project_id: int, path: str, **kw: Any) -> Project:
+        project = Project(project_id, path, **kw)
+        self.projects[project_id] = project
+        return project
+
+    def inject(self, method: str, path: str, status: int, *, times: int = 1,
+               headers: dict[str, str] | None = None) -> None:
+        self.injected.append([method, path, status, times, headers or {}])
+
+    def _routes(self) -> list[Route]:
+        p = "/api/v4/projects/{pid:int}"
+        mr = p + "/merge_requests/{iid:int}"
+        return [
+            Route("/api/v4/user", self.get_user, methods=["GET"]),
+            Route(p, self.get_project, methods=["GET"]),
+            Route(mr, self.get_mr, methods=["GET"]),
+            Route(mr + "/versions", self.versions, methods=["GET"]),
+            Route(mr + "/diffs", self.diffs, methods=["GET"]),
+            Route(mr + "/notes", self.notes_endpoint, methods=["GET", "POST"]),
+            Route(mr + "/notes/{note_id:int}", self.edit_note, methods=["PUT"]),
+            Route(mr + "/discussions", self.create_discussion, methods=["POST"]),
+            Route(p + "/repository/files/{file_path:path}/raw", self.raw_file, methods=["GET"]),
+            Route(p + "/repository/tree", self.tree, methods=["GET"]),
+            Route(p + "/repository/compare", self.compare, methods=["GET"]),
+            Route(p + "/statuses/{sha}", self.set_status, methods=["POST"]),
+        ]
+
+    # Plumbing -----------------------------------------------------------------------
+
+    def _gate(self, request: Request) -> Response | None:
+        self.requests.append((request.method, request.url.path))
+        # docs.gitlab.com/api/rest/authentication/: PRIVATE-TOKEN header; else 401.
+        if request.headers.get("private-token") != self.token:
+            return JSONResponse({"message": "401 Unauthorized"}, status_code=401)
+        for item in self.injected:
+            method, path, status, times, headers = item
+            if times > 0 and method == request.method and re.search(path, request.url.path):
+                item[3] -= 1
+                # Rate limits answer 429 with Retry-After
+                # (docs.gitlab.com/security/rate_limits/ "Response headers").
+                return JSONResponse({"message": "Retry later"}, status_code=status,
+                                    headers=headers)
+        if "pid" in request.path_params and request.path_params["pid"] not in self.projects:
+            return not_found("Project")
+        return None
+
+    def _mr(self, request: Request) -> MR | None:
+        project = self.projects[request.path_params["pid"]]
+        return project.mrs.get(request.path_params["iid"])
+
+    def _page(self, request: Request, items: list[Any], default: int = 20) -> Response:
+        """Offset pagination with x-* headers and Link (docs.gitlab.com/api/rest/#pagination):
+        per_page defaults to 20 and is at most 100."""
+        per_page = min(int(request.query_params.get("per_page", default)), 100)
+        page = max(int(request.query_params.get("page", 1)), 1)
+        pages = max(1, -(-len(items) // per_page))
+        headers = {"x-page": str(page), "x-per-page": str(per_page), "x-total": str(len(items)),
+                   "x-total-pages": str(pages), "x-next-page": "", "x-prev-page": ""}
+        if page < pages:
+            headers["x-next-page"] = str(page + 1)
+            nxt = str(request.url.include_query_params(page=page + 1, per_page=per_page))
+            headers["link"] = f'<{nxt}>; rel="next"'
+        return JSONResponse(items[(page - 1) * per_page: page * per_page], headers=headers)
+
+    def _note(self, body: str, *, system: bool = False) -> dict[str, Any]:
+        now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+        return {"id": next(self._ids), "type": None, "body": body, "author": dict(self.user),
+                "created_at": now, "updated_at": now, "system": system,
+                "noteable_type": "MergeRequest", "resolvable": False}
+
+    # Endpoints ----------------------------------------------------------------------
+
+    async def get_user(self, request: Request) -> Response:
+        return self._gate(request) or JSONResponse(self.user)
+
+    async def get_project(self, request: Request) -> Response:
+        if (problem := self._gate(request)) is not None:
+            return problem
+        project = self.projects[request.path_params["pid"]]
+        return JSONResponse({"id": project.id, "path_with_namespace": project.path,
+                             "default_branch": project.default_branch})
+
+    async def get_mr(self, request: Request) -> Response:
+        if (problem := self._gate(request)) is not None:
+            return problem
+        mr = self._mr(request)
+        if mr is None:
+            return not_found("Merge Request")
+        base, start, head = mr.versions[-1] if mr.versions else (None, None, None)
+        # diff_refs is null until GitLab has computed the first version.
+        refs = {"base_sha": base, "start_sha": start, "head_sha": head} if mr.versions else None
+        pipeline = {"id": mr.pipeline_id, "sha": head, "status": "running"} \
+            if mr.pipeline_id else None
+        return JSONResponse({"id": mr.iid + 10000, "iid": mr.iid, "project_id": mr.project_id,
+                             "source_project_id": mr.source_project_id,
+                             "target_project_id": mr.project_id,
+                             "source_branch": mr.source_branch, "target_branch": "main",
+                             "sha": head, "diff_refs": refs, "head_pipeline": pipeline,
+                             "state": "opened", "changes_count": str(len(mr.diffs))})
+
+    async def versions(self, request: Request) -> Response:
+        if (problem := self._gate(request)) is not None:
+            return problem
+        mr = self._mr(request)
+        if mr is None:
+            return not_found("Merge Request")
+        # docs.gitlab.com/api/merge_requests/#get-merge-request-diff-versions: newest first.
+        items = [{"id": i + 1, "head_commit_sha": h, "base_commit_sha": b,
+                  "start_commit_sha": s, "created_at": "2026-01-01T00:00:00.000Z",
+                  "merge_request_id": mr.iid + 10000, "state": "collected",
+                  "real_size": str(len(mr.diffs))}
+                 for i, (b, s, h) in enumerate(mr.versions)]
+        return self._page(request, list(reversed(items)))
+
+    async def diffs(self, request: Request) -> Response:
+        if (problem := self._gate(request)) is not None:
+            return problem
+        mr = self._mr(request)
+        if mr is None:
+            return not_found("Merge Request")
+        return self._page(request, [d.payload() for d in mr.diffs])
+
+    async def notes_endpoint(self, request: Request) -> Response:
+        if (problem := self._gate(request)) is not None:
+            return problem
+        if self._mr(request) is None:
+            return not_found("Merge Request")
+        key = (request.path_params["pid"], request.path_params["iid"])
+        notes = self.notes.setdefault(key, [])
+        if request.method == "GET":
+            return self._page(request, notes)
+        body = json.loads(await request.body())
+        if not body.get("body"):
+            return JSONResponse({"message": "400 (Bad request) \"body\" not given"},
+                                status_code=400)
+        # docs.gitlab.com/api/notes/: a note body holds at most 1,000,000 characters.
+        if len(body["body"]) > 1_000_000:
+            return JSONResponse({"message": {"note": ["is too long (maximum is 1000000 "
+                                                      "characters)"]}}, status_code=400)
+        note = self._note(body["body"])
+        notes.append(note)
+        return JSONResponse(note, status_code=201)
+
+    async def edit_note(self, request: Request) -> Response:
+        if (problem := self._gate(request)) is not None:
+            return problem
+        key = (request.path_params["pid"], request.path_params["iid"])
+        found = [n for n in self.notes.get(key, []) if n["id"] == request.path_params["note_id"]]
+        if not found:
+            return not_found("Note")
+        if found[0]["author"]["id"] != self.user["id"]:
+            return JSONResponse({"message": "403 Forbidden"}, status_code=403)
+        found[0]["body"] = json.loads(await request.body())["body"]
+        return JSONResponse(found[0])
+
+    def _bad_position(self, mr: MR, position: dict[str, Any]) -> str | None:
+        """Why GitLab would refuse ``position``
+        (docs.gitlab.com/api/discussions/#create-a-new-thread-in-the-merge-request-diff)."""
+        if position.get("position_type") != "text":
+            return "position_type must be text"
+        shas = (position.get("base_sha"), position.get("start_sha"), position.get("head_sha"))
+        if shas not in mr.versions:
+            return "Note {:position=>[\"is incomplete\"]}"
+        diff = next((d for d in mr.diffs if d.new_path == position.get("new_path")
+                     and d.old_path == position.get("old_path")), None)
+        # A line that is not in the diff, an unchanged line without both old_line and
+        # new_line, or missing paths: GitLab cannot compute the note's line code.
+        line_code = "Note {:line_code=>[\"can't be blank\", \"must be a valid line code\"]}"
+        if diff is None:
+            return line_code
+        rows = diff_rows(diff.new_path, diff.diff)
+        wanted = (position.get("old_line"), position.get("new_line"))
+        match = [r for r in rows if (r[1], r[2]) == wanted]
+        if not match:
+            return line_code
+        line_range = position.get("line_range")
+        if line_range:
+            codes = {r[3]: r[0] for r in rows}
+            start = line_range.get("start", {}).get("line_code")
+            end = line_range.get("end", {}).get("line_code")
+            if start not in codes or end not in codes or codes[start] != codes[end]:
+                return line_code
+        return None
+
+    async def create_discussion(self, request: Request) -> Response:
+        if (problem := self._gate(request)) is not None:
+            return problem
+        mr = self._mr(request)
+        if mr is None:
+            return not_found("Merge Request")
+        body = json.loads(await request.body())
+        position = body.get("position")
+        if position is not None:
+            reason = self._bad_position(mr, position)
+            if reason:
+                return JSONResponse({"message": f"400 Bad request - {reason}"}, status_code=400)
+        note = {**self._note(body["body"]), "type": "DiffNote" if position else
+                "DiscussionNote", "position": position}
+        discussion = {"id": hashlib.sha1(str(note["id"]).encode()).hexdigest(),
+                      "individual_note": False, "notes": [note]}
+        key = (request.path_params["pid"], request.path_params["iid"])
+        self.discussions.setdefault(key, []).append(discussion)
+        self.notes.setdefault(key, []).append(note)  # discussion notes are notes too
+        return JSONResponse(discussion, status_code=201)
+
+    async def raw_file(self, request: Request) -> Response:
+        if (problem := self._gate(request)) is not None:
+            return problem
+        project = self.projects[request.path_params["pid"]]
+        tree = project.trees.get(request.query_params.get("ref", project.default_branch))
+        path = request.path_params["file_path"]
+        if tree is None or path not in tree:
+            return not_found("File")
+        return Response(tree[path], media_type="text/plain")
+
+    async def tree(self, request: Request) -> Response:
+        if (problem := self._gate(request)) is not None:
+            return problem
+        project = self.projects[request.path_params["pid"]]
+        tree = project.trees.get(request.query_params.get("ref", project.default_branch))
+        if tree is None:
+            return not_found("Tree")
+        items = [{"id": hashlib.sha1(data).hexdigest(), "name": p.rsplit("/", 1)[-1],
+                  "type": "blob", "path": p, "mode": "100644"} for p, data in sorted(tree.items())]
+        return self._page(request, items)
+
+    async def compare(self, request: Request) -> Response:
+        if (problem := self._gate(request)) is not None:
+            return problem
+        project = self.projects[request.path_params["pid"]]
+        key = (request.query_params.get("from", ""), request.query_params.get("to", ""))
+        if key not in project.comparisons:
+            return not_found("Ref")
+        return JSONResponse({"commit": {"id": key[1]}, "commits": [], "compare_timeout": False,
+                             "compare_same_ref": key[0] == key[1],
+                             "diffs": [d.payload() for d in project.comparisons[key]]})
+
+    async def set_status(self, request: Request) -> Response:
+        if (problem := self._gate(request)) is not None:
+            return problem
+        project = self.projects[request.path_params["pid"]]
+        sha = request.path_params["sha"]
+        # The commit must exist in this project: an MR from a fork has its commits in the
+        # source project (docs.gitlab.com/api/commits/#set-the-pipeline-status-of-a-commit).
+        if sha not in project.commits:
+            return not_found("References for commit")
+        body = json.loads(await request.body())
+        if body.get("state") not in STATES:
+            return JSONResponse({"error": "state does not have a valid value"}, status_code=400)
+        name = body.get("name") or body.get("context") or "default"
+        previous = [s for s in self.statuses if s["project_id"] == project.id
+                    and s["sha"] == sha and s["name"] == name and s["ref"] == body.get("ref")]
+        if previous and previous[-1]["status"] not in _TERMINAL:
+            current = previous[-1]
+            if current["status"] == body["state"] or (current["status"], body["state"]) == (
+                    "running", "pending"):
+                event = _EVENT[body["state"]]
+                return JSONResponse({"message": f"Cannot transition status via :{event} from "
+                                                f":{current['status']}"}, status_code=400)
+            current.update(status=body["state"], description=body.get("description"),
+                           target_url=body.get("target_url"))
+            current["history"].append(body)
+            return JSONResponse(current, status_code=201)
+        status = {"id": next(self._ids), "project_id": project.id, "sha": sha, "name": name,
+                  "ref": body.get("ref"), "status": body["state"],
+                  "description": body.get("description"), "target_url": body.get("target_url"),
+                  "pipeline_id": body.get("pipeline_id"), "history": [body],
+                  "author": dict(self.user), "allow_failure": False}
+        self.statuses.append(status)
+        return JSONResponse(status, status_code=201)
+
+
+def not_found(what: str) -> JSONResponse:
+    return JSONResponse({"message": f"404 {what} Not Found"}, status_code=404)

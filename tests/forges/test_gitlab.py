@@ -1,0 +1,182 @@
+"""The GitLab adapter, through python-gitlab, against the fake GitLab on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from bot.errors import RetryLater
+from bot.forges.base import (
+    NULL_SHA,
+    SUMMARY_MARKER,
+    ChangeTarget,
+    CheckUpdate,
+    Forge,
+    InlineComment,
+)
+from bot.forges.gitlab import GitLabForge
+from tests.fakes.fake_gitlab import MR, FakeGitLab, MRDiff
+from tests.support.servers import serve_in_thread
+
+BASE, START, HEAD = "b" * 40, "s" * 40, "h" * 40
+MR_TARGET = ChangeTarget(number=3)
+PATCH = (
+    "@@ -1,5 +1,6 @@\n import os\n \n-def main():\n+def main(arg):\n+    os.system(arg)\n"
+    "     return 1\n \n"
+    "@@ -20,3 +21,3 @@ def other():\n     a = 1\n-    b = 2\n+    b = 3\n     c = 4"
+)
+
+
+@pytest.fixture
+def fake() -> FakeGitLab:
+    fake = FakeGitLab()
+    project = fake.add_project(1, "group/app", commits={BASE, HEAD})
+    fork = fake.add_project(2, "someone/app", commits={HEAD})
+    diffs = [
+        MRDiff("app.py", "app.py", PATCH),
+        MRDiff("old.py", "new.py", "@@ -1 +1 @@\n-x = 1\n+x = 2", renamed_file=True),
+        MRDiff("big.txt", "big.txt", "", too_large=True),
+    ] + [MRDiff(f"gen{i}.py", f"gen{i}.py", "@@ -0,0 +1 @@\n+x", new_file=True)
+         for i in range(130)]
+    project.mrs[3] = MR(3, 1, 2, "feature", [("0" * 40, "0" * 40, "1" * 40),
+                                             (BASE, START, HEAD)], diffs, pipeline_id=55)
+    old = "".join(f"line {i}\n" for i in range(50)).encode()
+    project.trees[BASE] = {"big.txt": old, ".auditbot.yml": b"review:\n  fail_on: low\n"}
+    project.trees[HEAD] = {"big.txt": old.replace(b"line 9\n", b"nine\n"), "app.py": b"x"}
+    fork.trees[HEAD] = project.trees[HEAD]
+    return fake
+
+
+@pytest.fixture
+def forge(fake: FakeGitLab) -> Iterator[GitLabForge]:
+    with serve_in_thread(fake.app) as url:
+        yield GitLabForge(url=url, token=fake.token, project=1, backoff_s=0.01, max_wait_s=2)
+
+
+def inline(line: int, key: str, *, side: str = "new", start: int | None = None,
+           path: str = "app.py") -> InlineComment:
+    return InlineComment(path, line, f"finding {key}", key, side, start)  # type: ignore[arg-type]
+
+
+async def test_merge_request_change(fake: FakeGitLab, forge: GitLabForge) -> None:
+    assert isinstance(forge, Forge)
+    change = await forge.fetch_change(MR_TARGET)
+    assert (change.base_sha, change.start_sha, change.head_sha) == (BASE, START, HEAD)
+    by_path = {f.path: f for f in change.files}
+    assert len(by_path) == 133
+    assert by_path["app.py"].patch == PATCH
+    assert (by_path["new.py"].status, by_path["new.py"].old_path) == ("renamed", "old.py")
+    assert by_path["big.txt"].patch is not None
+    assert "+nine" in by_path["big.txt"].patch
+    assert by_path["gen0.py"].status == "added"
+    pages = [p for m, p in fake.requests if p.endswith("/diffs")]
+    assert len(pages) == 2  # per_page=100
+    assert await forge.read_repo_config(BASE) == "review:\n  fail_on: low\n"
+    assert await forge.read_file("nope", BASE) is None
+    assert sorted(await forge.list_tree(HEAD)) == ["app.py", "big.txt"]
+
+
+async def test_inline_discussions_positions_and_fallback(
+    fake: FakeGitLab, forge: GitLabForge
+) -> None:
+    comments = [
+        inline(4, "added"),  # added line: new_line only
+        inline(2, "context"),  # unchanged line: both lines
+        inline(3, "removed", side="old"),  # removed line: old_line only
+        inline(5, "range", start=4),  # multi-line: line_range
+        inline(40, "outside"),  # not in the diff: a general note
+    ]
+    result = await forge.publish_review(MR_TARGET, HEAD, comments, "Review body")
+    assert [c.key for c in result.posted] == ["added", "context", "removed", "range"]
+    assert [c.key for c in result.moved_to_body] == ["outside"]
+    positions = [d["notes"][0]["position"] for d in fake.discussions[(1, 3)]]
+    assert positions[0]["new_line"] == 4
+    assert "old_line" not in positions[0]
+    assert (positions[1]["old_line"], positions[1]["new_line"]) == (2, 2)
+    assert positions[2]["old_line"] == 3
+    assert "new_line" not in positions[2]
+    assert positions[3]["line_range"]["start"]["type"] == "new"
+    assert all(p["base_sha"] == BASE and p["start_sha"] == START and p["head_sha"] == HEAD
+               and p["old_path"] == p["new_path"] == "app.py" for p in positions)
+    general = [n["body"] for n in fake.notes[(1, 3)] if n["type"] is None]
+    assert any("finding outside" in body and "`app.py` line 40" in body for body in general)
+    # A retried job posts nothing new.
+    count = len(fake.notes[(1, 3)])
+    again = await forge.publish_review(MR_TARGET, HEAD, comments, "Review body")
+    assert again.already_posted
+    assert len(fake.notes[(1, 3)]) == count
+
+
+async def test_refused_position_becomes_a_general_note(
+    fake: FakeGitLab, forge: GitLabForge
+) -> None:
+    # GitLab's diff differs from what the comment was placed against: 400 line_code.
+    fake.projects[1].mrs[3].diffs[0].diff = PATCH.split("@@ -20")[0].rstrip("\n")
+    result = await forge.publish_review(MR_TARGET, HEAD, [inline(4, "ok"), inline(22, "gone")],
+                                        "Body")
+    assert [c.key for c in result.posted] == ["ok"]
+    assert [c.key for c in result.moved_to_body] == ["gone"]
+    assert len(fake.discussions[(1, 3)]) == 1
+
+
+async def test_crashed_job_resumes_without_duplicates(
+    fake: FakeGitLab, forge: GitLabForge
+) -> None:
+    fake.inject("POST", r"/merge_requests/3/notes$", 500, times=10)  # the review note fails
+    with pytest.raises(RetryLater):
+        await forge.publish_review(MR_TARGET, HEAD, [inline(4, "a"), inline(2, "b")], "Body")
+    fake.injected.clear()
+    result = await forge.publish_review(MR_TARGET, HEAD, [inline(4, "a"), inline(2, "b")], "B")
+    assert not result.already_posted
+    assert len(fake.discussions[(1, 3)]) == 2  # not posted twice
+
+
+async def test_summary_note_is_edited_in_place(fake: FakeGitLab, forge: GitLabForge) -> None:
+    first = await forge.upsert_summary(MR_TARGET, "run one")
+    second = await forge.upsert_summary(MR_TARGET, "run two")
+    assert first == second
+    [note] = fake.notes[(1, 3)]
+    assert note["body"] == f"{SUMMARY_MARKER}\nrun two"
+
+
+async def test_commit_status_on_the_fork_with_ref_and_pipeline(
+    fake: FakeGitLab, forge: GitLabForge
+) -> None:
+    check = await forge.create_check(HEAD, CheckUpdate("queued", "Queued"), MR_TARGET)
+    await forge.update_check(check, CheckUpdate("in_progress", "Auditing 1 of 3"))
+    await forge.update_check(check, CheckUpdate("in_progress", "Auditing 2 of 3"))
+    await forge.update_check(check, CheckUpdate(
+        "completed", "Partial audit: 2 files skipped, nothing at or above high",
+        conclusion="neutral", details_url="http://reports/1"))
+    [status] = fake.statuses
+    assert (status["project_id"], status["ref"], status["pipeline_id"]) == (2, "feature", 55)
+    assert status["name"] == "auditbot"
+    assert status["status"] == "success"  # GitLab has no neutral
+    assert status["target_url"] == "http://reports/1"
+    assert [h["state"] for h in status["history"]] == ["pending", "running", "success"]
+
+
+async def test_rate_limit_and_transient_errors_are_retried(
+    fake: FakeGitLab, forge: GitLabForge
+) -> None:
+    fake.inject("GET", r"/merge_requests/3/versions$", 429, headers={"Retry-After": "1"})
+    fake.inject("GET", r"/merge_requests/3/diffs$", 502)
+    change = await forge.fetch_change(MR_TARGET)
+    assert change.head_sha == HEAD
+    versions = [p for m, p in fake.requests if p.endswith("/versions")]
+    assert len(versions) == 2
+    fake.inject("GET", r"/merge_requests/3/versions$", 429, headers={"Retry-After": "3600"})
+    with pytest.raises(RetryLater) as caught:
+        await forge.fetch_change(MR_TARGET)
+    assert caught.value.retry_after == 3600
+
+
+async def test_compare_pushes(fake: FakeGitLab, forge: GitLabForge) -> None:
+    project = fake.projects[1]
+    project.comparisons[("main", HEAD)] = [MRDiff("a.py", "a.py", "@@ -0,0 +1 @@\n+a",
+                                                  new_file=True)]
+    first_push = await forge.compare(NULL_SHA, HEAD)
+    assert [f.path for f in first_push.files] == ["a.py"]
+    forced = await forge.compare("d" * 40, HEAD)
+    assert forced.base_sha == "main"
