@@ -23,6 +23,7 @@ from bot.analysis.sanitize import sanitize_suggestion, sanitize_text, sanitize_t
 from bot.analysis.secrets import mask_secrets
 from bot.analysis.verify import quote_is_in
 from bot.diff.chunking import Chunk, build_chunks, sending_order
+from bot.diff.context import split_content
 from bot.diff.parse import FileDiff
 from bot.diff.repo_config import RepoConfig
 from bot.errors import BudgetExceeded, LLMError
@@ -200,7 +201,7 @@ def _accept(
     if start not in shown and end not in shown:
         stats.drop("on lines not shown")
         return None
-    file_lines = contents.get(item.path, "").splitlines()
+    file_lines = split_content(contents.get(item.path, "")) or []
     shown_code = "\n".join(file_lines[n - 1] for n in sorted(shown) if 0 < n <= len(file_lines))
     if not quote_is_in(item.quote, shown_code):
         stats.drop("whose quote is not in the code")

@@ -16,6 +16,7 @@ from bot.analysis.llm_review import LLMReviewer, LLMStats
 from bot.analysis.merge import fingerprint, merge_findings
 from bot.analysis.placement import PlacedFinding, place_findings
 from bot.analysis.static import analyze_file
+from bot.diff.context import split_content
 from bot.diff.filters import FileFilter
 from bot.diff.parse import FileDiff, decode, parse_patch
 from bot.diff.repo_config import RepoConfig, load_repo_config
@@ -187,6 +188,6 @@ def _run_static(diffs: Mapping[str, FileDiff], contents: Mapping[str, str]) -> l
 
 
 def _with_fingerprint(finding: Finding, contents: Mapping[str, str]) -> Finding:
-    lines = contents.get(finding.path, "").splitlines()
+    lines = split_content(contents.get(finding.path, "")) or []
     code = lines[finding.start_line - 1 : finding.end_line]
     return finding.model_copy(update={"fingerprint": fingerprint(finding, code)})

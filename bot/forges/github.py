@@ -6,7 +6,6 @@ cache in Redis, write pacing, retries) is built once per process.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -26,17 +25,16 @@ from bot.forges.base import (
     ChangeTarget,
     CheckUpdate,
     FileStatus,
+    ForgeRefused,
     InlineComment,
     ReviewResult,
     SkippedFile,
     is_null_sha,
-    review_marker,
 )
-from bot.forges.bisect import split_rejected
-from bot.forges.github_auth import GitHubApp
-from bot.forges.github_payloads import check_payload, review_payload
+from bot.forges.github_auth import GitHubApp, secondary_limit_wait
+from bot.forges.github_payloads import check_payload
+from bot.forges.github_review import ReviewInfo, ReviewPublisher
 from bot.forges.patches import rebuild_patch
-from bot.forges.review_text import file_diffs, moved_section, split_placeable
 
 logger = logging.getLogger(__name__)
 
@@ -71,12 +69,8 @@ def _message(exc: GitHubException) -> str:
     return repr(exc)
 
 
-class GitHubRefused(ForgeError):
-    """GitHub refused a request with a 4xx that retrying will not change."""
-
-    def __init__(self, message: str, *, status: int, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.status = status
+# Kept under its old name for callers that catch it.
+GitHubRefused = ForgeRefused
 
 
 class GitHubForge:
@@ -101,7 +95,7 @@ class GitHubForge:
         self._installation_id = installation_id
         self.owner = owner
         self.repo = repo
-        self._bot_login = bot_login
+        self._bot_login = bot_login or app.bot_login
         self._max_files = max_files
         self._max_file_bytes = max_file_bytes
         self._max_probes = max_probes
@@ -129,6 +123,11 @@ class GitHubForge:
                 raise RetryLater(f"GitHub timed out while {what}", retry_after=30) from exc
             except RequestFailed as exc:
                 code = exc.response.status_code
+                secondary = secondary_limit_wait(exc)
+                if secondary is not None:
+                    raise RetryLater(
+                        f"GitHub secondary rate limit while {what}", retry_after=secondary
+                    ) from exc
                 if code == 401 and attempt == 1:
                     logger.info("installation token refused; fetching a new one")
                     await self._app.forget_token(self._installation_id)
@@ -341,50 +340,32 @@ class GitHubForge:
 
     # Reviews ------------------------------------------------------------------------
 
-    async def _reviews(self, number: int) -> list[Any]:
-        return await self._pages(
+    async def list_reviews(self, number: int) -> list[ReviewInfo]:
+        reviews = await self._pages(
             lambda page: self._gh.rest.pulls.async_list_reviews(
                 self.owner, self.repo, number, per_page=_PER_PAGE, page=page
             ),
             what=f"listing the reviews of #{number}",
             max_items=10_000,
         )
+        return [ReviewInfo(r.id, r.state, r.body or "", self._ours(r.user)) for r in reviews]
 
-    async def _existing_review(self, number: int, head_sha: str) -> str | None:
-        """The id of our submitted review for ``head_sha``; deletes our stale pending ones."""
-        found = None
-        for review in await self._reviews(number):
-            if not self._ours(review.user):
-                continue
-            if review.state == "PENDING":
-                await self._delete_pending(number, review.id)  # a probe left by a crash
-            elif review_marker(head_sha) in (review.body or ""):
-                found = str(review.id)
-        return found
+    async def create_review(self, number: int, payload: dict[str, Any]) -> int:
+        review = await self._call(
+            lambda: self._gh.rest.pulls.async_create_review(
+                self.owner, self.repo, number, data=payload
+            ),
+            what=f"posting a review on #{number}",
+        )
+        return int(review.parsed_data.id)
 
-    async def _delete_pending(self, number: int, review_id: int) -> None:
+    async def delete_pending_review(self, number: int, review_id: int) -> None:
         await self._call(
             lambda: self._gh.rest.pulls.async_delete_pending_review(
                 self.owner, self.repo, number, review_id
             ),
             what=f"deleting pending review {review_id}",
         )
-
-    async def _probe(self, number: int, head_sha: str, group: Sequence[InlineComment]) -> bool:
-        """Would GitHub place these comments? Asked with a pending review nobody sees."""
-        try:
-            review = await self._call(
-                lambda: self._gh.rest.pulls.async_create_review(
-                    self.owner, self.repo, number, data=review_payload(head_sha, group, None)
-                ),
-                what="checking comment positions",
-            )
-        except GitHubRefused as exc:
-            if exc.status == 422:
-                return False
-            raise
-        await self._delete_pending(number, review.parsed_data.id)
-        return True
 
     async def publish_review(
         self,
@@ -396,66 +377,25 @@ class GitHubForge:
         if target.number is None:
             raise ForgeError("a review needs a pull request number")
         number = target.number
-        existing = await self._existing_review(number, head_sha)
-        if existing is not None:
-            logger.info("review for %s already on #%s; not posting again", head_sha, number)
-            return ReviewResult(existing, (), already_posted=True)
-        change = self._changes.get((number, head_sha)) or await self.fetch_change(target)
-        if change.head_sha == head_sha:
-            good, moved = split_placeable(comments, file_diffs(change.files))
-        else:  # the PR moved on; GitHub will still judge the lines against head_sha
-            good, moved = list(comments), []
-        try:
-            review_id = await self._post_review(number, head_sha, good, moved, body)
-        except GitHubRefused as exc:
-            if exc.status != 422 or not good:
-                raise
-            logger.info("GitHub refused the review's comments; isolating the refused ones")
-            good, refused = await split_rejected(
-                good,
-                lambda group: self._probe(number, head_sha, group),
-                max_probes=self._max_probes,
-            )
-            moved = [*moved, *refused]
-            review_id = await self._post_review(number, head_sha, good, moved, body)
-        return ReviewResult(review_id, tuple(good), tuple(moved))
-
-    async def _post_review(
-        self,
-        number: int,
-        head_sha: str,
-        comments: Sequence[InlineComment],
-        moved: Sequence[InlineComment],
-        body: str,
-    ) -> str:
-        """Post the review; a 5xx or timeout is retried only after checking it did not land."""
-        text = limits.fit(f"{review_marker(head_sha)}\n{body}{moved_section(moved)}",
-                          limits.GITHUB_BODY_MAX)
-        payload = review_payload(head_sha, comments, text)
-        for attempt in range(1, self._post_attempts + 1):
-            try:
-                review = await self._call(
-                    lambda: self._gh.rest.pulls.async_create_review(
-                        self.owner, self.repo, number, data=payload
-                    ),
-                    what=f"posting the review on #{number}",
-                )
-                return str(review.parsed_data.id)
-            except RetryLater:
-                if attempt == self._post_attempts:
-                    raise
-                await asyncio.sleep(self._post_backoff_s * attempt)
-                existing = await self._existing_review(number, head_sha)
-                if existing is not None:
-                    return existing
-        raise AssertionError("unreachable")
+        publisher = ReviewPublisher(
+            self,
+            max_probes=self._max_probes,
+            post_attempts=self._post_attempts,
+            post_backoff_s=self._post_backoff_s,
+        )
+        async with self._app.lock(f"review:{self.owner}/{self.repo}#{number}"):
+            change = self._changes.get((number, head_sha)) or await self.fetch_change(target)
+            return await publisher.publish(number, head_sha, comments, body, change)
 
     # Summary comment ----------------------------------------------------------------
 
     async def upsert_summary(self, target: ChangeTarget, body: str) -> str:
         if target.number is None:
             raise ForgeError("a summary comment needs a pull request number")
-        number = target.number
+        async with self._app.lock(f"summary:{self.owner}/{self.repo}#{target.number}"):
+            return await self._upsert_summary(target.number, body)
+
+    async def _upsert_summary(self, number: int, body: str) -> str:
         text = body if SUMMARY_MARKER in body else f"{SUMMARY_MARKER}\n{body}"
         text = limits.fit(text, limits.GITHUB_BODY_MAX)
         comments = await self._pages(

@@ -29,13 +29,15 @@ def build_forge_factory(settings: Settings, redis: Redis) -> ForgeFactory:
             from bot.forges.github import GitHubForge
 
             owner, _, name = repo.full_name.partition("/")
-            return GitHubForge(
+            forge = GitHubForge(
                 github_app,
                 installation_id=repo.installation_id,
                 owner=owner,
                 repo=name,
                 bot_login=bot_login,
             )
+            await forge.open()
+            return forge
         if not settings.gitlab_enabled:
             raise ConfigError("GITLAB_TOKEN", "a GitLab job arrived but GitLab is not set up")
         from bot.forges.gitlab import GitLabForge

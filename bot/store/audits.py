@@ -218,6 +218,7 @@ async def save_findings(
                     title=finding.title,
                     message=finding.message,
                     suggestion=finding.suggestion,
+                    quote=finding.quote,
                     confidence=finding.confidence,
                     source=finding.source,
                     rule_id=finding.rule_id,

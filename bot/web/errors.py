@@ -49,4 +49,15 @@ async def auditbot_error(request: Request, exc: Exception) -> Response:
     return problem(500, "Internal Server Error", "the server could not complete the request")
 
 
-EXCEPTION_HANDLERS = {HTTPException: http_exception, AuditbotError: auditbot_error}
+async def unhandled(request: Request, exc: Exception) -> Response:
+    # Starlette's ServerErrorMiddleware calls this for any uncaught exception, then re-raises
+    # it so the server logs the traceback; the client sees one JSON line, never internals.
+    log.error("unhandled %s on %s", type(exc).__name__, request.url.path)
+    return problem(500, "Internal Server Error", "the server could not complete the request")
+
+
+EXCEPTION_HANDLERS = {
+    HTTPException: http_exception,
+    AuditbotError: auditbot_error,
+    Exception: unhandled,
+}

@@ -63,3 +63,23 @@ def test_unknown_route_answers_problem_json(make_settings: Callable[..., Setting
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["status"] == 404
+
+
+def test_a_crash_answers_problem_json_without_internals(
+    make_settings: Callable[..., Settings],
+) -> None:
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from bot.web.app import create_app
+
+    async def crash(request: Request) -> Response:
+        raise KeyError("internal-detail-xyz")
+
+    app = create_app(make_settings(), [Route("/crash", crash)])
+    with serve_in_thread(app) as base:
+        response = httpx.get(f"{base}/crash")
+    assert response.status_code == 500
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "internal-detail-xyz" not in response.text
