@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
+from bot.errors import ForgeError
+
 FileStatus = Literal["added", "modified", "removed", "renamed"]
 Side = Literal["new", "old"]
 CheckStatus = Literal["queued", "in_progress", "completed"]
@@ -31,6 +33,14 @@ CHECK_NAME = "auditbot"
 CONFIG_PATH = ".auditbot.yml"
 # Git's all-zero object id: a push's ``before`` for a branch's first push.
 NULL_SHA = "0" * 40
+
+
+class ForgeRefused(ForgeError):
+    """The forge refused a request with a 4xx that retrying will not change."""
+
+    def __init__(self, message: str, *, status: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
 
 
 def review_marker(head_sha: str) -> str:

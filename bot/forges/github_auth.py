@@ -31,9 +31,10 @@ from githubkit.exception import (
 from githubkit.retry import RetryOption
 from githubkit.throttling import BaseThrottler
 from redis.asyncio import Redis
+from redis.exceptions import LockError
 
 from bot.config import Settings
-from bot.errors import ConfigError
+from bot.errors import ConfigError, RetryLater
 
 logger = logging.getLogger(__name__)
 
@@ -121,9 +122,13 @@ class RetryPolicy:
     def __call__(self, exc: GitHubException, retry_count: int) -> RetryOption:
         if retry_count >= self.max_retries:
             return RetryOption(False)
-        if isinstance(exc, RateLimitExceeded):
-            wait = exc.retry_after.total_seconds()
-            if isinstance(exc, SecondaryRateLimitExceeded):
+        wait = secondary_limit_wait(exc)
+        if isinstance(exc, RateLimitExceeded) or wait is not None:
+            if wait is None:
+                wait = exc.retry_after.total_seconds()
+            if isinstance(exc, SecondaryRateLimitExceeded) or not isinstance(
+                exc, RateLimitExceeded
+            ):
                 wait = max(wait, self.backoff_s) * (2**retry_count)
             if wait > self.max_wait_s:
                 return RetryOption(False)
@@ -139,6 +144,18 @@ class RetryPolicy:
         return RetryOption(True, timedelta(seconds=self.backoff_s * (2**retry_count)))
 
 
+def secondary_limit_wait(exc: GitHubException) -> float | None:
+    """60 s for a secondary limit githubkit does not recognise (a 403/429 saying so, with
+    neither ``retry-after`` nor ``x-ratelimit-remaining: 0``): "wait for at least one
+    minute before retrying"; None for any other error."""
+    if isinstance(exc, RateLimitExceeded) or not isinstance(exc, RequestFailed):
+        return None
+    response = exc.response.raw_response
+    if response.status_code in (403, 429) and "secondary rate limit" in response.text:
+        return 60.0
+    return None
+
+
 class GitHubApp:
     """Builds one githubkit client per installation; created once per process."""
 
@@ -152,8 +169,11 @@ class GitHubApp:
         write_spacing_s: float = 1.0,
         timeout_s: float = 30.0,
         retry: RetryPolicy | None = None,
+        app_slug: str | None = None,
     ) -> None:
         self.app_id = app_id
+        # Comments by "<slug>[bot]" are ours; without a slug any bot's marker is trusted.
+        self.bot_login = f"{app_slug}[bot]" if app_slug else None
         self.api_url = api_url
         self._private_key = private_key
         self._redis = redis
@@ -173,6 +193,7 @@ class GitHubApp:
             private_key=key,
             redis=redis,
             api_url=settings.github_api_url,
+            app_slug=settings.app_slug,
             **kwargs,
         )
 
@@ -205,3 +226,23 @@ class GitHubApp:
             repository_ids="",
         )
         await self._redis.delete(f"{CACHE_PREFIX}:{key}")
+
+    @asynccontextmanager
+    async def lock(self, name: str, *, timeout_s: float = 300.0) -> AsyncGenerator[None, Any]:
+        """One holder at a time across workers (two retries of one job must not both post)."""
+        lock = self._redis.lock(
+            f"{CACHE_PREFIX}:lock:{name}", timeout=timeout_s, blocking_timeout=timeout_s
+        )
+        try:
+            acquired = await lock.acquire()
+        except LockError:
+            acquired = False
+        if not acquired:
+            raise RetryLater(f"another worker holds {name}", retry_after=30)
+        try:
+            yield
+        finally:
+            try:
+                await lock.release()
+            except LockError:
+                logger.warning("lock %s expired before release", name)

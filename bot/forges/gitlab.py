@@ -31,6 +31,7 @@ from bot.forges.base import (
     ChangeTarget,
     CheckUpdate,
     FileStatus,
+    ForgeRefused,
     InlineComment,
     ReviewResult,
     SkippedFile,
@@ -67,12 +68,7 @@ _OWN_RETRIES: dict[str, Any] = {
 }
 
 
-class GitLabRefused(ForgeError):
-    """GitLab refused a request with a 4xx that retrying will not change."""
-
-    def __init__(self, message: str, *, status: int, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.status = status
+GitLabRefused = ForgeRefused
 
 
 class _Capture(threading.local):

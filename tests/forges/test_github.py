@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Callable
 
@@ -287,3 +288,32 @@ async def test_exhausted_primary_limit_defers_the_job(
     with pytest.raises(RetryLater) as caught:
         await github_forge.fetch_change(PR)
     assert caught.value.retry_after > 3000  # the reset is an hour away: not slept in-process
+
+
+async def test_secondary_limit_without_retry_after_defers(
+    fake_github: FakeGitHub, github_forge: GitHubForge
+) -> None:
+    setup_pull(fake_github)
+    fake_github.secondary_limits = 5
+    fake_github.secondary_retry_after = None
+    with pytest.raises(RetryLater) as caught:
+        await github_forge.upsert_summary(PR, "hello")
+    # "wait for at least one minute": longer than this worker may sleep (5 s in the tests).
+    assert caught.value.retry_after == 60
+    assert fake_github.comments == {}
+
+
+async def test_two_workers_posting_the_same_review_post_once(
+    fake_github: FakeGitHub, make_app: Callable[..., GitHubApp]
+) -> None:
+    setup_pull(fake_github)
+    forges = [
+        GitHubForge(make_app(), installation_id=INSTALLATION, owner="octo", repo="demo",
+                    bot_login="auditbot[bot]")
+        for _ in range(2)
+    ]
+    results = await asyncio.gather(
+        *(f.publish_review(PR, HEAD, [comment(5, "k")], "Body") for f in forges)
+    )
+    assert sorted(r.already_posted for r in results) == [False, True]
+    assert len(fake_github.submitted_reviews("octo/demo", 7)) == 1
