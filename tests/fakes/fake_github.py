@@ -495,8 +495,9 @@ class FakeGitHub:
             # "body: Required when using REQUEST_CHANGES or COMMENT for the event parameter."
             return error(422, "Unprocessable Entity", ["Body can't be blank"])
         if len(body.get("body", "")) > 65536:
-            # Review and comment bodies are limited to 65,536 characters (GitHub's
-            # answer: "Body is too long (maximum is 65536 characters)").
+            # Bodies are limited to 65,536 characters: GitHub answers 422 "Body is too
+            # long (maximum is 65536 characters)" with documentation_url
+            # docs.github.com/rest/issues/comments#create-an-issue-comment.
             return error(422, "Unprocessable Entity",
                          ["Body is too long (maximum is 65536 characters)"])
         if event is None and any(r["state"] == "PENDING" for r in stored):
@@ -568,6 +569,8 @@ class FakeGitHub:
         if problem:
             return problem
         if len(body["body"]) > 65536:
+            # docs.github.com/rest/issues/comments#create-an-issue-comment: 422 "Body is
+            # too long (maximum is 65536 characters)".
             return error(422, "Validation Failed",
                          [{"resource": "IssueComment", "code": "custom", "field": "body",
                            "message": "body is too long (maximum is 65536 characters)"}])
