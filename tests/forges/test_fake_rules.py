@@ -20,7 +20,9 @@ HEAD = "h" * 40
 
 
 @pytest.fixture
-def github(fake_github: FakeGitHub, github_url: str, app_keys: tuple[str, str]) -> httpx.Client:
+def github(
+    fake_github: FakeGitHub, github_url: str, app_keys: tuple[str, str]
+) -> Iterator[httpx.Client]:
     fake_github.repos["octo/demo"].pulls[7] = Pull(
         7, "b" * 40, HEAD, [PullFile("a.py", "modified", "@@ -1,2 +1,2 @@\n-x\n+y\n z", 1, 1)]
     )
@@ -30,8 +32,9 @@ def github(fake_github: FakeGitHub, github_url: str, app_keys: tuple[str, str]) 
     response = httpx.post(f"{github_url}/app/installations/{INSTALLATION}/access_tokens",
                           headers={"Authorization": f"Bearer {app_jwt}"}, json={})
     assert response.status_code == 201
-    return httpx.Client(base_url=github_url,
-                        headers={"Authorization": f"token {response.json()['token']}"})
+    with httpx.Client(base_url=github_url,
+                      headers={"Authorization": f"token {response.json()['token']}"}) as client:
+        yield client
 
 
 def test_github_fake_refusals(github: httpx.Client, github_url: str) -> None:
@@ -61,8 +64,10 @@ def gitlab() -> Iterator[tuple[FakeGitLab, httpx.Client]]:
     project = fake.add_project(1, "g/p", commits={HEAD})
     project.mrs[1] = MR(1, 1, 1, "f", [("b" * 40, "s" * 40, HEAD)],
                         [MRDiff("a.py", "a.py", "@@ -1,2 +1,2 @@\n-x\n+y\n z")])
-    with serve_in_thread(fake.app) as url:
-        yield fake, httpx.Client(base_url=f"{url}/api/v4", headers={"PRIVATE-TOKEN": fake.token})
+    with serve_in_thread(fake.app) as url, httpx.Client(
+        base_url=f"{url}/api/v4", headers={"PRIVATE-TOKEN": fake.token}
+    ) as client:
+        yield fake, client
 
 
 def test_gitlab_fake_refusals(gitlab: tuple[FakeGitLab, httpx.Client]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -49,9 +49,11 @@ def fake() -> FakeGitLab:
 
 
 @pytest.fixture
-def forge(fake: FakeGitLab) -> Iterator[GitLabForge]:
+async def forge(fake: FakeGitLab) -> AsyncIterator[GitLabForge]:
     with serve_in_thread(fake.app) as url:
-        yield GitLabForge(url=url, token=fake.token, project=1, backoff_s=0.01, max_wait_s=2)
+        forge = GitLabForge(url=url, token=fake.token, project=1, backoff_s=0.01, max_wait_s=2)
+        yield forge
+        await forge.close()
 
 
 def inline(line: int, key: str, *, side: str = "new", start: int | None = None,
