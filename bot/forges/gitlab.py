@@ -40,25 +40,13 @@ from bot.forges.base import (
     review_marker,
 )
 from bot.forges.gitlab_position import Refs, position
+from bot.forges.gitlab_status import StatusTarget, status_payload
 from bot.forges.patches import rebuild_patch
 from bot.forges.review_text import marked, where
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-# GitLab has no neutral state; a neutral or skipped audit that found nothing at or above
-# fail_on is a success whose description says what was left out.
-_STATE = {
-    "success": "success",
-    "neutral": "success",
-    "skipped": "success",
-    "failure": "failed",
-    "timed_out": "failed",
-    "action_required": "failed",
-    "cancelled": "canceled",
-}
-
 
 # python-gitlab would sleep in its thread for any Retry-After; this module retries instead.
 _OWN_RETRIES: dict[str, Any] = {
@@ -399,37 +387,22 @@ class GitLabForge:
     ) -> str:
         """Status ``auditbot`` on the commit; for an MR, on the source project (a fork's
         commit lives there) with the MR's branch and head pipeline."""
-        project: int | str = self.project
-        ref = pipeline = ""
+        status = StatusTarget(str(self.project), head_sha)
         if target is not None and target.number is not None:
             mr = await self._mr(target.number)
-            project = mr["source_project_id"]
-            ref = mr.get("source_branch") or ""
-            pipeline = str((mr.get("head_pipeline") or {}).get("id") or "")
-        check_id = "|".join((str(project), head_sha, ref, pipeline))
-        await self.update_check(check_id, update)
-        return check_id
+            status = StatusTarget(
+                str(mr["source_project_id"]),
+                head_sha,
+                mr.get("source_branch") or "",
+                str((mr.get("head_pipeline") or {}).get("id") or ""),
+            )
+        await self.update_check(status.encode(), update)
+        return status.encode()
 
     async def update_check(self, check_id: str, update: CheckUpdate) -> None:
-        project, sha, ref, pipeline = check_id.split("|")
-        if update.status == "queued":
-            state = "pending"
-        elif update.status == "in_progress":
-            state = "running"
-        else:
-            state = _STATE.get(update.conclusion or "neutral", "success")
-        data: dict[str, Any] = {
-            "state": state,
-            "name": "auditbot",
-            "description": (update.title or update.summary)[: limits.GITLAB_STATUS_DESCRIPTION_MAX],
-        }
-        if ref:
-            data["ref"] = ref
-        if pipeline:
-            data["pipeline_id"] = int(pipeline)
-        if update.details_url:
-            data["target_url"] = update.details_url
-        url = f"{_project_path(project)}/statuses/{sha}"
+        status = StatusTarget.decode(check_id)
+        data = status_payload(status, update)
+        url = f"{_project_path(status.project)}/statuses/{status.sha}"
         try:
             await self._call(
                 lambda: self._gl.http_post(url, post_data=data, **_OWN_RETRIES),
