@@ -11,7 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from githubkit.exception import GitHubException, RateLimitExceeded, RequestFailed, RequestTimeout
+from githubkit.exception import GitHubException, RateLimitExceeded, RequestError, RequestFailed
 
 from bot.errors import ForgeError, NotFound, RetryLater
 from bot.forges import limits
@@ -55,6 +55,13 @@ _PER_PAGE = 100
 
 def _status_code(exc: GitHubException) -> int | None:
     return exc.response.status_code if isinstance(exc, RequestFailed) else None
+
+
+def _token_refused(exc: RequestFailed) -> bool:
+    """A 401 on a normal call: the installation token; not the App JWT's exchange."""
+    return exc.response.status_code == 401 and not exc.request.url.path.endswith(
+        "/access_tokens"
+    )
 
 
 def _message(exc: GitHubException) -> str:
@@ -115,44 +122,37 @@ class GitHubForge:
         for attempt in (1, 2):
             try:
                 return await make()
-            except RateLimitExceeded as exc:
-                raise RetryLater(
-                    f"GitHub rate limit while {what}", retry_after=exc.retry_after.total_seconds()
-                ) from exc
-            except RequestTimeout as exc:
-                raise RetryLater(f"GitHub timed out while {what}", retry_after=30) from exc
-            except RequestFailed as exc:
-                code = exc.response.status_code
-                secondary = secondary_limit_wait(exc)
-                if secondary is not None:
-                    raise RetryLater(
-                        f"GitHub secondary rate limit while {what}", retry_after=secondary
-                    ) from exc
-                if code == 401 and attempt == 1:
+            except GitHubException as raised:
+                exc = raised
+                if isinstance(exc, RequestError) and isinstance(exc.exc, GitHubException):
+                    exc = exc.exc  # a failure of the token exchange inside the auth flow
+                if attempt == 1 and isinstance(exc, RequestFailed) and _token_refused(exc):
                     logger.info("installation token refused; fetching a new one")
                     await self._app.forget_token(self._installation_id)
                     continue
-                if code >= 500:
-                    raise RetryLater(
-                        f"GitHub answered {code} while {what}", retry_after=30
-                    ) from exc
-                if code == 404:
-                    raise NotFound(f"GitHub: not found while {what}") from exc
-                hint = (
-                    "check APP_ID, the private key and that the app is installed"
-                    if code == 401
-                    else None
-                )
-                raise GitHubRefused(
-                    f"GitHub answered {code} while {what}: {_message(exc)}",
-                    status=code,
-                    hint=hint,
-                ) from exc
-            except GitHubException as exc:
-                raise RetryLater(
-                    f"GitHub unreachable while {what}: {exc!r}", retry_after=30
-                ) from exc
+                raise self._translate(exc, what) from raised
         raise AssertionError("unreachable")
+
+    def _translate(self, exc: GitHubException, what: str) -> Exception:
+        if isinstance(exc, RateLimitExceeded):
+            wait = exc.retry_after.total_seconds()
+            return RetryLater(f"GitHub rate limit while {what}", retry_after=wait)
+        if not isinstance(exc, RequestFailed):
+            return RetryLater(f"GitHub unreachable while {what}: {exc!r}", retry_after=30)
+        code = exc.response.status_code
+        secondary = secondary_limit_wait(exc)
+        if secondary is not None:
+            return RetryLater(f"GitHub secondary rate limit while {what}", retry_after=secondary)
+        if code >= 500:
+            return RetryLater(f"GitHub answered {code} while {what}", retry_after=30)
+        token_exchange = exc.request.url.path.endswith("/access_tokens")
+        if code == 404:
+            hint = "the app is not installed there any more" if token_exchange else None
+            return NotFound(f"GitHub: not found while {what}", hint=hint)
+        hint = "check APP_ID and the private key" if code == 401 else None
+        return GitHubRefused(
+            f"GitHub answered {code} while {what}: {_message(exc)}", status=code, hint=hint
+        )
 
     async def _pages(
         self, fetch: Callable[[int], Awaitable[Any]], *, what: str, max_items: int

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import gitlab
 import requests
-from gitlab.exceptions import GitlabAuthenticationError, GitlabHttpError
+from gitlab.exceptions import GitlabAuthenticationError, GitlabError
 
 from bot.config import Settings
 from bot.errors import ConfigError, ForgeError, NotFound, RetryLater
@@ -117,7 +117,7 @@ class GitLabForge:
             self._capture.retry_after = None
             try:
                 return call(), None
-            except GitlabHttpError as exc:
+            except GitlabError as exc:  # HTTP errors and the 401 GitlabAuthenticationError
                 return None, (exc, self._capture.retry_after)
             except requests.RequestException as exc:
                 return None, (exc, None)

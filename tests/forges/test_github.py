@@ -7,8 +7,10 @@ import itertools
 from collections.abc import Callable
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
-from bot.errors import RetryLater
+from bot.errors import ForgeError, NotFound, RetryLater
 from bot.forges.base import (
     NULL_SHA,
     SUMMARY_MARKER,
@@ -317,3 +319,28 @@ async def test_two_workers_posting_the_same_review_post_once(
     )
     assert sorted(r.already_posted for r in results) == [False, True]
     assert len(fake_github.submitted_reviews("octo/demo", 7)) == 1
+
+
+async def test_unknown_installation_says_how_to_fix(
+    fake_github: FakeGitHub, make_app: Callable[..., GitHubApp]
+) -> None:
+    setup_pull(fake_github)
+    forge = GitHubForge(make_app(), installation_id=999, owner="octo", repo="demo")
+    with pytest.raises(NotFound) as missing:
+        await forge.fetch_change(PR)
+    assert missing.value.hint == "the app is not installed there any more"
+
+
+async def test_wrong_private_key_says_how_to_fix(
+    fake_github: FakeGitHub, make_app: Callable[..., GitHubApp]
+) -> None:
+    setup_pull(fake_github)
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()).decode()
+    app = make_app()
+    app._private_key = other_key  # GitHub cannot verify the App JWT signed with it
+    wrong = GitHubForge(app, installation_id=INSTALLATION, owner="octo", repo="demo")
+    with pytest.raises(ForgeError) as refused:
+        await wrong.fetch_change(PR)
+    assert refused.value.hint == "check APP_ID and the private key"

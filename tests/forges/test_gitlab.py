@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.errors import RetryLater
+from bot.errors import ForgeError, RetryLater
 from bot.forges.base import (
     NULL_SHA,
     SUMMARY_MARKER,
@@ -182,3 +182,12 @@ async def test_compare_pushes(fake: FakeGitLab, forge: GitLabForge) -> None:
     assert [f.path for f in first_push.files] == ["a.py"]
     forced = await forge.compare("d" * 40, HEAD)
     assert forced.base_sha == "main"
+
+
+async def test_wrong_token_says_how_to_fix(fake: FakeGitLab) -> None:
+    with serve_in_thread(fake.app) as url:
+        forge = GitLabForge(url=url, token="glpat-wrong", project=1)
+        with pytest.raises(ForgeError) as caught:
+            await forge.fetch_change(MR_TARGET)
+        await forge.close()
+    assert caught.value.hint == "check GITLAB_TOKEN and its api scope"
