@@ -344,3 +344,16 @@ async def test_wrong_private_key_says_how_to_fix(
     with pytest.raises(ForgeError) as refused:
         await wrong.fetch_change(PR)
     assert refused.value.hint == "check APP_ID and the private key"
+
+
+async def test_server_errors_on_reads_are_retried(
+    fake_github: FakeGitHub, github_forge: GitHubForge
+) -> None:
+    setup_pull(fake_github)
+    fake_github.inject("GET", r"/pulls/7/files$", 502, times=2)
+    change = await github_forge.fetch_change(PR)
+    assert len(change.files) == 3
+    assert sum(1 for m, p in fake_github.requests if p.endswith("/pulls/7/files")) == 3
+    fake_github.inject("GET", r"/pulls/7$", 503, times=10)
+    with pytest.raises(RetryLater):
+        await github_forge.fetch_change(PR)  # bounded: three retries, then the queue waits

@@ -191,3 +191,12 @@ async def test_wrong_token_says_how_to_fix(fake: FakeGitLab) -> None:
             await forge.fetch_change(MR_TARGET)
         await forge.close()
     assert caught.value.hint == "check GITLAB_TOKEN and its api scope"
+
+
+async def test_new_merge_request_without_versions_is_retried_later(
+    fake: FakeGitLab, forge: GitLabForge
+) -> None:
+    fake.projects[1].mrs[3].versions.clear()  # just opened: GitLab has no diff version yet
+    with pytest.raises(RetryLater) as caught:
+        await forge.fetch_change(MR_TARGET)
+    assert caught.value.retry_after == 10
