@@ -423,6 +423,41 @@ class GitHubForge:
         )
         return str(created.parsed_data.id)
 
+    # Replies and permissions (comment commands) ------------------------------------
+
+    async def post_comment(self, target: ChangeTarget, body: str) -> str:
+        """A plain PR comment (a reply to a command); returns its id."""
+        if target.number is None:
+            raise ForgeError("a comment needs a pull request number")
+        number = target.number
+        created = await self._call(
+            lambda: self._gh.rest.issues.async_create_comment(
+                self.owner, self.repo, number, body=limits.fit(body, limits.GITHUB_BODY_MAX)
+            ),
+            what=f"replying on #{number}",
+        )
+        return str(created.parsed_data.id)
+
+    async def can_trigger(self, username: str) -> bool:
+        """Whether ``username`` may run commands: write access or more ("admin",
+        "maintain", "write"; docs.github.com/rest/collaborators/collaborators
+        #get-repository-permissions-for-a-user)."""
+        try:
+            response = await self._call(
+                lambda: self._gh.rest.repos.async_get_collaborator_permission_level(
+                    self.owner, self.repo, username
+                ),
+                what=f"reading {username}'s permission",
+            )
+        except NotFound:
+            return False
+        data = response.parsed_data
+        return data.permission in {"admin", "write"} or (data.role_name or "") in {
+            "admin",
+            "maintain",
+            "write",
+        }
+
     # Check runs ---------------------------------------------------------------------
 
     async def create_check(

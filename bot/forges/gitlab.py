@@ -48,6 +48,8 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+_DEVELOPER = 30  # GitLab's access level that may push code
+
 # python-gitlab would sleep in its thread for any Retry-After; this module retries instead.
 _OWN_RETRIES: dict[str, Any] = {
     "obey_rate_limit": False,
@@ -379,6 +381,34 @@ class GitLabForge:
             idempotent=False,
         )
         return str(created["id"])  # type: ignore[index]
+
+    # Replies and permissions (comment commands) ------------------------------------
+
+    async def post_comment(self, target: ChangeTarget, body: str) -> str:
+        """A plain MR note (a reply to a command); returns its id."""
+        if target.number is None:
+            raise ForgeError("a note needs a merge request iid")
+        url = f"{self._path}/merge_requests/{target.number}/notes"
+        text = limits.fit(body, limits.GITLAB_NOTE_MAX)
+        created = await self._call(
+            lambda: self._gl.http_post(url, post_data={"body": text}, **_OWN_RETRIES),
+            what="replying on the merge request",
+            idempotent=False,
+        )
+        return str(created["id"])  # type: ignore[index]
+
+    async def can_trigger(self, username: str) -> bool:
+        """Whether ``username`` may run commands: Developer (30) or above on the project,
+        inherited membership included (docs.gitlab.com/api/members/
+        #get-a-member-of-a-group-or-project-including-inherited-and-invited-members)."""
+        users = await self._list("/users", username=username)
+        if not users:
+            return False
+        try:
+            member = await self._get(f"{self._path}/members/all/{int(users[0]['id'])}")
+        except NotFound:
+            return False
+        return int(member.get("access_level", 0)) >= _DEVELOPER
 
     # Commit status ------------------------------------------------------------------
 

@@ -209,6 +209,7 @@ class FakeGitHub:
         self.secondary_retry_after: int | None = 1
         self.rate_remaining = 5000
         self.injected: list[Injected] = []
+        self.roles: dict[str, str] = {}  # username -> role_name ("admin", "write", "read"...)
         self._ids = itertools.count(1000)
         self._last_write: dict[int, float] = {}
         self.app = Starlette(routes=self._routes())
@@ -252,6 +253,7 @@ class FakeGitHub:
             Route(r + "/contents/{path:path}", self.get_content, methods=["GET"]),
             Route(r + "/compare/{basehead:path}", self.compare, methods=["GET"]),
             Route(r + "/git/trees/{sha:path}", self.get_tree, methods=["GET"]),
+            Route(r + "/collaborators/{username}/permission", self.permission, methods=["GET"]),
             Route(r + "/check-runs", self.create_check, methods=["POST"]),
             Route(r + "/check-runs/{check_id:int}", self.update_check, methods=["PATCH"]),
         ]
@@ -652,6 +654,24 @@ class FakeGitHub:
         ]
         payload["truncated"] = False
         return self._answer("git__get-tree", payload)
+
+    async def permission(self, request: Request) -> Response:
+        repo, problem = self._gate(request)
+        if problem or repo is None:
+            return problem or error(404, "Not Found")
+        username = request.path_params["username"]
+        if username not in self.roles:
+            return error(404, "Not Found")  # not a GitHub user
+        role = self.roles[username]
+        # "permission" keeps the legacy four values: maintain reads as write, triage as read
+        # (docs.github.com/rest/collaborators/collaborators#get-repository-permissions-for-a-user).
+        legacy = {"maintain": "write", "triage": "read"}.get(role, role)
+        payload = op("repos__get-collaborator-permission-level").example(
+            "200", "response-if-user-has-admin-permissions")
+        payload.update({"permission": legacy, "role_name": role})
+        # The example's user lacks the collaborator's own "role_name" the schema requires.
+        payload["user"].update({"login": username, "role_name": role})
+        return self._answer("repos__get-collaborator-permission-level", payload)
 
     def _check_refusal(self, body: dict[str, Any]) -> Response | None:
         output = body.get("output") or {}

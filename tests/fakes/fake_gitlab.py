@@ -105,6 +105,8 @@ class FakeGitLab:
         self.statuses: list[dict[str, Any]] = []
         self.requests: list[tuple[str, str]] = []
         self.injected: list[list[Any]] = []  # [method, path regex, status, times, headers]
+        self.members: dict[tuple[int, str], int] = {}  # (project, username) -> access level
+        self.usernames: list[str] = []  # users that exist; their id is 1000 + index
         self._ids = itertools.count(500)
         self.app = Starlette(routes=self._routes())
 
@@ -122,6 +124,8 @@ class FakeGitLab:
         mr = p + "/merge_requests/{iid:int}"
         return [
             Route("/api/v4/user", self.get_user, methods=["GET"]),
+            Route("/api/v4/users", self.find_users, methods=["GET"]),
+            Route(p + "/members/all/{user_id:int}", self.member, methods=["GET"]),
             Route(p, self.get_project, methods=["GET"]),
             Route(mr, self.get_mr, methods=["GET"]),
             Route(mr + "/versions", self.versions, methods=["GET"]),
@@ -182,6 +186,29 @@ class FakeGitLab:
 
     async def get_user(self, request: Request) -> Response:
         return self._gate(request) or JSONResponse(self.user)
+
+    async def find_users(self, request: Request) -> Response:
+        if (problem := self._gate(request)) is not None:
+            return problem
+        name = request.query_params.get("username")
+        found = [{"id": 1000 + i, "username": u, "name": u, "state": "active"}
+                 for i, u in enumerate(self.usernames) if u == name]
+        return self._page(request, found)
+
+    async def member(self, request: Request) -> Response:
+        if (problem := self._gate(request)) is not None:
+            return problem
+        # docs.gitlab.com/api/members/: access_level 10 guest ... 30 developer, 40
+        # maintainer, 50 owner; 404 for a user who is not a member.
+        index = request.path_params["user_id"] - 1000
+        if not 0 <= index < len(self.usernames):
+            return not_found("User")
+        username = self.usernames[index]
+        level = self.members.get((request.path_params["pid"], username))
+        if level is None:
+            return not_found("Member")
+        return JSONResponse({"id": 1000 + index, "username": username, "state": "active",
+                             "access_level": level})
 
     async def get_project(self, request: Request) -> Response:
         if (problem := self._gate(request)) is not None:

@@ -357,3 +357,16 @@ async def test_server_errors_on_reads_are_retried(
     fake_github.inject("GET", r"/pulls/7$", 503, times=10)
     with pytest.raises(RetryLater):
         await github_forge.fetch_change(PR)  # bounded: three retries, then the queue waits
+
+
+async def test_command_replies_and_who_may_trigger(
+    fake_github: FakeGitHub, github_forge: GitHubForge
+) -> None:
+    setup_pull(fake_github)
+    fake_github.roles.update({"maint": "maintain", "reader": "read", "owner": "admin"})
+    assert await github_forge.can_trigger("maint")
+    assert await github_forge.can_trigger("owner")
+    assert not await github_forge.can_trigger("reader")
+    assert not await github_forge.can_trigger("nobody")
+    reply = await github_forge.post_comment(PR, "Audit started")
+    assert fake_github.comments[int(reply)]["payload"]["body"] == "Audit started"

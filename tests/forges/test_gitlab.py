@@ -200,3 +200,14 @@ async def test_new_merge_request_without_versions_is_retried_later(
     with pytest.raises(RetryLater) as caught:
         await forge.fetch_change(MR_TARGET)
     assert caught.value.retry_after == 10
+
+
+async def test_command_replies_and_who_may_trigger(fake: FakeGitLab, forge: GitLabForge) -> None:
+    fake.usernames[:] = ["dev", "guest", "outsider"]
+    fake.members.update({(1, "dev"): 30, (1, "guest"): 10})
+    assert await forge.can_trigger("dev")
+    assert not await forge.can_trigger("guest")
+    assert not await forge.can_trigger("outsider")
+    assert not await forge.can_trigger("ghost")
+    reply = await forge.post_comment(MR_TARGET, "Audit started")
+    assert [n["id"] for n in fake.notes[(1, 3)]] == [int(reply)]
