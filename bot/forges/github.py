@@ -34,7 +34,7 @@ from bot.forges.base import (
 from bot.forges.github_auth import GitHubApp, secondary_limit_wait
 from bot.forges.github_payloads import check_payload
 from bot.forges.github_review import ReviewInfo, ReviewPublisher
-from bot.forges.patches import rebuild_patch
+from bot.forges.patches import complete_patch
 
 logger = logging.getLogger(__name__)
 
@@ -249,8 +249,15 @@ class GitHubForge:
             binary = False
             if patch is None and entry.changes:
                 # GitHub leaves out the patch of a binary file or a diff too large to show.
-                made = await self._patch_from_contents(
-                    entry.filename, old_path or entry.filename, status, base_sha, head_sha
+                made = await complete_patch(
+                    self.read_file,
+                    forge="GitHub",
+                    path=entry.filename,
+                    old_path=old_path or entry.filename,
+                    status=status,
+                    base_sha=base_sha,
+                    head_sha=head_sha,
+                    max_bytes=self._max_file_bytes,
                 )
                 if isinstance(made, SkippedFile):
                     skipped.append(made)
@@ -273,19 +280,6 @@ class GitHubForge:
         return Change(
             base_sha, head_sha, tuple(files), tuple(skipped), truncated, start_sha=base_sha
         )
-
-    async def _patch_from_contents(
-        self, path: str, old_path: str, status: FileStatus, base_sha: str, head_sha: str
-    ) -> tuple[str | None, bool] | SkippedFile:
-        """Rebuild a missing patch from both versions of the file, within size limits."""
-        new = b"" if status == "removed" else await self.read_file(path, head_sha)
-        old = b"" if status == "added" else await self.read_file(old_path, base_sha)
-        if new is None or old is None:
-            return SkippedFile(
-                path, f"GitHub shows no diff and the file is over {self._max_file_bytes} bytes"
-            )
-        patch = rebuild_patch(old, new)
-        return patch, patch is None
 
     async def read_file(self, path: str, ref: str) -> bytes | None:
         try:

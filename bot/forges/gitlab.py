@@ -41,7 +41,7 @@ from bot.forges.base import (
 )
 from bot.forges.gitlab_position import Refs, position
 from bot.forges.gitlab_status import StatusTarget, status_payload
-from bot.forges.patches import rebuild_patch
+from bot.forges.patches import complete_patch
 from bot.forges.review_text import marked, where
 
 logger = logging.getLogger(__name__)
@@ -238,14 +238,20 @@ class GitLabForge:
                 patch == "" and status != "renamed"
             ):
                 # GitLab sends no diff for large, collapsed or binary files.
-                new = b"" if status == "removed" else await self.read_file(path, head)
-                old = b"" if status == "added" else await self.read_file(item["old_path"], base)
-                if new is None or old is None:
-                    skipped.append(SkippedFile(path, "GitLab shows no diff and the file is "
-                                                     f"over {self._max_file_bytes} bytes"))
+                made = await complete_patch(
+                    self.read_file,
+                    forge="GitLab",
+                    path=path,
+                    old_path=item["old_path"],
+                    status=status,
+                    base_sha=base,
+                    head_sha=head,
+                    max_bytes=self._max_file_bytes,
+                )
+                if isinstance(made, SkippedFile):
+                    skipped.append(made)
                     continue
-                patch = rebuild_patch(old, new)
-                binary = patch is None
+                patch, binary = made
             additions = sum(1 for ln in (patch or "").splitlines() if ln.startswith("+"))
             deletions = sum(1 for ln in (patch or "").splitlines() if ln.startswith("-"))
             files.append(ChangedFile(path, status, old_path, patch, additions, deletions, binary))
@@ -420,11 +426,11 @@ class GitLabForge:
         status = StatusTarget(str(self.project), head_sha)
         if target is not None and target.number is not None:
             mr = await self._mr(target.number)
+            pipeline = mr.get("head_pipeline") or {}
+            # A pipeline of another commit would attach the status to the wrong run.
+            pipeline_id = str(pipeline.get("id") or "") if pipeline.get("sha") == head_sha else ""
             status = StatusTarget(
-                str(mr["source_project_id"]),
-                head_sha,
-                mr.get("source_branch") or "",
-                str((mr.get("head_pipeline") or {}).get("id") or ""),
+                str(mr["source_project_id"]), head_sha, mr.get("source_branch") or "", pipeline_id
             )
         await self.update_check(status.encode(), update)
         return status.encode()

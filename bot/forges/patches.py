@@ -7,6 +7,9 @@ wants hunks. The result has the forges' shape: hunks only, from the first ``@@``
 from __future__ import annotations
 
 import difflib
+from collections.abc import Awaitable, Callable
+
+from bot.forges.base import FileStatus, SkippedFile
 
 
 def looks_binary(data: bytes) -> bool:
@@ -25,3 +28,24 @@ def rebuild_patch(old: bytes, new: bytes) -> str | None:
         n=3,
     )
     return "\n".join(list(lines)[2:])  # drop the ---/+++ header lines
+
+
+async def complete_patch(
+    read: Callable[[str, str], Awaitable[bytes | None]],
+    *,
+    forge: str,
+    path: str,
+    old_path: str,
+    status: FileStatus,
+    base_sha: str,
+    head_sha: str,
+    max_bytes: int,
+) -> tuple[str | None, bool] | SkippedFile:
+    """``(patch, binary)`` rebuilt from both versions read with ``read(path, ref)``, or the
+    file as skipped when a version cannot be read (over ``max_bytes``, or not a file)."""
+    new = b"" if status == "removed" else await read(path, head_sha)
+    old = b"" if status == "added" else await read(old_path, base_sha)
+    if new is None or old is None:
+        return SkippedFile(path, f"{forge} shows no diff and the file is over {max_bytes} bytes")
+    patch = rebuild_patch(old, new)
+    return patch, patch is None
