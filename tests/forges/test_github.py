@@ -370,3 +370,19 @@ async def test_command_replies_and_who_may_trigger(
     assert not await github_forge.can_trigger("nobody")
     reply = await github_forge.post_comment(PR, "Audit started")
     assert fake_github.comments[int(reply)]["payload"]["body"] == "Audit started"
+
+
+async def test_a_probe_left_by_a_crash_is_cleaned_up(
+    fake_github: FakeGitHub, github_forge: GitHubForge
+) -> None:
+    setup_pull(fake_github)
+    await github_forge.fetch_change(PR)
+    # A worker died between creating a probe (pending review) and deleting it; GitHub
+    # would refuse a second pending review, so the next attempt must remove it first.
+    await github_forge.create_review(7, {"commit_id": HEAD, "comments": []})
+    assert [r["state"] for r in fake_github.reviews[("octo/demo", 7)]] == ["PENDING"]
+    fake_github.repos["octo/demo"].pulls[7].files[0].patch = "@@ -1 +1 @@\n-a\n+b"
+    result = await github_forge.publish_review(PR, HEAD, [comment(1, "ok"), comment(5, "x")],
+                                               "Body")
+    assert [c.key for c in result.moved_to_body] == ["x"]
+    assert [r["state"] for r in fake_github.reviews[("octo/demo", 7)]] == ["COMMENTED"]
