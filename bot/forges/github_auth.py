@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncGenerator, Generator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -31,10 +31,10 @@ from githubkit.exception import (
 from githubkit.retry import RetryOption
 from githubkit.throttling import BaseThrottler
 from redis.asyncio import Redis
-from redis.exceptions import LockError
 
 from bot.config import Settings
-from bot.errors import ConfigError, RetryLater
+from bot.errors import ConfigError
+from bot.forges.locks import publish_lock
 
 logger = logging.getLogger(__name__)
 
@@ -227,22 +227,6 @@ class GitHubApp:
         )
         await self._redis.delete(f"{CACHE_PREFIX}:{key}")
 
-    @asynccontextmanager
-    async def lock(self, name: str, *, timeout_s: float = 300.0) -> AsyncGenerator[None, Any]:
+    def lock(self, name: str) -> AbstractAsyncContextManager[None]:
         """One holder at a time across workers (two retries of one job must not both post)."""
-        lock = self._redis.lock(
-            f"{CACHE_PREFIX}:lock:{name}", timeout=timeout_s, blocking_timeout=timeout_s
-        )
-        try:
-            acquired = await lock.acquire()
-        except LockError:
-            acquired = False
-        if not acquired:
-            raise RetryLater(f"another worker holds {name}", retry_after=30)
-        try:
-            yield
-        finally:
-            try:
-                await lock.release()
-            except LockError:
-                logger.warning("lock %s expired before release", name)
+        return publish_lock(self._redis, f"github:{name}")

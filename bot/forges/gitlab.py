@@ -19,6 +19,7 @@ from urllib.parse import quote
 import gitlab
 import requests
 from gitlab.exceptions import GitlabAuthenticationError, GitlabError
+from redis.asyncio import Redis
 
 from bot.config import Settings
 from bot.errors import ConfigError, ForgeError, NotFound, RetryLater
@@ -41,6 +42,7 @@ from bot.forges.base import (
 )
 from bot.forges.gitlab_position import Refs, position
 from bot.forges.gitlab_status import StatusTarget, status_payload
+from bot.forges.locks import publish_lock
 from bot.forges.patches import complete_patch
 from bot.forges.review_text import marked, where
 
@@ -83,6 +85,7 @@ class GitLabForge:
         max_wait_s: float = 60.0,
         backoff_s: float = 1.0,
         max_file_bytes: int = 1_000_000,
+        redis: Redis | None = None,
     ) -> None:
         self._capture = _Capture()
         session = requests.Session()
@@ -97,6 +100,7 @@ class GitLabForge:
         self._backoff_s = backoff_s
         self._max_file_bytes = max_file_bytes
         self._user_id: int | None = None
+        self._redis = redis  # for publish locks shared by workers; None in the CLI
 
     @classmethod
     def from_settings(cls, settings: Settings, project: int | str, **kwargs: Any) -> GitLabForge:
@@ -316,7 +320,12 @@ class GitLabForge:
     ) -> ReviewResult:
         if target.number is None:
             raise ForgeError("a review needs a merge request iid")
-        number = target.number
+        async with publish_lock(self._redis, f"gitlab:review:{self.project}!{target.number}"):
+            return await self._publish_review(target.number, head_sha, comments, body)
+
+    async def _publish_review(
+        self, number: int, head_sha: str, comments: Sequence[InlineComment], body: str
+    ) -> ReviewResult:
         mine = await self._notes(number)
         done = "\n".join(n["body"] for n in mine)
         marker = review_marker(head_sha)
@@ -367,7 +376,10 @@ class GitLabForge:
     async def upsert_summary(self, target: ChangeTarget, body: str) -> str:
         if target.number is None:
             raise ForgeError("a summary note needs a merge request iid")
-        number = target.number
+        async with publish_lock(self._redis, f"gitlab:summary:{self.project}!{target.number}"):
+            return await self._upsert_summary(target.number, body)
+
+    async def _upsert_summary(self, number: int, body: str) -> str:
         text = body if SUMMARY_MARKER in body else f"{SUMMARY_MARKER}\n{body}"
         text = limits.fit(text, limits.GITLAB_NOTE_MAX)
         for note in await self._notes(number):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from redis.asyncio import Redis
 
 from bot.errors import ForgeError, RetryLater
 from bot.forges.base import (
@@ -211,3 +213,16 @@ async def test_command_replies_and_who_may_trigger(fake: FakeGitLab, forge: GitL
     assert not await forge.can_trigger("ghost")
     reply = await forge.post_comment(MR_TARGET, "Audit started")
     assert [n["id"] for n in fake.notes[(1, 3)]] == [int(reply)]
+
+
+async def test_two_workers_publish_one_review(fake: FakeGitLab, redis: Redis) -> None:
+    with serve_in_thread(fake.app) as url:
+        forges = [GitLabForge(url=url, token=fake.token, project=1, redis=redis)
+                  for _ in range(2)]
+        results = await asyncio.gather(
+            *(f.publish_review(MR_TARGET, HEAD, [inline(4, "a")], "Body") for f in forges)
+        )
+        for forge in forges:
+            await forge.close()
+    assert sorted(r.already_posted for r in results) == [False, True]
+    assert len(fake.discussions[(1, 3)]) == 1
