@@ -205,10 +205,20 @@ class GitLabForge:
                 raise ForgeError("GitLab needs a merge request iid or both base and head")
             return await self.compare(target.base, target.head)
         refs = await self._refs(target.number)
-        diffs = await self._list(f"{self._path}/merge_requests/{target.number}/diffs")
+        diffs = await self._diffs(target.number)
         change = await self._change(refs.base_sha, refs.head_sha, diffs)
         return Change(change.base_sha, change.head_sha, change.files, change.skipped,
                       change.truncated, start_sha=refs.start_sha)
+
+    async def _diffs(self, number: int) -> list[dict[str, Any]]:
+        """The MR's file diffs from the paginated ``diffs`` endpoint (GitLab 15.7+); older
+        instances only have the deprecated ``changes`` endpoint, with the same items."""
+        url = f"{self._path}/merge_requests/{number}"
+        try:
+            return await self._list(f"{url}/diffs")
+        except NotFound:
+            logger.info("no diffs endpoint (GitLab before 15.7); using changes")
+            return list((await self._get(f"{url}/changes")).get("changes") or [])
 
     async def compare(self, base: str, head: str) -> Change:
         if is_null_sha(base):
@@ -332,8 +342,7 @@ class GitLabForge:
         if marker in done:
             return ReviewResult(None, (), already_posted=True)
         refs = await self._refs(number)
-        diffs = {d["new_path"]: d for d in
-                 await self._list(f"{self._path}/merge_requests/{number}/diffs")}
+        diffs = {d["new_path"]: d for d in await self._diffs(number)}
         posted: list[InlineComment] = []
         moved: list[InlineComment] = []
         for comment in comments:

@@ -107,6 +107,7 @@ class FakeGitLab:
         self.injected: list[list[Any]] = []  # [method, path regex, status, times, headers]
         self.members: dict[tuple[int, str], int] = {}  # (project, username) -> access level
         self.usernames: list[str] = []  # users that exist; their id is 1000 + index
+        self.has_diffs_endpoint = True  # False: a GitLab older than 15.7
         self._ids = itertools.count(500)
         self.app = Starlette(routes=self._routes())
 
@@ -130,6 +131,7 @@ class FakeGitLab:
             Route(mr, self.get_mr, methods=["GET"]),
             Route(mr + "/versions", self.versions, methods=["GET"]),
             Route(mr + "/diffs", self.diffs, methods=["GET"]),
+            Route(mr + "/changes", self.changes, methods=["GET"]),
             Route(mr + "/notes", self.notes_endpoint, methods=["GET", "POST"]),
             Route(mr + "/notes/{note_id:int}", self.edit_note, methods=["PUT"]),
             Route(mr + "/discussions", self.create_discussion, methods=["POST"]),
@@ -253,9 +255,22 @@ class FakeGitLab:
         if (problem := self._gate(request)) is not None:
             return problem
         mr = self._mr(request)
+        # docs.gitlab.com/api/merge_requests/#list-merge-request-diffs: "Introduced in
+        # GitLab 15.7"; an older instance answers 404.
+        if mr is None or not self.has_diffs_endpoint:
+            return not_found("Merge Request" if mr is None else "")
+        return self._page(request, [d.payload() for d in mr.diffs])
+
+    async def changes(self, request: Request) -> Response:
+        if (problem := self._gate(request)) is not None:
+            return problem
+        mr = self._mr(request)
         if mr is None:
             return not_found("Merge Request")
-        return self._page(request, [d.payload() for d in mr.diffs])
+        # The deprecated single-response endpoint: the MR with every diff in "changes"
+        # (docs.gitlab.com/api/merge_requests/#retrieve-merge-request-changes).
+        return JSONResponse({"iid": mr.iid, "project_id": mr.project_id,
+                             "changes": [d.payload() for d in mr.diffs]})
 
     async def notes_endpoint(self, request: Request) -> Response:
         if (problem := self._gate(request)) is not None:

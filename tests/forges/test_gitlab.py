@@ -226,3 +226,10 @@ async def test_two_workers_publish_one_review(fake: FakeGitLab, redis: Redis) ->
             await forge.close()
     assert sorted(r.already_posted for r in results) == [False, True]
     assert len(fake.discussions[(1, 3)]) == 1
+
+
+async def test_gitlab_without_the_diffs_endpoint(fake: FakeGitLab, forge: GitLabForge) -> None:
+    fake.has_diffs_endpoint = False
+    change = await forge.fetch_change(MR_TARGET)
+    assert len(change.files) == 133
+    assert ("GET", "/api/v4/projects/1/merge_requests/3/changes") in fake.requests
