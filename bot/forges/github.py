@@ -16,39 +16,25 @@ from githubkit.exception import GitHubException, RateLimitExceeded, RequestError
 from bot.errors import ForgeError, NotFound, RetryLater
 from bot.forges import limits
 from bot.forges.base import (
-    CHECK_NAME,
     CONFIG_PATH,
     SUMMARY_MARKER,
-    Annotation,
     Change,
-    ChangedFile,
     ChangeTarget,
     CheckUpdate,
-    FileStatus,
     ForgeRefused,
     InlineComment,
     ReviewResult,
-    SkippedFile,
     is_null_sha,
 )
 from bot.forges.github_auth import GitHubApp, secondary_limit_wait
-from bot.forges.github_payloads import check_payload
+from bot.forges.github_files import files_from_entries
+from bot.forges.github_payloads import check_create, check_updates
 from bot.forges.github_review import ReviewInfo, ReviewPublisher
-from bot.forges.patches import complete_patch
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-_STATUS: dict[str, FileStatus] = {
-    "added": "added",
-    "removed": "removed",
-    "modified": "modified",
-    "renamed": "renamed",
-    "copied": "added",
-    "changed": "modified",
-    "unchanged": "modified",
-}
 _SIDE = {"new": "RIGHT", "old": "LEFT"}
 _PER_PAGE = 100
 
@@ -240,46 +226,11 @@ class GitHubForge:
     async def _change(
         self, base_sha: str, head_sha: str, entries: Sequence[Any], truncated: str | None
     ) -> Change:
-        files: list[ChangedFile] = []
-        skipped: list[SkippedFile] = []
-        for entry in entries:
-            status = _STATUS.get(entry.status, "modified")
-            old_path = entry.previous_filename or None if status == "renamed" else None
-            patch = entry.patch or None
-            binary = False
-            if patch is None and entry.changes:
-                # GitHub leaves out the patch of a binary file or a diff too large to show.
-                made = await complete_patch(
-                    self.read_file,
-                    forge="GitHub",
-                    path=entry.filename,
-                    old_path=old_path or entry.filename,
-                    status=status,
-                    base_sha=base_sha,
-                    head_sha=head_sha,
-                    max_bytes=self._max_file_bytes,
-                )
-                if isinstance(made, SkippedFile):
-                    skipped.append(made)
-                    continue
-                patch, binary = made
-            elif patch is None:
-                patch = ""  # a pure rename or a mode change: nothing to show
-            files.append(
-                ChangedFile(
-                    path=entry.filename,
-                    status=status,
-                    old_path=old_path,
-                    patch=patch,
-                    additions=entry.additions,
-                    deletions=entry.deletions,
-                    binary=binary,
-                    sha=entry.sha or None,
-                )
-            )
-        return Change(
-            base_sha, head_sha, tuple(files), tuple(skipped), truncated, start_sha=base_sha
+        files, skipped = await files_from_entries(
+            entries, base_sha=base_sha, head_sha=head_sha, read=self.read_file,
+            max_file_bytes=self._max_file_bytes,
         )
+        return Change(base_sha, head_sha, files, skipped, truncated, start_sha=base_sha)
 
     async def read_file(self, path: str, ref: str) -> bytes | None:
         try:
@@ -457,34 +408,20 @@ class GitHubForge:
     async def create_check(
         self, head_sha: str, update: CheckUpdate, target: ChangeTarget | None = None
     ) -> str:
-        batches = list(limits.batches(update.annotations, limits.ANNOTATIONS_PER_REQUEST)) or [()]
-        first = update
-        if len(batches) > 1 and update.status == "completed":
-            # Conclude only with the last batch: a run is never "completed" half-annotated.
-            first = CheckUpdate("in_progress", update.title, update.summary, text=update.text,
-                                details_url=update.details_url)
-        payload = {"name": CHECK_NAME, "head_sha": head_sha,
-                   **check_payload(first, batches[0], final=True)}
+        create, patches = check_create(head_sha, update)
         run = await self._call(
-            lambda: self._gh.rest.checks.async_create(self.owner, self.repo, data=payload),
+            lambda: self._gh.rest.checks.async_create(self.owner, self.repo, data=create),
             what="creating the check run",
         )
         check_id = str(run.parsed_data.id)
-        if len(batches) > 1:
-            await self._patch_batches(check_id, update, batches[1:])
+        await self._patch_check(check_id, patches)
         return check_id
 
     async def update_check(self, check_id: str, update: CheckUpdate) -> None:
-        batches = list(limits.batches(update.annotations, limits.ANNOTATIONS_PER_REQUEST)) or [()]
-        await self._patch_batches(check_id, update, batches)
+        await self._patch_check(check_id, check_updates(update))
 
-    async def _patch_batches(
-        self, check_id: str, update: CheckUpdate, batches: Sequence[tuple[Annotation, ...]]
-    ) -> None:
-        """Each PATCH appends its annotations (docs.github.com/en/rest/checks/runs
-        #update-a-check-run); the status changes with the last one."""
-        for index, batch in enumerate(batches):
-            payload = check_payload(update, batch, final=index == len(batches) - 1)
+    async def _patch_check(self, check_id: str, patches: Sequence[dict[str, Any]]) -> None:
+        for payload in patches:
             await self._call(
                 lambda p=payload: self._gh.rest.checks.async_update(  # type: ignore[misc]
                     self.owner, self.repo, int(check_id), data=p

@@ -95,3 +95,37 @@ def check_payload(
         payload["conclusion"] = update.conclusion or "neutral"
         payload["completed_at"] = now()
     return payload
+
+
+def _batches(update: CheckUpdate) -> list[tuple[Annotation, ...]]:
+    return list(limits.batches(update.annotations, limits.ANNOTATIONS_PER_REQUEST)) or [()]
+
+
+def check_patches(update: CheckUpdate, batches: Sequence[tuple[Annotation, ...]]) -> list[
+    dict[str, Any]
+]:
+    """PATCH bodies: each appends its annotations (docs.github.com/en/rest/checks/runs
+    #update-a-check-run); the status changes with the last one."""
+    return [
+        check_payload(update, batch, final=index == len(batches) - 1)
+        for index, batch in enumerate(batches)
+    ]
+
+
+def check_create(head_sha: str, update: CheckUpdate) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The POST body of a new ``auditbot`` run and the PATCH bodies that must follow it."""
+    batches = _batches(update)
+    first = update
+    if len(batches) > 1 and update.status == "completed":
+        # Conclude only with the last batch: a run is never "completed" half-annotated.
+        first = CheckUpdate(
+            "in_progress", update.title, update.summary, text=update.text,
+            details_url=update.details_url,
+        )
+    create = {"name": CHECK_NAME, "head_sha": head_sha,
+              **check_payload(first, batches[0], final=True)}
+    return create, check_patches(update, batches[1:])
+
+
+def check_updates(update: CheckUpdate) -> list[dict[str, Any]]:
+    return check_patches(update, _batches(update))
