@@ -28,22 +28,19 @@ from bot.forges.base import (
     CONFIG_PATH,
     SUMMARY_MARKER,
     Change,
-    ChangedFile,
     ChangeTarget,
     CheckUpdate,
-    FileStatus,
     ForgeRefused,
     InlineComment,
     ReviewResult,
-    SkippedFile,
     comment_marker,
     is_null_sha,
     review_marker,
 )
+from bot.forges.gitlab_files import files_from_diffs
 from bot.forges.gitlab_position import Refs, position
 from bot.forges.gitlab_status import StatusTarget, status_payload
 from bot.forges.locks import publish_lock
-from bot.forges.patches import complete_patch
 from bot.forges.review_text import marked, where
 
 logger = logging.getLogger(__name__)
@@ -236,40 +233,11 @@ class GitLabForge:
         return str((await self._get(self._path))["default_branch"])
 
     async def _change(self, base: str, head: str, diffs: Sequence[dict[str, Any]]) -> Change:
-        files: list[ChangedFile] = []
-        skipped: list[SkippedFile] = []
-        for item in diffs:
-            status: FileStatus = (
-                "added" if item.get("new_file") else
-                "removed" if item.get("deleted_file") else
-                "renamed" if item.get("renamed_file") else "modified"
-            )
-            path = item["new_path"]
-            old_path = item["old_path"] if status == "renamed" else None
-            patch: str | None = item.get("diff") or ""
-            binary = False
-            if item.get("too_large") or item.get("collapsed") or (
-                patch == "" and status != "renamed"
-            ):
-                # GitLab sends no diff for large, collapsed or binary files.
-                made = await complete_patch(
-                    self.read_file,
-                    forge="GitLab",
-                    path=path,
-                    old_path=item["old_path"],
-                    status=status,
-                    base_sha=base,
-                    head_sha=head,
-                    max_bytes=self._max_file_bytes,
-                )
-                if isinstance(made, SkippedFile):
-                    skipped.append(made)
-                    continue
-                patch, binary = made
-            additions = sum(1 for ln in (patch or "").splitlines() if ln.startswith("+"))
-            deletions = sum(1 for ln in (patch or "").splitlines() if ln.startswith("-"))
-            files.append(ChangedFile(path, status, old_path, patch, additions, deletions, binary))
-        return Change(base, head, tuple(files), tuple(skipped), start_sha=base)
+        files, skipped = await files_from_diffs(
+            diffs, base_sha=base, head_sha=head, read=self.read_file,
+            max_file_bytes=self._max_file_bytes,
+        )
+        return Change(base, head, files, skipped, start_sha=base)
 
     async def read_file(self, path: str, ref: str) -> bytes | None:
         url = f"{self._path}/repository/files/{quote(path, safe='')}/raw"
