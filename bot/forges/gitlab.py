@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 
 from bot.config import Settings
 from bot.errors import ConfigError, ForgeError, NotFound, RetryLater
-from bot.forges import limits
+from bot.forges import gitlab_review, limits
 from bot.forges.base import (
     CONFIG_PATH,
     SUMMARY_MARKER,
@@ -33,12 +33,10 @@ from bot.forges.base import (
     ForgeRefused,
     InlineComment,
     ReviewResult,
-    comment_marker,
     is_null_sha,
-    review_marker,
 )
 from bot.forges.gitlab_files import files_from_diffs
-from bot.forges.gitlab_position import Refs, position
+from bot.forges.gitlab_position import Refs
 from bot.forges.gitlab_status import StatusTarget, status_payload
 from bot.forges.locks import publish_lock
 from bot.forges.review_text import marked, where
@@ -272,8 +270,17 @@ class GitLabForge:
         notes = await self._list(f"{self._path}/merge_requests/{number}/notes")
         return [n for n in notes if (n.get("author") or {}).get("id") == me]
 
-    async def _post_note(self, number: int, body: str, key: str) -> None:
-        """A general note; after a 5xx the MR is checked before trying again."""
+    async def our_note_bodies(self, number: int) -> list[str]:
+        return [str(n["body"]) for n in await self._notes(number)]
+
+    async def version_refs(self, number: int) -> Refs:
+        return await self._refs(number)
+
+    async def file_diffs(self, number: int) -> list[dict[str, Any]]:
+        return await self._diffs(number)
+
+    async def post_note(self, number: int, body: str, key: str) -> None:
+        """A general note; after a 5xx the MR is checked for ``key`` before trying again."""
         url = f"{self._path}/merge_requests/{number}/notes"
         for attempt in (1, 2, 3):
             try:
@@ -286,53 +293,12 @@ class GitLabForge:
             except RetryLater:
                 if attempt == 3:
                     raise
-                if any(key in n["body"] for n in await self._notes(number)):
+                if any(key in text for text in await self.our_note_bodies(number)):
                     return  # the note landed; only its answer was lost
 
-    async def publish_review(
-        self,
-        target: ChangeTarget,
-        head_sha: str,
-        comments: Sequence[InlineComment],
-        body: str,
-    ) -> ReviewResult:
-        if target.number is None:
-            raise ForgeError("a review needs a merge request iid")
-        async with publish_lock(self._redis, f"gitlab:review:{self.project}!{target.number}"):
-            return await self._publish_review(target.number, head_sha, comments, body)
-
-    async def _publish_review(
-        self, number: int, head_sha: str, comments: Sequence[InlineComment], body: str
-    ) -> ReviewResult:
-        mine = await self._notes(number)
-        done = "\n".join(n["body"] for n in mine)
-        marker = review_marker(head_sha)
-        if marker in done:
-            return ReviewResult(None, (), already_posted=True)
-        refs = await self._refs(number)
-        diffs = {d["new_path"]: d for d in await self._diffs(number)}
-        posted: list[InlineComment] = []
-        moved: list[InlineComment] = []
-        for comment in comments:
-            if comment_marker(comment.key) in done:  # posted by an attempt that crashed
-                posted.append(comment)
-                continue
-            item = diffs.get(comment.path)
-            where_to = position(comment, item.get("diff") or "", item["old_path"], refs) \
-                if item else None
-            if where_to is None or not await self._discussion(number, comment, where_to):
-                moved.append(comment)
-                text = f"{comment_marker(comment.key)}\n**{where(comment)}**\n\n{comment.body}"
-                await self._post_note(number, limits.fit(text, limits.GITLAB_NOTE_MAX),
-                                      comment_marker(comment.key))
-            else:
-                posted.append(comment)
-        text = limits.fit(f"{marker}\n{body}", limits.GITLAB_NOTE_MAX)
-        await self._post_note(number, text, marker)
-        return ReviewResult(None, tuple(posted), tuple(moved))
-
-    async def _discussion(self, number: int, comment: InlineComment, where_to: dict[str, Any]
-                          ) -> bool:
+    async def start_discussion(
+        self, number: int, comment: InlineComment, where_to: dict[str, Any]
+    ) -> bool:
         """Start an inline discussion; False when GitLab refuses the position."""
         url = f"{self._path}/merge_requests/{number}/discussions"
         data = {"body": limits.fit(marked(comment), limits.GITLAB_NOTE_MAX), "position": where_to}
@@ -349,6 +315,18 @@ class GitLabForge:
                 return False
             raise
         return True
+
+    async def publish_review(
+        self,
+        target: ChangeTarget,
+        head_sha: str,
+        comments: Sequence[InlineComment],
+        body: str,
+    ) -> ReviewResult:
+        if target.number is None:
+            raise ForgeError("a review needs a merge request iid")
+        async with publish_lock(self._redis, f"gitlab:review:{self.project}!{target.number}"):
+            return await gitlab_review.publish(self, target.number, head_sha, comments, body)
 
     async def upsert_summary(self, target: ChangeTarget, body: str) -> str:
         if target.number is None:
