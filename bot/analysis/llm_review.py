@@ -96,11 +96,15 @@ class LLMReviewer:
         return max(1_000, min(CHUNK_TOKEN_CAP, window - PROMPT_RESERVE_TOKENS - ANSWER_TOKENS))
 
     def chunks(self, diffs: Mapping[str, FileDiff], contents: Mapping[str, str]) -> list[Chunk]:
+        # One file per chunk (group_anchor_every=1): grouping small files saves a few calls
+        # but a push that touches one of them would re-send the whole group; per-file
+        # chunks keep every untouched file a cache hit on the next run.
         built = build_chunks(
             [diffs[p] for p in sorted(diffs)],
             contents,
             budget_tokens=self.budget_tokens(),
             model=self.service.model,
+            group_anchor_every=1,
         )
         return sending_order(built)
 

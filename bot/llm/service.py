@@ -26,7 +26,7 @@ from bot.llm.limits import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from bot.llm.presets import PRESETS
 from bot.llm.pricing import estimate_tokens, model_info
 from bot.llm.retry import GaveUp, Handle, RetryPolicy, call_with_retries
-from bot.llm.structured import OutputError, parse_structured
+from bot.llm.structured import OutputError, json_schema_of, parse_structured
 from bot.llm.types import (
     CompletionRequest,
     CompletionResult,
@@ -158,7 +158,7 @@ class LLMService:
         if "untrusted" not in system.lower():
             system = f"{system}\n\n{UNTRUSTED_NOTICE}" if system else UNTRUSTED_NOTICE
         user = self._redact(request.user) if self._redact else request.user
-        schema = request.schema.model_json_schema() if request.schema else None
+        schema = json_schema_of(request.schema) if request.schema else None
         return ProviderCall(
             system=system,
             user=user,
