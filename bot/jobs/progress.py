@@ -9,6 +9,8 @@ from typing import Any, TextIO
 
 from redis.asyncio import Redis
 
+from bot.forges.base import CheckUpdate
+
 STAGES = {
     "fetched": "fetched the change",
     "prepared": "filtered and parsed",
@@ -76,3 +78,40 @@ class RedisProgress:
             pipe.publish(channel(self.task_id), payload)
             pipe.set(f"{channel(self.task_id)}:last", payload, ex=24 * 3600)
             await pipe.execute()
+
+
+class CheckProgress:
+    """Keeps the check run's "in progress" line current, at most once per ``every_s``."""
+
+    def __init__(self, forge: Any, check_id: str, details_url: str, every_s: float = 10.0) -> None:
+        self.forge = forge
+        self.check_id = check_id
+        self.details_url = details_url
+        self.every_s = every_s
+        self._last = 0.0
+
+    async def __call__(self, event: dict[str, Any]) -> None:
+        stage = str(event.get("stage", ""))
+        now = time.monotonic()
+        if stage != "llm" or now - self._last < self.every_s:
+            return
+        self._last = now
+        done, total = int(event.get("chunks_done", 0)), int(event.get("chunks_total", 0))
+        line = f"Analysed {done} of {total} parts of the change"
+        await self.forge.update_check(
+            self.check_id,
+            CheckUpdate(
+                status="in_progress", title=line, summary=line, details_url=self.details_url
+            ),
+        )
+
+
+class Fanout:
+    """Several progress sinks as one."""
+
+    def __init__(self, *sinks: Any) -> None:
+        self.sinks = sinks
+
+    async def __call__(self, event: dict[str, Any]) -> None:
+        for sink in self.sinks:
+            await sink(event)

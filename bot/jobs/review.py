@@ -28,7 +28,7 @@ from bot.forges.base import ChangeTarget, CheckUpdate, Forge
 from bot.jobs.budgets import apply_budgets
 from bot.jobs.contracts import ReviewPullRequest
 from bot.jobs.deps import JobDeps, deps_of
-from bot.jobs.progress import RedisProgress
+from bot.jobs.progress import CheckProgress, Fanout, RedisProgress
 from bot.jobs.publish import publish_outcome
 from bot.logs import bind
 from bot.store import audits
@@ -124,7 +124,7 @@ class ReviewRun:
             only_paths = await self._incremental_paths(forge)
             installation_id = await apply_budgets(self.deps, self.project_id, self.task_id)
             outcome = await asyncio.wait_for(
-                self._pipeline(forge, installation_id).run(
+                self._pipeline(forge, check_id, installation_id).run(
                     ReviewRequest(
                         target=self.target,
                         config=config,
@@ -161,7 +161,7 @@ class ReviewRun:
             await self._fail(forge, check_id, exc)
             return "failed"
 
-    def _pipeline(self, forge: Forge, installation_id: int | None) -> ReviewPipeline:
+    def _pipeline(self, forge: Forge, check_id: str, installation_id: int | None) -> ReviewPipeline:
         reviewer = None
         if self.deps.llm is not None:
             reviewer = LLMReviewer(
@@ -171,9 +171,11 @@ class ReviewRun:
                 project_id=self.project_id,
                 installation_id=installation_id,
             )
-        return ReviewPipeline(
-            forge, llm=reviewer, progress=RedisProgress(self.deps.redis, self.task_id)
+        progress = Fanout(
+            RedisProgress(self.deps.redis, self.task_id),
+            CheckProgress(forge, check_id, report_url(self.deps.settings, self.task_id)),
         )
+        return ReviewPipeline(forge, llm=reviewer, progress=progress)
 
     async def _check(self, forge: Forge) -> str:
         task = await audits.get_task(self.deps.sessions, self.task_id)
