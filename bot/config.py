@@ -132,7 +132,8 @@ class Settings(BaseSettings):
     # Webhooks and jobs
     delivery_ttl_days: int = Field(default=7, ge=1)
     max_webhook_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
-    job_timeout_s: int = Field(default=1800, ge=5)
+    # arq re-runs the job of a dead worker JOB_TIMEOUT_S + 10 s after it started.
+    job_timeout_s: int = Field(default=900, ge=5)
     publish_public_details: bool = False
 
     @classmethod

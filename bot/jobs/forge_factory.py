@@ -42,6 +42,6 @@ def build_forge_factory(settings: Settings, redis: Redis) -> ForgeFactory:
             raise ConfigError("GITLAB_TOKEN", "a GitLab job arrived but GitLab is not set up")
         from bot.forges.gitlab import GitLabForge
 
-        return GitLabForge.from_settings(settings, repo.id)
+        return GitLabForge.from_settings(settings, repo.id, redis=redis)
 
     return factory
