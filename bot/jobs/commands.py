@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from bot.forges.base import ChangeTarget, CheckUpdate, Forge
 from bot.jobs.contracts import ReviewPullRequest, RunCommand
-from bot.jobs.deps import JobDeps, deps_of
+from bot.jobs.deps import JobDeps, deps_of, task_for_job
 from bot.jobs.review import ReviewRun, abort_job
 from bot.jobs.scans import ScanContext, run_tree_scan
 from bot.logs import bind
@@ -91,28 +91,16 @@ async def _full_scan(
     deps: JobDeps, forge: Forge, job: RunCommand, head_sha: str, job_id: str
 ) -> str:
     repo = job.repository
-    project_id = await audits.ensure_project(
-        deps.sessions,
-        kind=repo.forge,
-        external_id=repo.id,
-        full_name=repo.full_name,
-        default_branch=repo.default_branch,
-    )
-    task = await audits.find_task_by_job(deps.sessions, job_id)
-    task_id = (
-        task.id
-        if task is not None
-        else await audits.create_task(
-            deps.sessions,
-            project_id=project_id,
-            kind="repository",
-            trigger="command",
-            job_id=job_id,
-            delivery_id=job.delivery_id,
-            pr_number=job.number,
-            head_ref=head_sha,
-            head_sha=head_sha,
-        )
+    project_id, task_id, _ = await task_for_job(
+        deps,
+        repo,
+        job_id,
+        kind="repository",
+        trigger="command",
+        delivery_id=job.delivery_id,
+        pr_number=job.number,
+        head_ref=head_sha,
+        head_sha=head_sha,
     )
     scan = ScanContext(deps, task_id, project_id)
     return await run_tree_scan(scan, forge, head_sha, config_ref=repo.default_branch or head_sha)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.forges.base import Forge
 from bot.jobs.contracts import Repository
+from bot.store import audits
 
 ForgeFactory = Callable[[Repository], Awaitable[Forge]]
 
@@ -29,3 +30,24 @@ def deps_of(ctx: dict[str, Any]) -> JobDeps:
     deps = ctx["deps"]
     assert isinstance(deps, JobDeps)
     return deps
+
+
+async def task_for_job(
+    deps: JobDeps, repo: Repository, job_id: str, **fields: Any
+) -> tuple[int, str, str]:
+    """(project id, task id, task status) for an arq job: a retried job finds the task its
+    first attempt made, a new job makes one with ``fields``."""
+    project_id = await audits.ensure_project(
+        deps.sessions,
+        kind=repo.forge,
+        external_id=repo.id,
+        full_name=repo.full_name,
+        default_branch=repo.default_branch,
+    )
+    task = await audits.find_task_by_job(deps.sessions, job_id)
+    if task is not None:
+        return project_id, task.id, task.status
+    task_id = await audits.create_task(
+        deps.sessions, project_id=project_id, job_id=job_id, **fields
+    )
+    return project_id, task_id, "queued"

@@ -34,7 +34,7 @@ from bot.forges.tree import TreeSource
 from bot.forges.zipcheck import vet_archive
 from bot.jobs.budgets import apply_budgets
 from bot.jobs.contracts import Repository, ScanPush
-from bot.jobs.deps import JobDeps, deps_of
+from bot.jobs.deps import JobDeps, deps_of, task_for_job
 from bot.jobs.progress import RedisProgress
 from bot.jobs.publish import LEVELS
 from bot.logs import bind
@@ -59,31 +59,19 @@ async def scan_push(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
     deps = deps_of(ctx)
     repo = job.repository
     job_id = str(ctx.get("job_id") or f"scan_push:{job.delivery_id}")
-    project_id = await audits.ensure_project(
-        deps.sessions,
-        kind=repo.forge,
-        external_id=repo.id,
-        full_name=repo.full_name,
-        default_branch=repo.default_branch,
+    project_id, task_id, status = await task_for_job(
+        deps,
+        repo,
+        job_id,
+        kind="push",
+        trigger="webhook",
+        delivery_id=job.delivery_id,
+        head_ref=job.ref,
+        base_sha=job.before,
+        head_sha=job.after,
     )
-    task = await audits.find_task_by_job(deps.sessions, job_id)
-    if task is not None and task.status in audits.FINAL_STATUSES:
-        return task.status
-    task_id = (
-        task.id
-        if task is not None
-        else await audits.create_task(
-            deps.sessions,
-            project_id=project_id,
-            kind="push",
-            trigger="webhook",
-            job_id=job_id,
-            delivery_id=job.delivery_id,
-            head_ref=job.ref,
-            base_sha=job.before,
-            head_sha=job.after,
-        )
-    )
+    if status in audits.FINAL_STATUSES:
+        return status
     forge = await deps.forges(repo)
     base = job.before if not is_null_sha(job.before) else ""
     scan = ScanContext(deps, task_id, project_id, public=await _is_public(deps, project_id))
