@@ -8,6 +8,7 @@ A match never carries the full value: only a masked preview leaves this module.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 import re
@@ -23,18 +24,12 @@ from detect_secrets.plugins.artifactory import ArtifactoryDetector
 from detect_secrets.plugins.aws import AWSKeyDetector
 from detect_secrets.plugins.azure_storage_key import AzureStorageKeyDetector
 from detect_secrets.plugins.base import BasePlugin
-from detect_secrets.plugins.basic_auth import BasicAuthDetector
 from detect_secrets.plugins.discord import DiscordBotTokenDetector
 from detect_secrets.plugins.github_token import GitHubTokenDetector
 from detect_secrets.plugins.gitlab_token import GitLabTokenDetector
 from detect_secrets.plugins.jwt import JwtTokenDetector
-from detect_secrets.plugins.keyword import (
-    QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP,
-    REGEX_BY_FILETYPE,
-    KeywordDetector,
-)
+from detect_secrets.plugins.keyword import DENYLIST
 from detect_secrets.plugins.mailchimp import MailchimpDetector
-from detect_secrets.plugins.npm import NpmDetector
 from detect_secrets.plugins.openai import OpenAIDetector
 from detect_secrets.plugins.pypi_token import PypiTokenDetector
 from detect_secrets.plugins.sendgrid import SendGridDetector
@@ -43,7 +38,6 @@ from detect_secrets.plugins.square_oauth import SquareOAuthDetector
 from detect_secrets.plugins.stripe import StripeDetector
 from detect_secrets.plugins.telegram_token import TelegramBotTokenDetector
 from detect_secrets.plugins.twilio import TwilioKeyDetector
-from detect_secrets.util.filetype import FileType, determine_file_type
 
 from bot.analysis.findings import Category, Finding, Severity
 
@@ -55,8 +49,10 @@ CREDENTIAL_FIX = (
     "the environment or a secret manager instead of the source."
 )
 
-# detect-secrets plugin -> our kind. Its PrivateKeyDetector is left out: it sees only the
-# BEGIN line, and the whole block must be masked, which _private_keys() does.
+# detect-secrets plugin -> our kind. Left out: PrivateKeyDetector (it sees only the BEGIN
+# line; _private_keys() masks the whole block), and BasicAuthDetector, NpmDetector and
+# KeywordDetector, whose unbounded patterns backtrack for seconds on crafted lines: bounded
+# rules in secrets.yml and _KEYWORD_ASSIGNMENT (built on its DENYLIST) take their place.
 _PLUGIN_KINDS: tuple[tuple[type[BasePlugin], str, str], ...] = (
     (AWSKeyDetector, "aws-access-key", "AWS access key"),
     (ArtifactoryDetector, "artifactory-token", "Artifactory token"),
@@ -66,7 +62,6 @@ _PLUGIN_KINDS: tuple[tuple[type[BasePlugin], str, str], ...] = (
     (GitLabTokenDetector, "gitlab-token", "GitLab token"),
     (JwtTokenDetector, "jwt", "JSON Web Token"),
     (MailchimpDetector, "mailchimp-key", "Mailchimp API key"),
-    (NpmDetector, "npm-token", "npm token"),
     (OpenAIDetector, "openai-api-key", "OpenAI API key"),
     (PypiTokenDetector, "pypi-token", "PyPI token"),
     (SendGridDetector, "sendgrid-key", "SendGrid API key"),
@@ -75,7 +70,6 @@ _PLUGIN_KINDS: tuple[tuple[type[BasePlugin], str, str], ...] = (
     (StripeDetector, "stripe-key", "Stripe key"),
     (TelegramBotTokenDetector, "telegram-token", "Telegram bot token"),
     (TwilioKeyDetector, "twilio-key", "Twilio API key"),
-    (BasicAuthDetector, "url-password", "Password in a URL"),
 )
 _EXTRA_TITLES = {
     "private-key": "Private key",
@@ -86,6 +80,8 @@ _EXTRA_TITLES = {
 _HEURISTIC_KINDS = frozenset({"password", "generic-secret", "url-password"})
 
 _NEWLINE = re.compile("\n")
+# Longer lines are minified or generated code: only the bounded format rules look at them.
+_MAX_LINE = 2000
 _PRIVATE_KEY_BEGIN = re.compile(r"-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----")
 _PRIVATE_KEY_END = re.compile(r"-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----")
 _KEY_BODY_LINE = re.compile(r"^[\s+\"'`]*[A-Za-z0-9+/=]{16,}[\s\"'`,;\\n]*$")
@@ -93,18 +89,29 @@ _SENSITIVE_WORDS = (
     r"(?:secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|passw(?:or)?d|pwd|"
     r"credential|auth[_-]?key|client[_-]?secret|signing[_-]?key|encryption[_-]?key)"
 )
+# Every quantifier is bounded and names start at a token boundary, so a crafted line costs
+# linear time (an unbounded \w*secret\w* backtracks cubically on "secretsecret...").
+_NAME = rf"(?<![\w.\-])[\w.\-]{{0,40}}{_SENSITIVE_WORDS}[\w.\-]{{0,40}}"
+_KEYWORDS = "(?:" + "|".join(DENYLIST) + ")"
 _ENTROPY_ASSIGNMENT = re.compile(
-    rf"(?i)[\w.\-]*{_SENSITIVE_WORDS}[\w.\-]*[\"'\]]?\s*(?:=>|:=|==|[:=]|\()\s*[@]?"
+    rf"(?i){_NAME}[\"'\]]{{0,2}}\s*(?:=>|:=|==|[:=]|\()\s*@?"
     r"(?P<q>[\"'`])(?P<secret>[A-Za-z0-9+/=_\-.~]{16,200})(?P=q)"
+)
+# detect-secrets' keyword heuristic (its DENYLIST of names), quoted values, any file type;
+# set...( covers setters such as setPassword("...").
+_KEYWORD_ASSIGNMENT = re.compile(
+    rf"(?i)(?<![\w.\-])(?:[\w.\-]{{0,40}}{_KEYWORDS}[\w.\-]{{0,40}}[\"'\]]{{0,2}}\s*"
+    rf"(?:=>|:=|===?|!==?|[:=])|set[\w]{{0,20}}{_KEYWORDS}\w{{0,20}}\s*\()\s*@?"
+    r"(?P<q>[\"'`])(?P<secret>[^\"'`\n]{1,200})(?P=q)"
 )
 # In .env files, Dockerfiles, shell and config formats values are often unquoted.
 _UNQUOTED_ASSIGNMENT = re.compile(
-    rf"(?i)^\s*(?:export\s+|ENV\s+|ARG\s+|set\s+)?[\w.\-]*{_SENSITIVE_WORDS}[\w.\-]*\s*[=:]\s*"
-    r"(?P<secret>[A-Za-z0-9+/=_\-.~!@#%^&*]{12,200})\s*$"
+    rf"(?i)^\s*(?:export\s+|ENV\s+|ARG\s+|set\s+|-\s+)?[\"']?{_NAME}[\"']?\s*[=:]\s*"
+    r"(?P<secret>[^\s\"'#][^\s#]{5,199})\s*$"
 )
 _CONFIG_FILES = re.compile(
     r"(?:^|/)(?:\.env(?:\.[\w.-]+)?|[\w.-]+\.env|Dockerfile[\w.-]*|[\w.-]+\.dockerfile|"
-    r"Containerfile|[\w.-]+\.(?:conf|cfg|ini|properties|toml|tfvars|sh|bash|zsh))$"
+    r"Containerfile|[\w.-]+\.(?:conf|cfg|ini|properties|toml|tfvars|sh|bash|zsh|ya?ml))$"
 )
 # Every word detect-secrets' KeywordDetector and our entropy check key on contains one of these.
 _KEYWORD_HINT = re.compile(r"(?i)key|pass|pwd|secret|token|credential|contrase")
@@ -215,10 +222,18 @@ def _private_keys(text: str) -> Iterator[_Hit]:
         yield _Hit("private-key", begin.start(), finish, text[begin.start() : finish])
 
 
-def _candidate_lines(text: str, starts: list[int]) -> tuple[set[int], set[int]]:
+def _scannable(text: str) -> str:
+    """The text with over-long lines emptied (line numbers kept): see _MAX_LINE."""
+    if len(text) <= _MAX_LINE:
+        return text
+    return "\n".join("" if len(line) > _MAX_LINE else line for line in text.split("\n"))
+
+
+def _candidate_lines(text: str) -> tuple[set[int], set[int]]:
     """Line indexes worth a per-line look: where a plugin's regex matches somewhere (a match in
     a line is also a match in the whole text, so this never drops one), and where a
-    secret-sounding word appears (for the keyword and entropy checks)."""
+    secret-sounding word appears (for the name-based checks)."""
+    starts = _line_starts(text)
     format_lines: set[int] = set()
     for plugin, _ in _plugins():
         regexes: Iterable[re.Pattern[str]] = getattr(plugin, "denylist", ())
@@ -232,15 +247,11 @@ def _candidate_lines(text: str, starts: list[int]) -> tuple[set[int], set[int]]:
 
 
 def _line_hits(path: str, text: str, starts: list[int]) -> Iterator[_Hit]:
-    keyword = KeywordDetector()
     config_like = bool(_CONFIG_FILES.search(path))
-    keyword_regexes = REGEX_BY_FILETYPE.get(
-        FileType.CONFIG if config_like else determine_file_type(path),
-        QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP,
-    )
     plugins = _plugins()
-    format_lines, keyword_lines = _candidate_lines(text, starts)
-    lines = text.split("\n")
+    scan = _scannable(text)
+    format_lines, keyword_lines = _candidate_lines(scan)
+    lines = scan.split("\n")
     for number in sorted(format_lines | keyword_lines):
         line = lines[number]
         if len(line) < 8:
@@ -248,21 +259,27 @@ def _line_hits(path: str, text: str, starts: list[int]) -> Iterator[_Hit]:
         offset = starts[number]
         if number in format_lines:
             for plugin, kind in plugins:
-                for value in plugin.analyze_string(line):
+                for value in set(plugin.analyze_string(line)):
                     yield from _occurrences(kind, value, line, offset)
         if number not in keyword_lines:
             continue
-        for value in keyword.analyze_string(line, denylist_regex_to_group=keyword_regexes):
-            if value and not heuristic.is_indirect_reference(line):
-                yield from _occurrences("password", value, line, offset)
-        entropy_matches = list(_ENTROPY_ASSIGNMENT.finditer(line))
+        for match in _KEYWORD_ASSIGNMENT.finditer(line):
+            if not heuristic.is_indirect_reference(line):
+                yield _hit("password", match, offset)
         if config_like:
-            entropy_matches.extend(_UNQUOTED_ASSIGNMENT.finditer(line))
-        for match in entropy_matches:
+            for match in _UNQUOTED_ASSIGNMENT.finditer(line):
+                # Unquoted words (policy: strict) are settings; a password has a digit or symbol.
+                if re.search(r"[\d\W_]", match.group("secret")):
+                    yield _hit("password", match, offset)
+        for match in _ENTROPY_ASSIGNMENT.finditer(line):
             value = match.group("secret")
             if _entropy(value) >= 3.5 and re.search(r"\d", value) and re.search(r"[A-Za-z]", value):
-                yield _Hit("generic-secret", offset + match.start("secret"),
-                           offset + match.end("secret"), value)
+                yield _hit("generic-secret", match, offset)
+
+
+def _hit(kind: str, match: re.Match[str], offset: int) -> _Hit:
+    return _Hit(kind, offset + match.start("secret"), offset + match.end("secret"),
+                match.group("secret"))
 
 
 def _occurrences(kind: str, value: str, line: str, offset: int) -> Iterator[_Hit]:
@@ -278,21 +295,27 @@ def _scan(path: str, text: str) -> list[_Hit]:
     candidates: list[_Hit] = []
     for kind, _, pattern in _own_rules():
         for match in pattern.finditer(text):
-            group = "secret" if "secret" in pattern.groupindex else 0
+            group: str | int = next(
+                (name for name in ("secret", "legacy")
+                 if name in pattern.groupindex and match.group(name) is not None),
+                0,
+            )
             candidates.append(_Hit(kind, match.start(group), match.end(group), match.group(group)))
     candidates.extend(_private_keys(text))
     candidates.extend(_line_hits(path, text, starts))
-    accepted: list[_Hit] = []
+    accepted: list[_Hit] = []  # kept sorted by offset; accepted hits never overlap
     for hit in candidates:
         line_index = _index_of(starts, hit.begin)
         line_end = starts[line_index + 1] - 1 if line_index + 1 < len(starts) else len(text)
         line = text[starts[line_index] : line_end]
         if hit.kind != "private-key" and _is_placeholder(hit.kind, hit.value, line):
             continue
-        if any(hit.begin < other.finish and other.begin < hit.finish for other in accepted):
+        at = bisect.bisect_left(accepted, hit.begin, key=lambda h: h.begin)
+        if at > 0 and accepted[at - 1].finish > hit.begin:
             continue
-        accepted.append(hit)
-    accepted.sort(key=lambda h: (h.begin, h.finish))
+        if at < len(accepted) and accepted[at].begin < hit.finish:
+            continue
+        accepted.insert(at, hit)
     return accepted
 
 
@@ -374,11 +397,19 @@ def mask_secrets(text: str, *, path: str = "") -> tuple[str, list[SecretMatch]]:
 
 def secret_findings(path: str, text: str, lines: Collection[int] | None = None) -> list[Finding]:
     """Findings for the credentials on ``lines``: always critical, CWE-798, masked quote."""
-    source_lines = text.split("\n")
-    findings = []
-    for match in find_secrets(path, text, lines):
-        lines_text = "\n".join(source_lines[match.line - 1 : match.end_line])
-        quoted, _ = mask_secrets(lines_text, path=path)
+    masked, matches = mask_secrets(text, path=path)
+    masked_lines = masked.split("\n")  # masking keeps line breaks, so lines still align
+    wanted = set(lines) if lines is not None else None
+    findings: list[Finding] = []
+    seen: set[tuple[int, int, str]] = set()
+    for match in matches:
+        span = range(match.line, match.end_line + 1)
+        if (wanted is not None and wanted.isdisjoint(span)) or (
+            (match.line, match.end_line, match.kind) in seen
+        ):
+            continue
+        seen.add((match.line, match.end_line, match.kind))
+        quoted = "\n".join(masked_lines[match.line - 1 : match.end_line])
         findings.append(
             Finding(
                 path=path,

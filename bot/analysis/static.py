@@ -34,6 +34,7 @@ from bot.errors import ConfigError
 logger = logging.getLogger(__name__)
 
 _REGEX_FLAGS = {"ignorecase": re.IGNORECASE}
+MAX_LINE = 2000
 
 
 @dataclass(frozen=True)
@@ -251,15 +252,18 @@ def _rule_hits(rule: Rule, language: Language, content: str,
 
 
 def rule_findings(path: str, content: str, lines: Collection[int] | None = None) -> list[Finding]:
-    """Findings from the language rule tables alone."""
+    """Findings from the language rule tables alone. Lines longer than MAX_LINE (minified or
+    generated code) are not matched: patterns with .* would cost quadratic time there."""
     source_lines = content.split("\n")
+    scan_lines = ["" if len(line) > MAX_LINE else line for line in source_lines]
+    scan = "\n".join(scan_lines) if len(content) > MAX_LINE else content
     wanted = set(lines) if lines is not None else None
     findings: list[Finding] = []
     for language in languages_for(path, content):
         for rule in language.rules:
             if not _rule_applies(rule, path, content):
                 continue
-            for first, last in sorted(set(_rule_hits(rule, language, content, source_lines))):
+            for first, last in sorted(set(_rule_hits(rule, language, scan, scan_lines))):
                 if wanted is not None and not wanted.intersection(range(first, last + 1)):
                     continue
                 quote, _ = mask_secrets("\n".join(source_lines[first - 1 : last]), path=path)

@@ -159,3 +159,27 @@ def test_a_rule_table_with_an_unknown_macro_is_refused() -> None:
     with pytest.raises(ConfigError, match="NOPE"):
         _expand("a<<NOPE>>b", {"SQL": "x"}, "rules/test.yml")
     assert _expand("a<<SQL>>b", {"SQL": "x|y"}, "rules/test.yml") == "a(?:x|y)b"
+
+
+def test_over_long_lines_are_left_to_the_format_detectors() -> None:
+    short = "result = eval(request.args['q'])\n"
+    padded = "result = eval(request.args['q'])" + " " * 3000 + "# minified\n"
+    assert any(f.rule_id == "python/code-eval" for f in rule_findings("a.py", short))
+    assert rule_findings("a.py", padded) == []
+    key = "AKIA" + "Z7Q2MXLP4KT8WZ1C"
+    assert analyze_file("bundle.js", f"var k='{key}';" + "x" * 5000 + "\n")
+
+
+CRAFTED = ["secret=", "token=", "password=", "select ", "eval(", "://a:", "//", "${", "#{",
+           "'", '"', "key", "sk-", "AKIA", "function tokenx(){", "=> '", "$_GET[", "curl "]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("token", CRAFTED)
+def test_crafted_lines_do_not_make_the_scan_crawl(token: str) -> None:
+    text = "\n".join([token * (1900 // len(token))] * 5) + "\n"
+    for path in ("src/x.ts", "src/X.java", "x.php", "x.rb", ".env", "x.sh", "x.c", "x.go"):
+        findings = analyze_file(path, text)
+        # However many matches a line holds, each rule reports it once.
+        per_line = [(f.start_line, f.source) for f in findings]
+        assert len(per_line) == len(set(per_line))
