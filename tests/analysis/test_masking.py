@@ -108,3 +108,15 @@ def test_no_planted_value_in_findings_or_logs(path: str, caplog: pytest.LogCaptu
         assert value not in dumped
         assert value not in caplog.text
     assert all(r.getMessage() for r in caplog.records)  # records were formatted without error
+
+
+def test_keys_inside_minified_lines_are_masked_too() -> None:
+    # Lines over 2,000 characters skip the name-based checks, not the key formats.
+    formats = ["openai-api-key", "anthropic-api-key", "google-api-key", "github-token",
+               "gitlab-token", "slack-token", "stripe-key", "aws-access-key", "jwt"]
+    line = "var a=1;" * 400 + ";".join(f'k{n}="{PLANTED[kind]}"' for n, kind in enumerate(formats))
+    masked, matches = mask_secrets(line + "\n", path="dist/app.min.js")
+    assert len(line) > 2000
+    assert {m.kind for m in matches} >= set(formats)
+    for kind in formats:
+        assert PLANTED[kind] not in masked
