@@ -104,7 +104,8 @@ class FakeGitLab:
         self.discussions: dict[tuple[int, int], list[dict[str, Any]]] = {}
         self.statuses: list[dict[str, Any]] = []
         self.requests: list[tuple[str, str]] = []
-        self.injected: list[list[Any]] = []  # [method, path regex, status, times, headers]
+        # [method, path regex, status, times, headers, message]
+        self.injected: list[list[Any]] = []
         self.members: dict[tuple[int, str], int] = {}  # (project, username) -> access level
         self.usernames: list[str] = []  # users that exist; their id is 1000 + index
         self.has_diffs_endpoint = True  # False: a GitLab older than 15.7
@@ -117,8 +118,8 @@ class FakeGitLab:
         return project
 
     def inject(self, method: str, path: str, status: int, *, times: int = 1,
-               headers: dict[str, str] | None = None) -> None:
-        self.injected.append([method, path, status, times, headers or {}])
+               headers: dict[str, str] | None = None, message: str = "Retry later") -> None:
+        self.injected.append([method, path, status, times, headers or {}, message])
 
     def _routes(self) -> list[Route]:
         p = "/api/v4/projects/{pid:int}"
@@ -149,13 +150,12 @@ class FakeGitLab:
         if request.headers.get("private-token") != self.token:
             return JSONResponse({"message": "401 Unauthorized"}, status_code=401)
         for item in self.injected:
-            method, path, status, times, headers = item
+            method, path, status, times, headers, message = item
             if times > 0 and method == request.method and re.search(path, request.url.path):
                 item[3] -= 1
                 # Rate limits answer 429 with Retry-After
                 # (docs.gitlab.com/security/rate_limits/ "Response headers").
-                return JSONResponse({"message": "Retry later"}, status_code=status,
-                                    headers=headers)
+                return JSONResponse({"message": message}, status_code=status, headers=headers)
         if "pid" in request.path_params and request.path_params["pid"] not in self.projects:
             return not_found("Project")
         return None
