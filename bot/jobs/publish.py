@@ -11,6 +11,7 @@ from bot.analysis.findings import Finding, Severity
 from bot.analysis.pipeline import ReviewOutcome
 from bot.analysis.placement import PlacedFinding
 from bot.analysis.render import SummaryFacts, comment_body, summary_body
+from bot.errors import AuditbotError
 from bot.forges.base import (
     Annotation,
     AnnotationLevel,
@@ -102,11 +103,6 @@ async def publish_outcome(
     )
     if fixed_ids:
         await audits.mark_fixed(sessions, fixed_ids, head_sha)
-        resolve = getattr(forge, "resolve_comment", None)
-        if resolve is not None:
-            for row in previous:
-                if row.id in fixed_ids and row.comment_id:
-                    await resolve(row.comment_id, row.thread_id)
 
     rows: list[tuple[Finding, str, str | None]] = []
     for placed in outcome.placed:
@@ -125,6 +121,8 @@ async def publish_outcome(
         head_sha=head_sha,
         placed=rows,
     )
+    fixed_keys = [row.fingerprint for row in previous if row.id in fixed_ids and row.comment_id]
+    await _resolve_fixed(forge, target, fixed_keys)
     log.info(
         "published: %d new comments, %d carried, %d fixed, conclusion %s",
         len(comments),
@@ -133,6 +131,20 @@ async def publish_outcome(
         verdict.conclusion,
     )
     return verdict
+
+
+async def _resolve_fixed(forge: Forge, target: ChangeTarget, keys: list[str]) -> None:
+    """Resolve the review threads of fixed findings. Last and forgiving: everything that
+    matters is posted and stored by now, and an unresolved thread only looks untidy."""
+    resolve = getattr(forge, "resolve_findings", None)
+    if resolve is None or not keys:
+        return
+    try:
+        resolved = await resolve(target, keys)
+    except AuditbotError as exc:
+        log.warning("could not resolve the threads of %d fixed finding(s): %s", len(keys), exc)
+        return
+    log.info("resolved %d review thread(s) of fixed findings", resolved)
 
 
 def _comment(placed: PlacedFinding) -> InlineComment:

@@ -4,18 +4,24 @@ A task still queued or running long after its time limit lost its worker in a wa
 could not recover (its job is gone from Redis): the task is failed and its check run
 concluded with the reason. A task whose arq job still exists is left to arq, which
 re-runs jobs of dead workers once their in-progress key expires.
+
+For GitHub it also asks for the App's recent webhook deliveries and has GitHub redeliver,
+once, each event whose deliveries all failed (our web process was down or answered 503):
+GitHub itself never retries a failed delivery.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from arq.jobs import Job, JobStatus
+from redis.asyncio import Redis
 
 from bot.errors import AuditbotError
 from bot.forges.base import CheckUpdate
+from bot.forges.github_app_hooks import AppHooks, Delivery
 from bot.jobs.contracts import Repository
 from bot.jobs.deps import deps_of
 from bot.store import audits
@@ -25,6 +31,12 @@ from bot.web.auth import report_url
 log = logging.getLogger(__name__)
 
 GRACE_S = 120
+# The time of the last look at the App's deliveries (epoch seconds).
+DELIVERIES_CHECKED_KEY = "auditbot:github:deliveries-checked"
+REDELIVERED_PREFIX = "auditbot:github:redelivered:"
+FIRST_LOOK_BACK_S = 3600  # how far back the very first check looks
+OVERLAP_S = 60  # deliveries GitHub records a little late are not missed
+KEEP_S = 3 * 24 * 3600  # GitHub keeps deliveries for three days
 
 
 async def reconcile(ctx: dict[str, Any]) -> int:
@@ -46,7 +58,44 @@ async def reconcile(ctx: dict[str, Any]) -> int:
         concluded += 1
     if concluded:
         log.warning("reconciler concluded %d stale task(s)", concluded)
+    if deps.settings.github_enabled:
+        try:
+            await redeliver_failed(deps.redis, AppHooks.from_settings(deps.settings))
+        except AuditbotError as exc:
+            log.warning("could not check the app's webhook deliveries: %s", exc)
     return concluded
+
+
+async def redeliver_failed(redis: Redis, hooks: AppHooks) -> int:
+    """Ask GitHub to redeliver each recent event none of whose deliveries succeeded, once
+    per event (its guid); returns how many were asked for."""
+    started = datetime.now(UTC)
+    last = await redis.get(DELIVERIES_CHECKED_KEY)
+    since = (
+        datetime.fromtimestamp(float(last) - OVERLAP_S, UTC)
+        if last is not None
+        else started - timedelta(seconds=FIRST_LOOK_BACK_S)
+    )
+    newest_failed: dict[str, Delivery] = {}
+    succeeded: set[str] = set()
+    for delivery in await hooks.deliveries(since):  # newest first
+        if not delivery.failed:
+            succeeded.add(delivery.guid)
+        elif delivery.guid not in newest_failed:
+            newest_failed[delivery.guid] = delivery
+    asked = 0
+    for guid, delivery in newest_failed.items():
+        if guid in succeeded:
+            continue
+        # Once per event, across workers and runs: a redelivery that fails again is left
+        # for a person to look at rather than retried forever.
+        if not await redis.set(f"{REDELIVERED_PREFIX}{guid}", delivery.id, nx=True, ex=KEEP_S):
+            continue
+        await hooks.redeliver(delivery.id)
+        asked += 1
+        log.info("asked GitHub to redeliver %s %s (%s)", delivery.event, guid, delivery.id)
+    await redis.set(DELIVERIES_CHECKED_KEY, repr(started.timestamp()), ex=KEEP_S)
+    return asked
 
 
 async def _conclude_check(ctx: dict[str, Any], task: AuditTask, reason: str) -> None:

@@ -121,6 +121,7 @@ class ReviewRun:
                     partial_reason=skip,
                 )
                 return "skipped"
+            await self._feedback(forge)
             only_paths = await self._incremental_paths(forge)
             installation_id = await apply_budgets(self.deps, self.project_id, self.task_id)
             outcome = await asyncio.wait_for(
@@ -209,6 +210,25 @@ class ReviewRun:
         if author and author in {a.lower() for a in config.review.ignore_authors}:
             return f"author {self.job.author} is in review.ignore_authors"
         return None
+
+    async def _feedback(self, forge: Forge) -> None:
+        """A "false positive" reply or a 👎 on one of our comments silences that finding,
+        from this run on."""
+        read = getattr(forge, "feedback", None)
+        if read is None:
+            return
+        try:
+            marked = await read(self.target)
+        except RetryLater:
+            raise
+        except AuditbotError as exc:
+            log.warning("could not read feedback on our comments: %s", exc)
+            return
+        if marked:
+            changed = await audits.mark_false_positive(
+                self.deps.sessions, self.project_id, marked
+            )
+            log.info("%d finding(s) marked false positive in the pull request", changed)
 
     async def _incremental_paths(self, forge: Forge) -> frozenset[str] | None:
         """Files changed since the last audited head of this PR; None means a full review."""

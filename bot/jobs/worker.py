@@ -14,8 +14,11 @@ from arq import cron
 from arq.connections import RedisSettings
 
 from bot.config import Settings, load_settings
+from bot.errors import AuditbotError
 from bot.events.redis_checks import warn_if_redis_may_lose_jobs
+from bot.forges.github_app_hooks import AppHooks
 from bot.jobs.commands import run_command
+from bot.jobs.contracts import APP_SLUG_KEY
 from bot.jobs.deps import JobDeps
 from bot.jobs.forge_factory import build_forge_factory
 from bot.jobs.installations import sync_installation
@@ -53,12 +56,27 @@ async def on_startup(ctx: dict[str, Any]) -> None:
     )
     ctx["worker_name"] = f"{socket.gethostname()}:{os.getpid()}"
     await warn_if_redis_may_lose_jobs(ctx["redis"])
+    if settings.github_enabled and not settings.app_slug:
+        await learn_app_slug(settings, ctx["redis"])
     await heartbeat(ctx)
     log.info(
         "worker %s started (LLM: %s)",
         ctx["worker_name"],
         f"{llm.provider}/{llm.model}" if llm is not None else "offline analyzers only",
     )
+
+
+async def learn_app_slug(settings: Settings, redis: Any) -> str | None:
+    """APP_SLUG unset: ask GitHub (GET /app) and leave the slug where the web process
+    looks for it, so `@slug` commands and our own bot's events are recognised."""
+    try:
+        slug = await AppHooks.from_settings(settings).slug()
+    except AuditbotError as exc:
+        log.warning("could not read the GitHub App's slug; set APP_SLUG: %s", exc)
+        return None
+    await redis.set(APP_SLUG_KEY, slug)
+    log.info("GitHub App slug: %s", slug)
+    return slug
 
 
 async def on_shutdown(ctx: dict[str, Any]) -> None:

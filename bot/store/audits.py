@@ -175,6 +175,34 @@ async def mark_fixed(sessions: Sessions, ids: Sequence[int], sha: str) -> None:
         )
 
 
+async def mark_false_positive(
+    sessions: Sessions, project_id: int, fingerprints_by_who: dict[str, str]
+) -> int:
+    """Mark the project's findings with these fingerprints false positive, saying who did
+    (a reply or a reaction in the pull request); returns how many fingerprints changed."""
+    changed = 0
+    async with sessions() as session, session.begin():
+        for fingerprint, who in fingerprints_by_who.items():
+            result = await session.execute(
+                update(FindingRecord)
+                .where(
+                    FindingRecord.project_id == project_id,
+                    FindingRecord.fingerprint == fingerprint,
+                    FindingRecord.status.not_in(
+                        (FindingStatus.FALSE_POSITIVE, FindingStatus.IGNORED)
+                    ),
+                )
+                .values(
+                    status=FindingStatus.FALSE_POSITIVE,
+                    status_by=who[:255],
+                    status_reason="marked in the pull request",
+                    updated_at=now(),
+                )
+            )
+            changed += 1 if getattr(result, "rowcount", 0) else 0
+    return changed
+
+
 async def save_findings(
     sessions: Sessions,
     *,

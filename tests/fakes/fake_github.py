@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import graphql
 import jsonschema
 import jwt
 from starlette.applications import Starlette
@@ -29,6 +30,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 SPEC_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "github_openapi"
+# GitHub's GraphQL schema, reduced to what auditbot selects (graphql_extract.py there).
+GRAPHQL_SCHEMA = graphql.build_schema((SPEC_DIR / "github_graphql.graphql").read_text())
 API = "https://api.github.com"
 DOCS = "https://docs.github.com/rest"
 
@@ -210,6 +213,14 @@ class FakeGitHub:
         self.rate_remaining = 5000
         self.injected: list[Injected] = []
         self.roles: dict[str, str] = {}  # username -> role_name ("admin", "write", "read"...)
+        # Review comments by id: repo, number, payload, thread id, reactions [(content, login)].
+        self.review_comments: dict[int, dict[str, Any]] = {}
+        # Review threads by GraphQL node id: repo, number, comment ids (first is the root).
+        self.threads: dict[str, dict[str, Any]] = {}
+        self.resolved_threads: list[str] = []  # node ids, in the order they were resolved
+        self.app_slug = bot_login.removesuffix("[bot]")
+        self.deliveries: list[dict[str, Any]] = []  # the App's webhook deliveries, newest first
+        self.redelivered: list[int] = []  # delivery ids asked to be delivered again
         self._ids = itertools.count(1000)
         self._last_write: dict[int, float] = {}
         self.app = Starlette(routes=self._routes())
@@ -232,6 +243,38 @@ class FakeGitHub:
     def submitted_reviews(self, full: str, number: int) -> list[dict[str, Any]]:
         return [r for r in self.reviews.get((full, number), []) if r["state"] != "PENDING"]
 
+    def reply(self, comment_id: int, body: str, login: str) -> int:
+        """A person answers in the thread of review comment ``comment_id``."""
+        root = self.review_comments[comment_id]
+        repo = self.repos[root["repo"]]
+        spec = {**{k: root["payload"].get(k) for k in ("path", "line", "side")}, "body": body}
+        reply_id = self._add_review_comment(repo, root["number"], root["review_id"], spec,
+                                            root["payload"]["commit_id"], login, comment_id)
+        return reply_id
+
+    def react(self, comment_id: int, content: str, login: str) -> None:
+        """A person reacts to review comment ``comment_id`` ("+1", "-1", "heart", ...)."""
+        self.review_comments[comment_id]["reactions"].append((content, login))
+
+    def thread_of(self, comment_id: int) -> dict[str, Any]:
+        return self.threads[self.review_comments[comment_id]["thread"]]
+
+    def add_delivery(self, *, guid: str | None = None, status_code: int = 200,
+                     event: str = "pull_request", action: str | None = "opened",
+                     delivered_at: float | None = None, redelivery: bool = False) -> int:
+        """A delivery of the App's webhook, as GET /app/hook/deliveries lists it."""
+        delivery_id = next(self._ids) + 10_000_000
+        when = time.time() if delivered_at is None else delivered_at
+        self.deliveries.insert(0, {
+            "id": delivery_id, "guid": guid or secrets.token_hex(16), "redelivery": redelivery,
+            "delivered_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when)),
+            "duration": 0.25, "status": "OK" if status_code < 300 else
+            f"Invalid HTTP Response: {status_code}", "status_code": status_code,
+            "event": event, "action": action, "installation_id": None, "repository_id": None,
+            "throttled_at": None})
+        self.deliveries.sort(key=lambda d: (d["delivered_at"], d["id"]), reverse=True)
+        return delivery_id
+
     # Plumbing -----------------------------------------------------------------------
 
     def _routes(self) -> list[Route]:
@@ -239,7 +282,16 @@ class FakeGitHub:
         return [
             Route("/app/installations/{installation_id:int}/access_tokens", self.access_token,
                   methods=["POST"]),
+            Route("/app", self.get_app, methods=["GET"]),
+            Route("/app/hook/deliveries", self.list_deliveries, methods=["GET"]),
+            Route("/app/hook/deliveries/{delivery_id:int}/attempts", self.redeliver,
+                  methods=["POST"]),
+            Route("/graphql", self.graphql, methods=["POST"]),
             Route(r, self.get_repo, methods=["GET"]),
+            Route(r + "/pulls/{number:int}/comments", self.list_review_comments,
+                  methods=["GET"]),
+            Route(r + "/pulls/comments/{comment_id:int}/reactions", self.list_reactions,
+                  methods=["GET"]),
             Route(r + "/pulls/{number:int}", self.get_pull, methods=["GET"]),
             Route(r + "/pulls/{number:int}/files", self.list_files, methods=["GET"]),
             Route(r + "/pulls/{number:int}/reviews", self.reviews_endpoint,
@@ -367,12 +419,13 @@ class FakeGitHub:
 
     # Endpoints ----------------------------------------------------------------------
 
-    async def access_token(self, request: Request) -> Response:
+    def _app_jwt_problem(self, request: Request) -> Response | None:
+        """Endpoints of the App itself take only the App JWT, never an installation token:
+        RS256, iss = app id, exp at most ten minutes ahead (docs.github.com/en/apps/
+        creating-github-apps/authenticating-with-a-github-app/
+        generating-a-json-web-token-jwt-for-a-github-app)."""
         self.requests.append((request.method, request.url.path))
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        # The App JWT: RS256, iss = app id, exp at most ten minutes ahead
-        # (docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/
-        # generating-a-json-web-token-jwt-for-a-github-app).
         try:
             claims = jwt.decode(token, self.public_key_pem, algorithms=["RS256"],
                                 options={"require": ["iat", "exp", "iss"]})
@@ -382,6 +435,12 @@ class FakeGitHub:
             return error(401, "'Issuer' claim ('iss') must be an Integer")
         if claims["exp"] - time.time() > 600:
             return error(401, "'Expiration time' claim ('exp') is too far in the future")
+        return None
+
+    async def access_token(self, request: Request) -> Response:
+        refused = self._app_jwt_problem(request)
+        if refused:
+            return refused
         installation = request.path_params["installation_id"]
         if installation not in {r.installation_id for r in self.repos.values()}:
             return error(404, "Not Found")
@@ -485,6 +544,10 @@ class FakeGitHub:
                                        body.get("commit_id", pull.head_sha))
         stored.append({"id": review_id, "state": state, "payload": payload,
                        "comments": body.get("comments", [])})
+        if state != "PENDING":  # a pending review's comments are the author's draft
+            for comment in body.get("comments", []):
+                self._add_review_comment(repo, pull.number, review_id, comment,
+                                         body.get("commit_id", pull.head_sha), self.bot_login)
         after = self._injected(request, after=True)
         return after or self._answer("pulls__create-review", payload)
 
@@ -749,5 +812,261 @@ class FakeGitHub:
         return self._answer("checks__update", self._check_payload(repo, run_id(self, run), run))
 
 
+    # Review comments, threads and reactions -----------------------------------------
+
+    def _person(self, login: str) -> dict[str, Any]:
+        if login == self.bot_login:
+            return self._user()
+        user = op("pulls__create-review").example("200")["user"]
+        user.update({"login": login, "type": "User", "html_url": f"https://github.com/{login}",
+                     "id": int(hashlib.sha1(login.encode()).hexdigest()[:6], 16)})
+        return user
+
+    def _add_review_comment(self, repo: Repo, number: int, review_id: int,
+                            spec: dict[str, Any], commit_id: str, login: str,
+                            in_reply_to: int | None = None) -> int:
+        comment_id = next(self._ids)
+        base = f"{API}/repos/{repo.owner}/{repo.name}"
+        html = f"https://github.com/{repo.owner}/{repo.name}/pull/{number}#discussion_r{comment_id}"
+        payload = op("pulls__list-review-comments").example("200")[0]
+        payload.update({
+            "id": comment_id, "node_id": f"PRRC_kwDO{comment_id}",
+            "pull_request_review_id": review_id, "body": spec.get("body", ""),
+            "path": spec["path"], "line": spec.get("line"), "original_line": spec.get("line"),
+            "side": spec.get("side", "RIGHT"), "start_line": spec.get("start_line"),
+            "original_start_line": spec.get("start_line"),
+            "start_side": spec.get("start_side") if spec.get("start_line") else None,
+            "commit_id": commit_id, "original_commit_id": commit_id,
+            "user": self._person(login), "author_association": "NONE",
+            "url": f"{base}/pulls/comments/{comment_id}", "html_url": html,
+            "pull_request_url": f"{base}/pulls/{number}"})
+        payload["_links"] = {"self": {"href": payload["url"]}, "html": {"href": html},
+                             "pull_request": {"href": payload["pull_request_url"]}}
+        # "in_reply_to_id" is present on replies only.
+        payload.pop("in_reply_to_id", None)
+        full = f"{repo.owner}/{repo.name}"
+        if in_reply_to is None:
+            thread = f"PRRT_kwDO{comment_id}"
+            self.threads[thread] = {"id": thread, "repo": full, "number": number,
+                                    "comments": [comment_id], "resolved": False}
+        else:
+            payload["in_reply_to_id"] = in_reply_to
+            thread = self.review_comments[in_reply_to]["thread"]
+            self.threads[thread]["comments"].append(comment_id)
+        self.review_comments[comment_id] = {"repo": full, "number": number, "payload": payload,
+                                            "review_id": review_id, "thread": thread,
+                                            "reactions": []}
+        return comment_id
+
+    def _comment_with_reactions(self, stored: dict[str, Any]) -> dict[str, Any]:
+        # Each comment carries a summary of its reactions ("reaction-rollup").
+        counts = {k: 0 for k in ("+1", "-1", "laugh", "confused", "heart", "hooray", "eyes",
+                                 "rocket")}
+        for content, _ in stored["reactions"]:
+            counts[content] += 1
+        rollup = {"url": f"{stored['payload']['url']}/reactions",
+                  "total_count": len(stored["reactions"]), **counts}
+        return {**stored["payload"], "reactions": rollup}
+
+    async def list_review_comments(self, request: Request) -> Response:
+        repo, problem = self._gate(request)
+        if problem or repo is None:
+            return problem or error(404, "Not Found")
+        pull = self._pull(repo, request)
+        if pull is None:
+            return error(404, "Not Found")
+        full = f"{repo.owner}/{repo.name}"
+        items = [self._comment_with_reactions(c) for _, c in sorted(self.review_comments.items())
+                 if c["repo"] == full and c["number"] == pull.number]
+        page, headers = self._paginate(request, items)
+        return self._answer("pulls__list-review-comments", page, headers=headers)
+
+    async def list_reactions(self, request: Request) -> Response:
+        repo, problem = self._gate(request)
+        if problem or repo is None:
+            return problem or error(404, "Not Found")
+        stored = self.review_comments.get(request.path_params["comment_id"])
+        if stored is None or stored["repo"] != f"{repo.owner}/{repo.name}":
+            return error(404, "Not Found")
+        wanted = request.query_params.get("content")
+        items = []
+        for index, (content, login) in enumerate(stored["reactions"]):
+            if wanted and content != wanted:
+                continue
+            item = op("reactions__list-for-pull-request-review-comment").example("200")[0]
+            item.update({"id": index + 1, "content": content, "user": self._person(login),
+                         "node_id": f"REA_{stored['payload']['id']}_{index}"})
+            items.append(item)
+        page, headers = self._paginate(request, items)
+        return self._answer("reactions__list-for-pull-request-review-comment", page,
+                            headers=headers)
+
+    # GraphQL ------------------------------------------------------------------------
+
+    async def graphql(self, request: Request) -> Response:
+        """POST /graphql: the query is parsed and validated against GitHub's schema and run
+        against this fake's state; errors come back as GitHub sends them, with status 200
+        and an ``errors`` list (docs.github.com/en/graphql/guides/forming-calls-with-graphql)."""
+        self.requests.append((request.method, request.url.path))
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        entry = self.tokens.get(token) if scheme.lower() in {"token", "bearer"} else None
+        if entry is None or entry[1] < time.time():
+            return error(401, "Bad credentials")
+        try:
+            body = json.loads(await request.body() or b"null")
+        except ValueError:
+            return error(400, "Problems parsing JSON")
+        query = body.get("query") if isinstance(body, dict) else None
+        if not isinstance(query, str):
+            return JSONResponse({"errors": [{"message": "A query attribute must be specified "
+                                             "and must be a string."}]})
+        try:
+            document = graphql.parse(query)
+        except graphql.GraphQLError as exc:
+            return JSONResponse({"errors": [exc.formatted]})
+        problems = graphql.validate(GRAPHQL_SCHEMA, document)
+        if problems:
+            return JSONResponse({"errors": [p.formatted for p in problems]})
+        result = graphql.execute_sync(GRAPHQL_SCHEMA, document,
+                                      root_value=self._graph_root(entry[0]),
+                                      variable_values=body.get("variables"))
+        answer: dict[str, Any] = {} if result.data is None else {"data": result.data}
+        if result.errors:
+            answer["errors"] = [_graphql_error(e) for e in result.errors]
+        return JSONResponse(answer, headers=self._headers())
+
+    def _graph_root(self, installation: int) -> dict[str, Any]:
+        def repository(_: Any, owner: str, name: str, followRenames: bool = True) -> Any:
+            repo = self.repos.get(f"{owner}/{name}")
+            if repo is None or repo.installation_id != installation:
+                raise _NotFound(f"Could not resolve to a Repository with the name "
+                                f"'{owner}/{name}'.")
+            return {"pullRequest": lambda _, number: self._graph_pull(repo, number)}
+
+        def resolve(_: Any, input: dict[str, Any]) -> Any:
+            thread = self.threads.get(str(input["threadId"]))
+            repo = self.repos.get(thread["repo"]) if thread else None
+            if thread is None or repo is None or repo.installation_id != installation:
+                raise _NotFound(f"Could not resolve to a node with the global id of "
+                                f"'{input['threadId']}'")
+            thread["resolved"] = True
+            self.resolved_threads.append(thread["id"])
+            return {"thread": self._graph_thread(thread)}
+
+        return {"repository": repository, "resolveReviewThread": resolve}
+
+    def _graph_pull(self, repo: Repo, number: int) -> Any:
+        if number not in repo.pulls:
+            raise _NotFound(f"Could not resolve to a PullRequest with the number of {number}.")
+        full = f"{repo.owner}/{repo.name}"
+        threads = [t for t in self.threads.values() if t["repo"] == full and t["number"] == number]
+
+        def review_threads(_: Any, first: int | None = None, after: str | None = None,
+                           last: int | None = None, before: str | None = None) -> Any:
+            return _connection([self._graph_thread(t) for t in threads], first, after, last)
+
+        return {"reviewThreads": review_threads}
+
+    def _graph_thread(self, thread: dict[str, Any]) -> dict[str, Any]:
+        def comments(_: Any, first: int | None = None, after: str | None = None,
+                     last: int | None = None, before: str | None = None,
+                     skip: int | None = None) -> Any:
+            nodes = []
+            for comment_id in thread["comments"]:
+                payload = self.review_comments[comment_id]["payload"]
+                login = payload["user"]["login"]
+                # GraphQL names a bot by its slug, without REST's "[bot]" suffix.
+                bot = payload["user"]["type"] == "Bot"
+                nodes.append({"body": payload["body"], "author": {
+                    "__typename": "Bot" if bot else "User",
+                    "login": login.removesuffix("[bot]")}})
+            return _connection(nodes, first, after, last)
+
+        return {"id": thread["id"], "isResolved": thread["resolved"], "comments": comments}
+
+    # The App's own endpoints (App JWT only) ------------------------------------------
+
+    async def get_app(self, request: Request) -> Response:
+        refused = self._app_jwt_problem(request)
+        if refused:
+            return refused
+        payload = op("apps__get-authenticated").example("200")
+        payload.update({"id": self.app_id, "slug": self.app_slug, "name": self.app_slug,
+                        "html_url": f"https://github.com/apps/{self.app_slug}"})
+        return self._answer("apps__get-authenticated", payload)
+
+    async def list_deliveries(self, request: Request) -> Response:
+        """Newest first, paginated by an opaque cursor in the Link header
+        (docs.github.com/en/rest/apps/webhooks#list-deliveries-for-an-app-webhook)."""
+        refused = self._app_jwt_problem(request)
+        if refused:
+            return refused
+        items = list(self.deliveries)
+        wanted = request.query_params.get("status")
+        if wanted == "failure":
+            items = [d for d in items if d["status_code"] >= 400 or d["status_code"] == 0]
+        elif wanted == "success":
+            items = [d for d in items if 200 <= d["status_code"] < 400]
+        per_page = min(int(request.query_params.get("per_page", 30)), 100)
+        cursor = request.query_params.get("cursor")
+        start = 0
+        if cursor:
+            ids = [str(d["id"]) for d in items]
+            if not cursor.startswith("v1_") or cursor[3:] not in ids:
+                return error(422, "Validation failed, or the endpoint has been spammed.")
+            start = ids.index(cursor[3:])
+        page = items[start:start + per_page]
+        headers = {}
+        if start + per_page < len(items):
+            url = request.url.remove_query_params(["cursor"])
+            nxt = url.include_query_params(cursor=f"v1_{items[start + per_page]['id']}")
+            headers["link"] = f'<{nxt}>; rel="next"'
+        return self._answer("apps__list-webhook-deliveries", page, headers=headers)
+
+    async def redeliver(self, request: Request) -> Response:
+        refused = self._app_jwt_problem(request)
+        if refused:
+            return refused
+        delivery_id = request.path_params["delivery_id"]
+        found = [d for d in self.deliveries if d["id"] == delivery_id]
+        if not found:
+            return error(404, "Not Found")
+        self.redelivered.append(delivery_id)
+        self.add_delivery(guid=found[0]["guid"], event=found[0]["event"],
+                          action=found[0]["action"], redelivery=True)
+        return self._answer("apps__redeliver-webhook-delivery", {}, 202)
+
+
 def run_id(fake: FakeGitHub, run: dict[str, Any]) -> int:
     return next(i for i, r in fake.check_runs.items() if r is run)
+
+
+class _NotFound(Exception):
+    """GraphQL's NOT_FOUND error type."""
+
+
+def _graphql_error(exc: graphql.GraphQLError) -> dict[str, Any]:
+    data = dict(exc.formatted)
+    if isinstance(exc.original_error, _NotFound):
+        data["type"] = "NOT_FOUND"
+    return data
+
+
+def _connection(nodes: list[Any], first: int | None, after: str | None,
+                last: int | None) -> dict[str, Any]:
+    """A cursor connection: GitHub requires ``first`` or ``last``, at most 100
+    (docs.github.com/en/graphql/overview/rate-limits-and-node-limits-for-the-graphql-api
+    #node-limit)."""
+    if first is None and last is None:
+        raise graphql.GraphQLError("You must provide a `first` or `last` value to properly "
+                                   "paginate the connection.")
+    if (first or 0) > 100 or (last or 0) > 100:
+        raise graphql.GraphQLError("Requesting more than 100 records on the connection is "
+                                   "not allowed.")
+    start = int(base64.b64decode(after).decode().removeprefix("cursor:")) + 1 if after else 0
+    size = first if first is not None else (last or 0)
+    page = nodes[start:start + size]
+    end = start + len(page) - 1
+    return {"nodes": page, "pageInfo": {
+        "hasNextPage": start + len(page) < len(nodes),
+        "endCursor": base64.b64encode(f"cursor:{end}".encode()).decode() if page else None}}
