@@ -75,15 +75,18 @@ async def scan_push(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
     forge = await deps.forges(repo)
     base = job.before if not is_null_sha(job.before) else ""
     scan = ScanContext(deps, task_id, project_id, public=await _is_public(deps, project_id))
-    with bind(task_id=task_id, delivery_id=job.delivery_id):
-        return await _run(
-            scan,
-            forge,
-            forge,
-            ChangeTarget(base=base or job.before, head=job.after),
-            head_sha=job.after,
-            config_ref=repo.default_branch or job.after,
-        )
+    try:
+        with bind(task_id=task_id, delivery_id=job.delivery_id):
+            return await _run(
+                scan,
+                forge,
+                forge,
+                ChangeTarget(base=base or job.before, head=job.after),
+                head_sha=job.after,
+                config_ref=repo.default_branch or job.after,
+            )
+    finally:
+        await forge.close()  # its HTTP session; one per job
 
 
 async def scan_repository(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
@@ -105,8 +108,11 @@ async def scan_repository(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
     )
     forge = await deps.forges(repo)
     scan = ScanContext(deps, job.task_id, project.id, public=not project.private)
-    with bind(task_id=job.task_id):
-        return await run_tree_scan(scan, forge, job.ref, config_ref=project.default_branch)
+    try:
+        with bind(task_id=job.task_id):
+            return await run_tree_scan(scan, forge, job.ref, config_ref=project.default_branch)
+    finally:
+        await forge.close()
 
 
 async def run_tree_scan(scan: ScanContext, forge: Forge, ref: str, *, config_ref: str) -> str:

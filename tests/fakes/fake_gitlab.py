@@ -30,7 +30,7 @@ def diff_rows(path: str, patch: str) -> list[tuple[int, int | None, int | None, 
     """``(hunk, old_line, new_line, line_code)`` as GitLab numbers a text diff: added rows
     have no old line, removed rows no new line; the line code is ``sha1(path)_old_new``
     with the running counters."""
-    rows = []
+    rows: list[tuple[int, int | None, int | None, str]] = []
     hunk, old, new = -1, 0, 0
     digest = hashlib.sha1(path.encode()).hexdigest()
     for line in patch.splitlines():
