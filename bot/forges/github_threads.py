@@ -8,12 +8,11 @@ when its first comment is by the app and carries the hidden finding marker.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.forges.base import COMMENT_MARKER_PREFIX
+from bot.forges.feedback import marker_key, says_false_positive
 
 THREADS_QUERY = """
 query AuditbotReviewThreads($owner: String!, $name: String!, $number: Int!, $cursor: String) {
@@ -41,22 +40,7 @@ mutation AuditbotResolveThread($threadId: ID!) {
 DOCUMENTS = (THREADS_QUERY, RESOLVE_MUTATION)
 MAX_THREAD_PAGES = 50
 
-_MARKER = re.compile(re.escape(COMMENT_MARKER_PREFIX) + r"(\S+) -->")
-FALSE_POSITIVE = "false positive"
-
 GraphQL = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
-
-
-def marker_key(body: str | None) -> str | None:
-    """The finding key of a comment body carrying our hidden marker, else None."""
-    found = _MARKER.search(body or "")
-    return found.group(1) if found else None
-
-
-def says_false_positive(body: str | None) -> bool:
-    """A reply whose first line is "false positive" (any case, trailing punctuation)."""
-    lines = (body or "").strip().splitlines()
-    return bool(lines) and lines[0].strip().rstrip(".!").strip().lower() == FALSE_POSITIVE
 
 
 @dataclass(frozen=True)

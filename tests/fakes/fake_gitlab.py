@@ -109,6 +109,8 @@ class FakeGitLab:
         self.members: dict[tuple[int, str], int] = {}  # (project, username) -> access level
         self.usernames: list[str] = []  # users that exist; their id is 1000 + index
         self.has_diffs_endpoint = True  # False: a GitLab older than 15.7
+        self.awards: dict[int, list[dict[str, Any]]] = {}  # note id -> award emoji
+        self.resolved_discussions: list[str] = []  # discussion ids, in order resolved
         self._ids = itertools.count(500)
         self.app = Starlette(routes=self._routes())
 
@@ -120,6 +122,32 @@ class FakeGitLab:
     def inject(self, method: str, path: str, status: int, *, times: int = 1,
                headers: dict[str, str] | None = None, message: str = "Retry later") -> None:
         self.injected.append([method, path, status, times, headers or {}, message])
+
+    def person(self, username: str) -> dict[str, Any]:
+        """Another user (created on first use), as GitLab shows a note's author."""
+        if username not in self.usernames:
+            self.usernames.append(username)
+        return {"id": 1000 + self.usernames.index(username), "username": username,
+                "name": username, "state": "active", "avatar_url": None,
+                "web_url": f"http://gitlab.local/{username}"}
+
+    def reply(self, pid: int, iid: int, discussion_id: str, body: str, username: str) -> int:
+        """``username`` answers in a discussion of the merge request."""
+        found = [d for d in self.discussions[(pid, iid)] if d["id"] == discussion_id]
+        note = {**self._note(body), "author": self.person(username),
+                "type": found[0]["notes"][0]["type"],
+                "resolvable": found[0]["notes"][0]["resolvable"], "resolved": False}
+        found[0]["notes"].append(note)
+        self.notes.setdefault((pid, iid), []).append(note)
+        return int(note["id"])
+
+    def award(self, note_id: int, name: str, username: str) -> None:
+        """``username`` reacts to a note with emoji ``name`` ("thumbsdown", "thumbsup")."""
+        now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+        self.awards.setdefault(note_id, []).append({
+            "id": next(self._ids), "name": name, "user": self.person(username),
+            "created_at": now, "updated_at": now, "awardable_id": note_id,
+            "awardable_type": "Note"})
 
     def _routes(self) -> list[Route]:
         p = "/api/v4/projects/{pid:int}"
@@ -136,6 +164,10 @@ class FakeGitLab:
             Route(mr + "/notes", self.notes_endpoint, methods=["GET", "POST"]),
             Route(mr + "/notes/{note_id:int}", self.edit_note, methods=["PUT"]),
             Route(mr + "/discussions", self.create_discussion, methods=["POST"]),
+            Route(mr + "/discussions", self.list_discussions, methods=["GET"]),
+            Route(mr + "/discussions/{discussion_id}", self.resolve_discussion,
+                  methods=["PUT"]),
+            Route(mr + "/notes/{note_id:int}/award_emoji", self.list_awards, methods=["GET"]),
             Route(p + "/repository/files/{file_path:path}/raw", self.raw_file, methods=["GET"]),
             Route(p + "/repository/tree", self.tree, methods=["GET"]),
             Route(p + "/repository/compare", self.compare, methods=["GET"]),
@@ -346,14 +378,61 @@ class FakeGitLab:
             reason = self._bad_position(mr, position)
             if reason:
                 return JSONResponse({"message": f"400 Bad request - {reason}"}, status_code=400)
+        # Notes on the diff start resolvable threads
+        # (docs.gitlab.com/api/discussions/#resolve-a-merge-request-thread).
         note = {**self._note(body["body"]), "type": "DiffNote" if position else
-                "DiscussionNote", "position": position}
+                "DiscussionNote", "position": position, "resolvable": True,
+                "resolved": False, "resolved_by": None}
         discussion = {"id": hashlib.sha1(str(note["id"]).encode()).hexdigest(),
                       "individual_note": False, "notes": [note]}
         key = (request.path_params["pid"], request.path_params["iid"])
         self.discussions.setdefault(key, []).append(discussion)
         self.notes.setdefault(key, []).append(note)  # discussion notes are notes too
         return JSONResponse(discussion, status_code=201)
+
+    async def list_discussions(self, request: Request) -> Response:
+        if (problem := self._gate(request)) is not None:
+            return problem
+        if self._mr(request) is None:
+            return not_found("Merge Request")
+        key = (request.path_params["pid"], request.path_params["iid"])
+        # General notes are discussions too, each an "individual_note" of one note
+        # (docs.gitlab.com/api/discussions/#list-project-merge-request-discussion-items).
+        threaded = {id(n) for d in self.discussions.get(key, []) for n in d["notes"]}
+        single = [{"id": hashlib.sha1(f"note{n['id']}".encode()).hexdigest(),
+                   "individual_note": True, "notes": [n]}
+                  for n in self.notes.get(key, []) if id(n) not in threaded]
+        return self._page(request, [*self.discussions.get(key, []), *single])
+
+    async def resolve_discussion(self, request: Request) -> Response:
+        if (problem := self._gate(request)) is not None:
+            return problem
+        key = (request.path_params["pid"], request.path_params["iid"])
+        found = [d for d in self.discussions.get(key, [])
+                 if d["id"] == request.path_params["discussion_id"]]
+        if not found:
+            return not_found("Discussion")
+        # "resolved" is required; only resolvable threads (on the diff) can be resolved.
+        value = request.query_params.get("resolved")
+        if value not in {"true", "false"}:
+            return JSONResponse({"error": "resolved is missing"}, status_code=400)
+        if not found[0]["notes"][0].get("resolvable"):
+            return JSONResponse({"message": "400 Bad request - Discussion is not resolvable"},
+                                status_code=400)
+        for note in found[0]["notes"]:
+            note["resolved"] = value == "true"
+            note["resolved_by"] = dict(self.user) if value == "true" else None
+        if value == "true":
+            self.resolved_discussions.append(found[0]["id"])
+        return JSONResponse(found[0])
+
+    async def list_awards(self, request: Request) -> Response:
+        if (problem := self._gate(request)) is not None:
+            return problem
+        key = (request.path_params["pid"], request.path_params["iid"])
+        if not any(n["id"] == request.path_params["note_id"] for n in self.notes.get(key, [])):
+            return not_found("Note")
+        return self._page(request, self.awards.get(request.path_params["note_id"], []))
 
     async def raw_file(self, request: Request) -> Response:
         if (problem := self._gate(request)) is not None:

@@ -233,3 +233,35 @@ async def test_gitlab_without_the_diffs_endpoint(fake: FakeGitLab, forge: GitLab
     change = await forge.fetch_change(MR_TARGET)
     assert len(change.files) == 133
     assert ("GET", "/api/v4/projects/1/merge_requests/3/changes") in fake.requests
+
+
+async def test_fixed_findings_discussions_are_resolved(
+    fake: FakeGitLab, forge: GitLabForge
+) -> None:
+    comments = [inline(4, "k1"), inline(2, "k2"), inline(5, "k3", start=4), inline(40, "far")]
+    await forge.publish_review(MR_TARGET, HEAD, comments, "Review body")
+    by_key = {d["notes"][0]["body"].split(" -->")[0].rsplit(" ", 1)[-1]: d
+              for d in fake.discussions[(1, 3)]}
+    # "far" was moved to a general note: not a resolvable thread, never PUT.
+    assert await forge.resolve_findings(MR_TARGET, ["k1", "k3", "far"]) == 2
+    assert fake.resolved_discussions == [by_key["k1"]["id"], by_key["k3"]["id"]]
+    assert by_key["k1"]["notes"][0]["resolved"]
+    assert not by_key["k2"]["notes"][0]["resolved"]
+    assert await forge.resolve_findings(MR_TARGET, ["k1"]) == 0  # already resolved
+    assert len([p for m, p in fake.requests if m == "PUT" and "/discussions/" in p]) == 2
+
+
+async def test_feedback_from_replies_and_thumbs_down(
+    fake: FakeGitLab, forge: GitLabForge
+) -> None:
+    comments = [inline(4, "k1"), inline(2, "k2"), inline(3, "k3", side="old"),
+                inline(5, "k4", start=4)]
+    await forge.publish_review(MR_TARGET, HEAD, comments, "Review body")
+    threads = {d["notes"][0]["body"].split(" -->")[0].rsplit(" ", 1)[-1]: d
+               for d in fake.discussions[(1, 3)]}
+    fake.reply(1, 3, threads["k1"]["id"], "FALSE POSITIVE\nconstant input", "alice")
+    fake.award(threads["k2"]["notes"][0]["id"], "thumbsdown", "bob")
+    fake.award(threads["k3"]["notes"][0]["id"], "thumbsup", "carol")
+    fake.reply(1, 3, threads["k4"]["id"], "is this a false positive?", "dave")
+    assert await forge.feedback(MR_TARGET) == {"k1": "alice", "k2": "bob"}
+    assert await forge.feedback(ChangeTarget()) == {}
