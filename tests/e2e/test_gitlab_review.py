@@ -338,3 +338,56 @@ def test_push_to_the_default_branch_is_scanned(stack: GitLabStack, tmp_path: Pat
     assert status["history"][0]["state"] in ("pending", "running")
     assert status["status"] == "failed"
     assert stack.gitlab.notes == {} and stack.gitlab.discussions == {}
+
+
+def test_audit_full_command_scans_the_tree_without_commenting(
+    stack: GitLabStack, tmp_path: Path
+) -> None:
+    pid, head = prepare_note_mr(stack, tmp_path, access_level=40)  # Maintainer
+    stack.llm.findings = [llm_finding()]
+    worker = stack.worker()
+    payload = note_payload(head)
+    payload["object_attributes"]["note"] = "/audit full"
+    assert stack.deliver("Note Hook", payload).status_code == 202
+    wait_for(lambda: bool(stack.concluded(head)), timeout=40, what="the scan", logs=[worker])
+
+    [status] = stack.statuses(head)
+    assert (status["project_id"], status["name"], status["status"]) == (pid, "auditbot", "failed")
+    # The whole tree at the MR head, not the diff: both findings of app.py count.
+    assert "2 findings at or above high" in status["description"]
+    assert stack.notes(pid, 1) == [] and stack.discussions(pid, 1) == []
+
+
+def test_audit_cancel_stops_a_running_review(stack: GitLabStack, tmp_path: Path) -> None:
+    pid, head = prepare_note_mr(stack, tmp_path, access_level=30)
+    stack.llm.findings = [llm_finding()]
+    stack.llm.slow_s = 25.0
+    stack.llm.script.set(["slow"])  # the review's model call hangs until it is cancelled
+    worker = stack.worker()
+    review_delivery = "5f0d5d8e-0000-4000-8000-000000000031"
+    assert (
+        stack.deliver("Note Hook", note_payload(head), delivery=review_delivery).status_code
+        == 202
+    )
+    wait_for(lambda: len(stack.llm.requests) >= 1, timeout=30, what="the model call", logs=[worker])
+    assert [s["status"] for s in stack.statuses(head)] == ["running"]
+
+    cancel = note_payload(head)
+    cancel["object_attributes"]["note"] = "/audit cancel"
+    cancel["object_attributes"]["id"] += 1  # a second comment
+    assert stack.deliver("Note Hook", cancel).status_code == 202
+    wait_for(lambda: bool(stack.concluded(head)), timeout=30, what="the cancel", logs=[worker])
+    review_job = requested_job_id(RUN_COMMAND, "gitlab", pid, 1, review_delivery)
+    wait_for(
+        lambda: stack.job_status(review_job)[0] == JobStatus.complete,
+        timeout=30,
+        what="the review job to stop",
+        logs=[worker],
+    )
+
+    [status] = stack.statuses(head)
+    assert status["status"] == "canceled"
+    assert "cancelled by root" in status["description"]
+    assert stack.discussions(pid, 1) == [] and stack.summaries(pid, 1) == []
+    [reply] = stack.general_notes(pid, 1)
+    assert reply["body"] == "auditbot: cancelled 1 audit(s) of this pull request."
