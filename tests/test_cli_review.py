@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import zipfile
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.gitrepo import commit, make_repo
+from tests.support.processes import base_env
 
 VULNERABLE = (
     "import subprocess\n\n\ndef export(target):\n"
@@ -20,9 +20,12 @@ VULNERABLE = (
 
 
 def review(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}}
-    env["DATABASE_URL"] = f"sqlite+aiosqlite:///{cwd / 'auditbot.db'}"
-    env["DATA_DIR"] = str(cwd / "data")
+    env = base_env(
+        {
+            "DATABASE_URL": f"sqlite+aiosqlite:///{cwd / 'auditbot.db'}",
+            "DATA_DIR": str(cwd / "data"),
+        }
+    )
     return subprocess.run(
         [sys.executable, "-m", "bot", "review", *args],
         cwd=cwd,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ import pytest
 
 from bot.config import load_settings, normalise_database_url
 from bot.errors import ConfigError
+from tests.support.processes import base_env
 
 AUDITBOT = [sys.executable, "-m", "bot"]
 
@@ -127,7 +127,7 @@ def test_bad_setting_raises_config_error_naming_the_variable(
 def test_bad_setting_exits_2_with_one_line(
     env: dict[str, str], variable: str, tmp_path: Path
 ) -> None:
-    clean = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}}
+    clean = base_env({})
     result = subprocess.run(
         [*AUDITBOT, "migrate"],
         env={**clean, **env},
@@ -144,7 +144,7 @@ def test_bad_setting_exits_2_with_one_line(
 
 
 def test_serve_refuses_without_jwt_secret(tmp_path: Path) -> None:
-    clean = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}}
+    clean = base_env({})
     result = subprocess.run(
         [*AUDITBOT, "serve"], env=clean, cwd=tmp_path, capture_output=True, text=True, timeout=60
     )

@@ -12,7 +12,8 @@ from tests.e2e.conftest import Stack, example, pull_files
 from tests.support.gitrepo import commit, make_repo
 from tests.support.processes import wait_for
 
-pytestmark = pytest.mark.slow
+# Real processes: a loaded CI machine needs more than the default per-test bound.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 BASE = (
     "import sqlite3\nimport subprocess\n\n\n"
@@ -65,6 +66,17 @@ def completed(stack: Stack, head_sha: str) -> list[dict[str, Any]]:
         for run in stack.check_runs()
         if run.get("head_sha") == head_sha and run.get("status") == "completed"
     ]
+
+
+def our_comment(stack: Stack, number: int, line: int) -> int:
+    """The id of our first review comment on ``line`` of app.py in pull request ``number``."""
+    return min(
+        comment_id
+        for comment_id, stored in stack.github.review_comments.items()
+        if stored["number"] == number
+        and stored["payload"]["line"] == line
+        and "auditbot:finding" in stored["payload"]["body"]
+    )
 
 
 def summary_comments(stack: Stack) -> list[dict[str, Any]]:
@@ -167,6 +179,72 @@ def test_re_push_posts_only_new_findings_and_edits_the_summary(
     assert "SQL built from user input" not in summaries[0]["body"]
     assert completed(stack, head2)[0]["conclusion"] == "failure"
 
+    # The fixed SQL finding's review thread was resolved; the shell one's stays open.
+    sql_thread = stack.github.thread_of(our_comment(stack, 8, SQL_LINE))["id"]
+    shell_thread = stack.github.thread_of(our_comment(stack, 8, SHELL_LINE))["id"]
+    assert stack.github.resolved_threads == [sql_thread]
+    assert not stack.github.threads[shell_thread]["resolved"]
+
+
+def test_false_positive_reply_and_thumbs_down_silence_the_next_run(
+    stack: Stack, tmp_path: Path
+) -> None:
+    import asyncio
+
+    from sqlalchemy import select
+
+    from bot.store.db import create_engine, session_factory
+    from bot.store.models import FindingRecord
+
+    repo = make_repo(tmp_path / "src", {"app.py": BASE})
+    first_sha = commit(repo, {"app.py": HEAD}, "search and export")
+    base_sha, head_sha = stack.set_pull(12, repo, "HEAD~1", "HEAD")
+    stack.llm.findings = [llm_finding()]
+    worker = stack.worker()
+    assert stack.deliver("pull_request", pr_payload("opened", 12, base_sha, head_sha)).status_code
+    wait_for(lambda: bool(completed(stack, head_sha)), timeout=90, what="first review",
+             logs=[worker])
+    assert completed(stack, head_sha)[0]["conclusion"] == "failure"
+
+    # People answer: a 👎 on the SQL comment, a "false positive" reply to the shell one.
+    stack.github.react(our_comment(stack, 12, SQL_LINE), "-1", "alice")
+    stack.github.reply(our_comment(stack, 12, SHELL_LINE), "False positive\ntarget is ours",
+                       "bob")
+
+    # A new push that leaves both lines as they were; the model reports SQL again.
+    second_sha = commit(repo, {"app.py": HEAD + "\n# reviewed\n"}, "note")
+    _, head2 = stack.set_pull(12, repo, base_sha, "HEAD")
+    stack.repo.comparisons[(first_sha, second_sha)] = (
+        first_sha, pull_files(repo, first_sha, second_sha))
+    payload = pr_payload("synchronize", 12, base_sha, head2)
+    assert stack.deliver("pull_request", payload).status_code == 202
+    wait_for(lambda: bool(completed(stack, head2)), timeout=90, what="second review",
+             logs=[worker])
+
+    reviews = stack.github.submitted_reviews("Codertocat/Hello-World", 12)
+    later = [c["line"] for r in reviews[1:] for c in r["comments"]]
+    assert SQL_LINE not in later and SHELL_LINE not in later
+    [summary] = summary_comments(stack)
+    assert "SQL built from user input" not in summary["body"]
+    assert completed(stack, head2)[0]["conclusion"] != "failure"
+    assert stack.github.resolved_threads == []  # silenced, not fixed
+
+    async def marked() -> dict[str, set[str]]:
+        engine = create_engine(stack.env["DATABASE_URL"])
+        async with session_factory(engine)() as session:
+            rows = (await session.scalars(select(FindingRecord))).all()
+        await engine.dispose()
+        by_who: dict[str, set[str]] = {}
+        for row in rows:
+            if row.status == "false_positive":
+                assert row.status_reason == "marked in the pull request"
+                by_who.setdefault(row.status_by or "", set()).add(row.title)
+        return by_who
+
+    by_who = asyncio.run(marked())
+    assert by_who["alice"] == {"SQL built from user input"}
+    assert set(by_who) == {"alice", "bob"}
+
 
 def test_worker_killed_mid_job_reviews_exactly_once(stack: Stack, tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "src", {"app.py": BASE})
@@ -212,7 +290,7 @@ def test_two_workers_run_each_job_once(stack: Stack, tmp_path: Path) -> None:
         assert stack.deliver("pull_request", payload).status_code == 202
     wait_for(
         lambda: all(completed(stack, head) for _, head in heads.values()),
-        timeout=120,
+        timeout=240,
         what="four reviews",
         logs=workers,
     )

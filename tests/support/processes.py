@@ -50,7 +50,13 @@ class Process:
 
 
 def base_env(extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "LC_ALL"}}
+    """A clean environment (no settings leak in from the shell) that keeps coverage
+    measurement of the subprocess (COVERAGE_*)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k in {"PATH", "HOME", "LANG", "LC_ALL"} or k.startswith("COVERAGE_")
+    }
     env.update(extra)
     return env
 
