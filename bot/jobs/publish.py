@@ -90,6 +90,10 @@ async def publish_outcome(
     link = report_url(deps.settings, task_id)
     summary = summary_body(_facts(outcome, carried, verdict.title, link))
     await forge.upsert_summary(target, summary)
+    # Before the check concludes: once it says "done", the PR shows everything. Resolving
+    # again after a crash finds the threads resolved and sends nothing.
+    fixed_keys = [row.fingerprint for row in previous if row.id in fixed_ids and row.comment_id]
+    await _resolve_fixed(forge, target, fixed_keys)
     await forge.update_check(
         check_id,
         CheckUpdate(
@@ -121,8 +125,6 @@ async def publish_outcome(
         head_sha=head_sha,
         placed=rows,
     )
-    fixed_keys = [row.fingerprint for row in previous if row.id in fixed_ids and row.comment_id]
-    await _resolve_fixed(forge, target, fixed_keys)
     log.info(
         "published: %d new comments, %d carried, %d fixed, conclusion %s",
         len(comments),
@@ -134,8 +136,9 @@ async def publish_outcome(
 
 
 async def _resolve_fixed(forge: Forge, target: ChangeTarget, keys: list[str]) -> None:
-    """Resolve the review threads of fixed findings. Last and forgiving: everything that
-    matters is posted and stored by now, and an unresolved thread only looks untidy."""
+    """Resolve the review threads of fixed findings. Forgiving: an unresolved thread only
+    looks untidy, and must not stop the check from concluding or the findings from being
+    stored."""
     resolve = getattr(forge, "resolve_findings", None)
     if resolve is None or not keys:
         return
