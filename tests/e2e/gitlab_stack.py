@@ -55,12 +55,20 @@ def file_diffs(repo: Path, base: str, head: str) -> list[MRDiff]:
     """``base..head`` as GitLab's diffs endpoints list it: one item per file, the
     header-less patch in ``diff``."""
     diffs = []
-    for line in git(repo, "diff", "--name-status", base, head).splitlines():
-        status, path = line.split("\t", 1)
-        text = git(repo, "diff", "--no-color", base, head, "--", path)
+    for line in git(repo, "diff", "-M", "--name-status", base, head).splitlines():
+        status, *paths = line.split("\t")
+        old, new = paths[0], paths[-1]  # a rename lists both: R<score> old new
+        text = git(repo, "diff", "-M", "--no-color", base, head, "--", *paths)
         patch = text[text.index("@@") :] if "@@" in text else ""
         diffs.append(
-            MRDiff(path, path, patch, new_file=status == "A", deleted_file=status == "D")
+            MRDiff(
+                old,
+                new,
+                patch,
+                new_file=status == "A",
+                deleted_file=status == "D",
+                renamed_file=status.startswith("R"),
+            )
         )
     return diffs
 

@@ -55,6 +55,11 @@ HEAD2 = (
     + "\n\ndef load(blob):\n    import pickle\n\n    return pickle.loads(blob)\n"
 )
 QUIET = BASE + "\n\ndef count(db):\n    return len(find(db, 'x'))\n"
+UTIL = "import subprocess\n\n\n" + "".join(
+    f"def double_{n}(value):\n    return value * {n}\n\n\n" for n in range(2, 8)
+)
+RENAMED = UTIL + "def run(command):\n    return subprocess.call(command, shell=True)\n"
+RENAMED_LINE = len(RENAMED.splitlines())
 
 
 def llm_finding() -> dict[str, Any]:
@@ -79,12 +84,14 @@ def stack(tmp_path: Path, redis_url: str) -> Iterator[GitLabStack]:
         yield running
 
 
-def merge_request_repo(root: Path, head_text: str) -> Path:
+def merge_request_repo(root: Path, head_text: str, *, rename: bool = False) -> Path:
     """A target branch that moved on after the MR branched, so the MR version's base
-    (merge base) and start (target tip) SHAs differ, as they do on a busy project."""
-    repo = make_repo(root, {"app.py": BASE})
+    (merge base) and start (target tip) SHAs differ, as they do on a busy project.
+    ``rename``: the MR also renames util.py to helpers.py and adds a line to it."""
+    repo = make_repo(root, {"app.py": BASE, "util.py": UTIL})
     git(repo, "checkout", "-q", "-b", "feature")
-    commit(repo, {"app.py": head_text}, "search and export")
+    renamed: dict[str, str | None] = {"util.py": None, "helpers.py": RENAMED} if rename else {}
+    commit(repo, {"app.py": head_text, **renamed}, "search and export")
     git(repo, "checkout", "-q", "main")
     commit(repo, {"README.md": "docs\n"}, "docs")
     git(repo, "checkout", "-q", "feature")
@@ -105,7 +112,7 @@ def test_merge_request_opened_is_reviewed(stack: GitLabStack, tmp_path: Path) ->
     payload = open_payload("")
     pid, iid = stack.project(payload), payload["object_attributes"]["iid"]
     branch = payload["object_attributes"]["source_branch"]
-    repo = merge_request_repo(tmp_path / "src", HEAD)
+    repo = merge_request_repo(tmp_path / "src", HEAD, rename=True)
     base, start, head = stack.push_mr_version(
         pid, iid, repo, base="main~1", start="main", head="feature", source_branch=branch
     )
@@ -130,14 +137,18 @@ def test_merge_request_opened_is_reviewed(stack: GitLabStack, tmp_path: Path) ->
     assert status["target_url"].startswith("http://auditbot.test/reports/")
 
     found = positions(stack, pid, iid)
-    assert sorted(p["new_line"] for p in found) == [SQL_LINE, SHELL_LINE]
+    where = sorted((p["old_path"], p["new_path"], p["new_line"]) for p in found)
+    assert where == [
+        ("app.py", "app.py", SQL_LINE),
+        ("app.py", "app.py", SHELL_LINE),
+        ("util.py", "helpers.py", RENAMED_LINE),
+    ]
     for position in found:
         assert (position["base_sha"], position["start_sha"], position["head_sha"]) == (
             base,
             start,
             head,
         )
-        assert position["old_path"] == position["new_path"] == "app.py"
         assert "old_line" not in position  # added lines: new_line only
     sql = next(
         d for d in stack.discussions(pid, iid) if d["notes"][0]["position"]["new_line"] == SQL_LINE
