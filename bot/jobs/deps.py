@@ -37,12 +37,21 @@ async def task_for_job(
 ) -> tuple[int, str, str]:
     """(project id, task id, task status) for an arq job: a retried job finds the task its
     first attempt made, a new job makes one with ``fields``."""
+    installation_id = None
+    if repo.installation_id is not None:
+        installation_id = await audits.ensure_installation(
+            deps.sessions,
+            forge=repo.forge,
+            external_id=repo.installation_id,
+            account_login=repo.full_name.split("/", 1)[0],
+        )
     project_id = await audits.ensure_project(
         deps.sessions,
         kind=repo.forge,
         external_id=repo.id,
         full_name=repo.full_name,
         default_branch=repo.default_branch,
+        installation_id=installation_id,
     )
     task = await audits.find_task_by_job(deps.sessions, job_id)
     if task is not None:

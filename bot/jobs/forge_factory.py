@@ -6,7 +6,7 @@ from __future__ import annotations
 from redis.asyncio import Redis
 
 from bot.config import Settings
-from bot.errors import ConfigError
+from bot.errors import ConfigError, ForgeError
 from bot.forges.base import Forge
 from bot.jobs.contracts import Repository
 from bot.jobs.deps import ForgeFactory
@@ -24,8 +24,13 @@ def build_forge_factory(settings: Settings, redis: Redis) -> ForgeFactory:
 
     async def factory(repo: Repository) -> Forge:
         if repo.forge == "github":
-            if github_app is None or repo.installation_id is None:
+            if github_app is None:
                 raise ConfigError("APP_ID", "a GitHub job arrived but the GitHub App is not set up")
+            if repo.installation_id is None:
+                raise ForgeError(
+                    f"{repo.full_name}: no GitHub App installation is known for it",
+                    hint="install the app on the repository, or wait for its next webhook",
+                )
             from bot.forges.github import GitHubForge
 
             owner, _, name = repo.full_name.partition("/")

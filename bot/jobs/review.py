@@ -27,7 +27,7 @@ from bot.errors import AuditbotError, RetryLater
 from bot.forges.base import ChangeTarget, CheckUpdate, Forge
 from bot.jobs.budgets import apply_budgets
 from bot.jobs.contracts import ReviewPullRequest
-from bot.jobs.deps import JobDeps, deps_of
+from bot.jobs.deps import JobDeps, deps_of, task_for_job
 from bot.jobs.progress import CheckProgress, Fanout, RedisProgress
 from bot.jobs.publish import publish_outcome
 from bot.logs import bind
@@ -67,32 +67,21 @@ class ReviewRun:
     async def run(self) -> str:
         repo = self.job.repository
         sessions = self.deps.sessions
-        self.project_id = await audits.ensure_project(
-            sessions,
-            kind=repo.forge,
-            external_id=repo.id,
-            full_name=repo.full_name,
-            default_branch=repo.default_branch,
+        self.project_id, self.task_id, status = await task_for_job(
+            self.deps,
+            repo,
+            self.job_id,
+            kind="review",
+            trigger="command" if self.job.requested_by else "webhook",
+            delivery_id=self.job.delivery_id,
+            pr_number=self.job.number,
+            base_ref=self.job.base_ref,
+            head_ref=self.job.head_ref,
+            head_sha=self.job.head_sha,
         )
-        task = await audits.find_task_by_job(sessions, self.job_id)
-        if task is None:
-            self.task_id = await audits.create_task(
-                sessions,
-                project_id=self.project_id,
-                kind="review",
-                trigger="command" if self.job.requested_by else "webhook",
-                job_id=self.job_id,
-                delivery_id=self.job.delivery_id,
-                pr_number=self.job.number,
-                base_ref=self.job.base_ref,
-                head_ref=self.job.head_ref,
-                head_sha=self.job.head_sha,
-            )
-        else:
-            self.task_id = task.id
-            if task.status in audits.FINAL_STATUSES:
-                log.info("task %s already %s; nothing to do", task.id, task.status)
-                return task.status
+        if status in audits.FINAL_STATUSES:
+            log.info("task %s already %s; nothing to do", self.task_id, status)
+            return status
         with bind(task_id=self.task_id, delivery_id=self.job.delivery_id):
             await audits.start_task(sessions, self.task_id)
             forge = await self.deps.forges(repo)
@@ -225,9 +214,7 @@ class ReviewRun:
             log.warning("could not read feedback on our comments: %s", exc)
             return
         if marked:
-            changed = await audits.mark_false_positive(
-                self.deps.sessions, self.project_id, marked
-            )
+            changed = await audits.mark_false_positive(self.deps.sessions, self.project_id, marked)
             log.info("%d finding(s) marked false positive in the pull request", changed)
 
     async def _incremental_paths(self, forge: Forge) -> frozenset[str] | None:

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.analysis.findings import Finding, FindingStatus
-from bot.store.models import AuditTask, FindingRecord, Project
+from bot.store.models import AuditTask, FindingRecord, Installation, Project
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -23,6 +23,25 @@ FINAL_STATUSES = ("succeeded", "failed", "cancelled")
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+async def ensure_installation(
+    sessions: Sessions, *, forge: str, external_id: int, account_login: str
+) -> int:
+    """The installation's internal id, recorded on first sight (a job may arrive before
+    the `installation` event's sync, or from before auditbot kept records)."""
+    async with sessions() as session, session.begin():
+        query = select(Installation).where(
+            Installation.forge == forge, Installation.external_id == external_id
+        )
+        installation = (await session.scalars(query)).first()
+        if installation is None:
+            installation = Installation(
+                forge=forge, external_id=external_id, account_login=account_login
+            )
+            session.add(installation)
+            await session.flush()
+        return installation.id
 
 
 async def ensure_project(

@@ -1,0 +1,137 @@
+"""Push, repository and archive scans: check runs on the commit, never PR comments; public
+repositories get counts and a link, not vulnerability details."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+from sqlalchemy import select
+
+from bot.jobs.contracts import Repository, ScanPush
+from bot.jobs.deps import JobDeps, task_for_job
+from bot.jobs.scans import scan_archive, scan_push, scan_repository
+from bot.store import audits
+from bot.store.models import AuditTask, FindingRecord, Project
+from bot.web.api.jobs import ScanArchive, ScanRepository
+from tests.fakes.fake_github import FakeGitHub, PullFile
+from tests.jobs.conftest import INSTALLATION, ctx_of
+
+VULNERABLE = 'import subprocess\n\n\ndef run(x):\n    subprocess.call("ls " + x, shell=True)\n'
+PATCH = "@@ -0,0 +1,5 @@\n" + "\n".join("+" + line for line in VULNERABLE.splitlines())
+BEFORE, AFTER = "a" * 40, "b" * 40
+REPO = Repository(
+    forge="github",
+    id=4321,
+    full_name="octo/demo",
+    default_branch="main",
+    installation_id=INSTALLATION,
+)
+
+
+def push_payload() -> dict[str, object]:
+    return ScanPush(
+        repository=REPO, ref="refs/heads/main", before=BEFORE, after=AFTER, delivery_id="d-push"
+    ).model_dump(mode="json")
+
+
+def prepare(fake: FakeGitHub) -> None:
+    repo = fake.repos["octo/demo"]
+    repo.trees[AFTER] = {"tool.py": VULNERABLE.encode()}
+    repo.trees["main"] = {"tool.py": VULNERABLE.encode()}
+    repo.comparisons[(BEFORE, AFTER)] = (BEFORE, [PullFile("tool.py", "added", PATCH, 5, 0)])
+
+
+async def test_push_scan_concludes_a_check_on_the_pushed_commit(
+    deps: JobDeps, fake_github: FakeGitHub
+) -> None:
+    prepare(fake_github)
+    assert await scan_push(ctx_of(deps, "scan_push:1"), push_payload()) == "succeeded"
+    runs = list(fake_github.check_runs.values())
+    assert len(runs) == 1
+    assert runs[0]["head_sha"] == AFTER
+    assert runs[0]["conclusion"] == "failure"
+    assert len(runs[0]["annotations"]) >= 1  # a private repository: details shown
+    assert fake_github.reviews == {}  # no pull request comments
+    # The same job again (a retry after it finished) does nothing.
+    assert await scan_push(ctx_of(deps, "scan_push:1"), push_payload()) == "succeeded"
+    assert len(fake_github.check_runs) == 1
+
+
+async def test_public_repository_check_shows_counts_not_details(
+    deps: JobDeps, fake_github: FakeGitHub
+) -> None:
+    prepare(fake_github)
+    await audits.ensure_project(
+        deps.sessions, kind="github", external_id=REPO.id, full_name=REPO.full_name, private=False
+    )
+    await scan_push(ctx_of(deps, "scan_push:2"), push_payload())
+    run = next(iter(fake_github.check_runs.values()))
+    assert run["annotations"] == []
+    assert "public" in run["output"]["summary"]
+    assert "shell" not in run["output"]["summary"].lower()
+
+
+async def test_repository_scan_covers_the_tree(deps: JobDeps, fake_github: FakeGitHub) -> None:
+    prepare(fake_github)
+    # A project known from an earlier webhook job, scanned from the API.
+    project_id, task_id, _ = await task_for_job(deps, REPO, "api-scan", kind="repository")
+    payload = ScanRepository(task_id=task_id, project_id=project_id, ref=AFTER)
+    assert await scan_repository(ctx_of(deps, "scan_repository:x"), payload.model_dump()) == (
+        "succeeded"
+    )
+    async with deps.sessions() as session:
+        task = await session.get(AuditTask, task_id)
+        rows = list(
+            await session.scalars(select(FindingRecord).where(FindingRecord.task_id == task_id))
+        )
+    assert task is not None and task.status == "succeeded"
+    assert {r.path for r in rows} == {"tool.py"}
+    assert any(r.start_line == 5 for r in rows)
+
+
+async def archive_task(deps: JobDeps, name: str) -> tuple[str, int]:
+    project_id = await audits.ensure_project(deps.sessions, kind="archive", full_name=name)
+    task_id = await audits.create_task(deps.sessions, project_id=project_id, kind="archive")
+    return task_id, project_id
+
+
+async def test_archive_scan(deps: JobDeps) -> None:
+    folder = deps.settings.data_dir / "uploads"
+    folder.mkdir(parents=True)
+    archive = folder / "code.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("repo-main/tool.py", VULNERABLE)
+    task_id, project_id = await archive_task(deps, "code.zip")
+    payload = ScanArchive(task_id=task_id, project_id=project_id, archive_path=str(archive))
+    assert await scan_archive(ctx_of(deps, "scan_archive:1"), payload.model_dump()) == "succeeded"
+    async with deps.sessions() as session:
+        rows = list(
+            await session.scalars(select(FindingRecord).where(FindingRecord.task_id == task_id))
+        )
+    assert any(r.path == "tool.py" and r.start_line == 5 for r in rows)
+
+
+async def test_hostile_archive_fails_with_its_reason(deps: JobDeps) -> None:
+    folder = deps.settings.data_dir
+    folder.mkdir(parents=True)
+    archive = folder / "slip.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("../../etc/cron.d/evil", "* * * * * root sh")
+    task_id, project_id = await archive_task(deps, "slip.zip")
+    payload = ScanArchive(task_id=task_id, project_id=project_id, archive_path=str(archive))
+    assert await scan_archive(ctx_of(deps, "scan_archive:2"), payload.model_dump()) == "failed"
+    task = await audits.get_task(deps.sessions, task_id)
+    assert task is not None and "outside the archive" in (task.error or "")
+
+
+async def test_archive_outside_data_dir_is_refused(deps: JobDeps, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere.zip"
+    with zipfile.ZipFile(elsewhere, "w") as zf:
+        zf.writestr("a.py", "x = 1\n")
+    task_id, project_id = await archive_task(deps, "elsewhere.zip")
+    payload = ScanArchive(task_id=task_id, project_id=project_id, archive_path=str(elsewhere))
+    assert await scan_archive(ctx_of(deps, "scan_archive:3"), payload.model_dump()) == "failed"
+    async with deps.sessions() as session:
+        project = await session.get(Project, project_id)
+    assert project is not None
