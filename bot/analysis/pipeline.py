@@ -20,6 +20,7 @@ from bot.diff.context import split_content
 from bot.diff.filters import FileFilter
 from bot.diff.parse import FileDiff, decode, parse_patch
 from bot.diff.repo_config import RepoConfig, load_repo_config
+from bot.errors import AuditbotError
 from bot.forges.base import Change, ChangedFile, ChangeSource, ChangeTarget
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,17 @@ class ReviewRequest:
     false_positives: frozenset[str] = frozenset()  # fingerprints people marked
     only_paths: frozenset[str] | None = None  # incremental: analyse just these files
     allowed_models: tuple[str, ...] = ()
+    expected_head: str | None = None  # the SHA the job was for; a different head is stale
+
+
+class StaleHead(AuditbotError):
+    """The pull request's head is not the commit the job was for (a newer push, or a forge
+    that has not recorded the pushed commit yet)."""
+
+    def __init__(self, expected: str, actual: str) -> None:
+        super().__init__(f"the pull request's head is {actual[:12]}, not {expected[:12]}")
+        self.expected = expected
+        self.actual = actual
 
 
 @dataclass
@@ -78,6 +90,8 @@ class ReviewPipeline:
 
     async def run(self, request: ReviewRequest) -> ReviewOutcome:
         change = await self.source.fetch_change(request.target)
+        if request.expected_head and change.head_sha != request.expected_head:
+            raise StaleHead(request.expected_head, change.head_sha)
         await self.progress(stage="fetched", files_total=len(change.files))
         config, config_errors = request.config, list(request.config_errors)
         if config is None:

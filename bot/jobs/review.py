@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from bot.analysis.findings import Finding, Severity
 from bot.analysis.llm_review import LLMReviewer
-from bot.analysis.pipeline import ReviewOutcome, ReviewPipeline, ReviewRequest
+from bot.analysis.pipeline import ReviewOutcome, ReviewPipeline, ReviewRequest, StaleHead
 from bot.diff.repo_config import RepoConfig, load_repo_config
 from bot.errors import AuditbotError, RetryLater
 from bot.forges.base import ChangeTarget, CheckUpdate, Forge
@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 MAX_TRIES = 5
 TIMEOUT_MARGIN_S = 15
 LOCK_TIMEOUT_S = 300
+STALE_TRIES = 3
+STALE_DEFER_S = 5
 
 
 def pr_lock_key(job: ReviewPullRequest) -> str:
@@ -124,11 +126,28 @@ class ReviewRun:
                         ),
                         only_paths=only_paths,
                         allowed_models=tuple(settings.allowed_models),
+                        expected_head=self.job.head_sha,
                     )
                 ),
                 timeout=max(5, settings.job_timeout_s - TIMEOUT_MARGIN_S),
             )
             return await self._publish(forge, check_id, outcome)
+        except StaleHead as exc:
+            # GitLab may not list a just-pushed commit as the MR's version for a few
+            # seconds; on GitHub (or after that) a different head means a newer push.
+            if self.job.repository.forge == "gitlab" and self.job_try < STALE_TRIES:
+                raise Retry(defer=STALE_DEFER_S) from exc
+            reason = f"superseded by {exc.actual[:12]}"
+            await self._conclude(forge, check_id, "cancelled", reason.capitalize())
+            await audits.finish_task(
+                self.deps.sessions,
+                self.task_id,
+                status="cancelled",
+                conclusion="cancelled",
+                superseded_by=exc.actual,
+                error=reason,
+            )
+            return "cancelled"
         except TimeoutError:
             reason = f"the audit took longer than {settings.job_timeout_s - TIMEOUT_MARGIN_S} s"
             await self._conclude(forge, check_id, "timed_out", f"Audit stopped: {reason}")

@@ -124,3 +124,23 @@ async def test_max_comments_and_min_severity(tmp_path: Path) -> None:
     for placed in outcome.placed:
         if placed.placement == "report":
             assert not placed.finding.severity.at_least(Severity.HIGH)
+
+
+async def test_a_different_head_is_stale(tmp_path: Path) -> None:
+    import pytest
+
+    from bot.analysis.pipeline import StaleHead
+
+    repo = make_repo(tmp_path / "r", BASE)
+    commit(repo, {"README.md": "# changed\n"}, "docs")
+    source = LocalGitSource(repo)
+    try:
+        with pytest.raises(StaleHead) as caught:
+            await ReviewPipeline(source).run(
+                ReviewRequest(
+                    target=ChangeTarget(base="HEAD~1", head="HEAD"), expected_head="f" * 40
+                )
+            )
+    finally:
+        await source.close()
+    assert caught.value.expected == "f" * 40
