@@ -42,6 +42,10 @@ async def heartbeat(ctx: dict[str, Any]) -> None:
 
 async def on_startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx.get("settings") or load_settings()
+    if settings.github_enabled and not settings.app_slug:
+        slug = await learn_app_slug(settings, ctx["redis"])
+        if slug is not None:  # our bot's login and the command mention, for every job
+            settings = settings.model_copy(update={"app_slug": slug})
     ctx["settings"] = settings
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
@@ -56,8 +60,6 @@ async def on_startup(ctx: dict[str, Any]) -> None:
     )
     ctx["worker_name"] = f"{socket.gethostname()}:{os.getpid()}"
     await warn_if_redis_may_lose_jobs(ctx["redis"])
-    if settings.github_enabled and not settings.app_slug:
-        await learn_app_slug(settings, ctx["redis"])
     await heartbeat(ctx)
     log.info(
         "worker %s started (LLM: %s)",
