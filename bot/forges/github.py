@@ -8,16 +8,10 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from githubkit.exception import (
-    GitHubException,
-    GraphQLFailed,
-    RateLimitExceeded,
-    RequestError,
-    RequestFailed,
-)
+from githubkit.exception import GitHubException, RateLimitExceeded, RequestError, RequestFailed
 
 from bot.errors import ForgeError, NotFound, RetryLater
 from bot.forges import limits
@@ -33,16 +27,10 @@ from bot.forges.base import (
     is_null_sha,
 )
 from bot.forges.github_auth import GitHubApp, secondary_limit_wait
+from bot.forges.github_feedback import GitHubFeedback
 from bot.forges.github_files import files_from_entries
 from bot.forges.github_payloads import check_create, check_updates
 from bot.forges.github_review import ReviewInfo, ReviewPublisher
-from bot.forges.github_threads import (
-    ReviewNote,
-    false_positive_replies,
-    our_keys,
-    resolve_threads,
-    review_threads,
-)
 
 logger = logging.getLogger(__name__)
 
@@ -79,21 +67,7 @@ def _message(exc: GitHubException) -> str:
 GitHubRefused = ForgeRefused
 
 
-def _note(comment: Any, ours: bool) -> ReviewNote:
-    reply_to = comment.in_reply_to_id
-    reactions = comment.reactions
-    user = comment.user
-    return ReviewNote(
-        id=int(comment.id),
-        body=comment.body or "",
-        login=str(user.login) if user is not None else "",
-        ours=ours,
-        in_reply_to=reply_to if isinstance(reply_to, int) else None,
-        thumbs_down=int(getattr(reactions, "minus_one", 0) or 0),
-    )
-
-
-class GitHubForge:
+class GitHubForge(GitHubFeedback):
     """The forge interface for one GitHub repository, acting as one App installation."""
 
     def __init__(
@@ -394,77 +368,6 @@ class GitHubForge:
             what="posting the summary comment",
         )
         return str(created.parsed_data.id)
-
-    # Review threads and feedback -----------------------------------------------------
-
-    async def _graphql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
-        async def run() -> dict[str, Any]:
-            try:
-                return dict(await self._gh.async_graphql(query, variables))
-            except GraphQLFailed as exc:
-                errors = exc.response.errors or []
-                text = "; ".join(e.message for e in errors[:3])
-                if any(e.type == "NOT_FOUND" for e in errors):
-                    raise NotFound(f"GitHub GraphQL: {text}") from exc
-                raise ForgeError(f"GitHub refused a GraphQL request: {text}") from exc
-
-        return await self._call(run, what="calling GitHub's GraphQL API")
-
-    def _graph_ours(self, author: Mapping[str, Any] | None) -> bool:
-        if not author:
-            return False
-        if self._bot_login is not None:
-            # GraphQL names an app's bot by its slug, without REST's "[bot]".
-            return bool(author.get("login") == self._bot_login.removesuffix("[bot]"))
-        return bool(author.get("__typename") == "Bot")
-
-    async def resolve_findings(self, target: ChangeTarget, keys: Sequence[str]) -> int:
-        """Resolve the review threads of our comments on these findings (fixed ones);
-        returns how many threads were resolved."""
-        if target.number is None or not keys:
-            return 0
-        threads = await review_threads(
-            self._graphql, self.owner, self.repo, target.number, self._graph_ours
-        )
-        return await resolve_threads(self._graphql, threads, frozenset(keys))
-
-    async def feedback(self, target: ChangeTarget) -> dict[str, str]:
-        """Findings people marked false positive on the PR: {finding key: who}, from a
-        reply whose first line is "false positive" or a 👎 on our review comment."""
-        if target.number is None:
-            return {}
-        number = target.number
-        comments = await self._pages(
-            lambda page: self._gh.rest.pulls.async_list_review_comments(
-                self.owner, self.repo, number, per_page=_PER_PAGE, page=page
-            ),
-            what=f"listing the review comments of #{number}",
-            max_items=10_000,
-        )
-        notes = [_note(c, self._ours(c.user)) for c in comments]
-        keys = our_keys(notes)
-        found = false_positive_replies(notes, keys)
-        for note in notes:
-            key = keys.get(note.id)
-            if key is None or key in found or note.thumbs_down == 0:
-                continue
-            who = await self._thumbs_down_by(note.id)
-            if who is not None:
-                found[key] = who
-        return found
-
-    async def _thumbs_down_by(self, comment_id: int) -> str | None:
-        reactions = await self._pages(
-            lambda page: self._gh.rest.reactions.async_list_for_pull_request_review_comment(
-                self.owner, self.repo, comment_id, content="-1", per_page=_PER_PAGE, page=page
-            ),
-            what=f"listing the reactions to comment {comment_id}",
-            max_items=1_000,
-        )
-        for reaction in reactions:
-            if reaction.user is not None and not self._ours(reaction.user):
-                return str(reaction.user.login)
-        return None
 
     # Replies and permissions (comment commands) ------------------------------------
 

@@ -820,7 +820,7 @@ class FakeGitHub:
         user = op("pulls__create-review").example("200")["user"]
         user.update({"login": login, "type": "User", "html_url": f"https://github.com/{login}",
                      "id": int(hashlib.sha1(login.encode()).hexdigest()[:6], 16)})
-        return user
+        return dict(user)
 
     def _add_review_comment(self, repo: Repo, number: int, review_id: int,
                             spec: dict[str, Any], commit_id: str, login: str,
