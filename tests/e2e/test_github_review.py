@@ -350,3 +350,28 @@ def test_project_budget_stops_the_model_and_the_check_says_so(stack: Stack, tmp_
     assert stack.llm.requests == []  # nothing was sent to the model
     assert "budget" in run["output"]["title"].lower()
     assert run["conclusion"] == "failure"  # offline findings still count
+
+
+def test_worker_start_up_learns_the_slug_and_redelivers_failed_deliveries(
+    stack: Stack, redis_url: str
+) -> None:
+    import time
+
+    import redis
+
+    from bot.jobs.contracts import APP_SLUG_KEY
+
+    failed = stack.github.add_delivery(guid="lost-1", status_code=503,
+                                       delivered_at=time.time() - 60)
+    stack.github.add_delivery(guid="fine-1", delivered_at=time.time() - 50)
+    stack.github.app_slug = "hello-auditor"
+    worker = stack.worker(APP_SLUG="")  # unset: learned from GET /app
+    # The reconciler runs at start-up: GitHub is asked to redeliver the failed event once.
+    wait_for(lambda: stack.github.redelivered == [failed], timeout=60,
+             what="the redelivery", logs=[worker])
+    client = redis.Redis.from_url(redis_url)
+    try:
+        assert client.get(APP_SLUG_KEY) == b"hello-auditor"
+    finally:
+        client.close()
+    assert ("GET", "/app") in stack.github.requests
