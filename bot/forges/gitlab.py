@@ -35,7 +35,7 @@ from bot.forges.base import (
     ReviewResult,
     is_null_sha,
 )
-from bot.forges.feedback import marker_key, says_false_positive
+from bot.forges.gitlab_feedback import GitLabFeedback
 from bot.forges.gitlab_files import files_from_diffs
 from bot.forges.gitlab_position import Refs
 from bot.forges.gitlab_status import StatusTarget, status_payload
@@ -67,7 +67,7 @@ def _project_path(project: int | str) -> str:
     return f"/projects/{quote(str(project), safe='')}"
 
 
-class GitLabForge:
+class GitLabForge(GitLabFeedback):
     """The forge interface for one GitLab project."""
 
     def __init__(
@@ -164,6 +164,12 @@ class GitLabForge:
         return await self._call(
             lambda: self._gl.http_get(path, query_data=query, **_OWN_RETRIES),
             what=f"GET {path}",
+        )
+
+    async def _put(self, path: str, **query: Any) -> Any:
+        return await self._call(
+            lambda: self._gl.http_put(path, query_data=query, **_OWN_RETRIES),
+            what=f"PUT {path}",
         )
 
     async def _list(self, path: str, **query: Any) -> list[dict[str, Any]]:
@@ -355,66 +361,6 @@ class GitLabForge:
             idempotent=False,
         )
         return str(created["id"])  # type: ignore[index]
-
-    # Discussions of fixed findings and feedback --------------------------------------
-
-    async def _our_discussions(self, number: int) -> list[tuple[str, dict[str, Any]]]:
-        """(finding key, discussion) for the discussions our marked notes start."""
-        me = await self._me()
-        found = []
-        for item in await self._list(f"{self._path}/merge_requests/{number}/discussions"):
-            notes = item.get("notes") or []
-            first = notes[0] if notes else {}
-            key = marker_key(first.get("body"))
-            if key is not None and (first.get("author") or {}).get("id") == me:
-                found.append((key, item))
-        return found
-
-    async def resolve_findings(self, target: ChangeTarget, keys: Sequence[str]) -> int:
-        """Resolve the discussions of our comments on these findings (fixed ones)
-        (docs.gitlab.com/api/discussions/#resolve-a-merge-request-thread)."""
-        if target.number is None or not keys:
-            return 0
-        wanted = frozenset(keys)
-        resolved = 0
-        for key, item in await self._our_discussions(target.number):
-            first = item["notes"][0]
-            if key not in wanted or not first.get("resolvable") or first.get("resolved"):
-                continue
-            url = f"{self._path}/merge_requests/{target.number}/discussions/{item['id']}"
-            await self._call(
-                lambda u=url: self._gl.http_put(  # type: ignore[misc]
-                    u, query_data={"resolved": "true"}, **_OWN_RETRIES
-                ),
-                what="resolving a discussion",
-            )
-            resolved += 1
-        return resolved
-
-    async def feedback(self, target: ChangeTarget) -> dict[str, str]:
-        """Findings people marked false positive: {finding key: username}, from a reply
-        whose first line is "false positive" or a 👎 (award emoji ``thumbsdown``) on our
-        note (docs.gitlab.com/api/emoji_reactions/)."""
-        if target.number is None:
-            return {}
-        me = await self._me()
-        found: dict[str, str] = {}
-        for key, item in await self._our_discussions(target.number):
-            notes = item["notes"]
-            for note in notes[1:]:
-                author = note.get("author") or {}
-                if author.get("id") != me and says_false_positive(note.get("body")):
-                    found.setdefault(key, str(author.get("username")))
-                    break
-            if key in found:
-                continue
-            url = f"{self._path}/merge_requests/{target.number}/notes/{notes[0]['id']}"
-            for award in await self._list(f"{url}/award_emoji"):
-                user = award.get("user") or {}
-                if award.get("name") == "thumbsdown" and user.get("id") != me:
-                    found[key] = str(user.get("username"))
-                    break
-        return found
 
     # Replies and permissions (comment commands) ------------------------------------
 
