@@ -84,14 +84,17 @@ async def test_an_unreachable_github_does_not_stop_the_worker(
 
 
 async def test_start_up_uses_the_learned_slug(
-    make_settings: Callable[..., Settings], keys: tuple[str, str], github_url: str,
+    make_settings: Callable[..., Settings],
+    keys: tuple[str, str],
+    github_url: str,
     redis: Redis,
 ) -> None:
     from bot.jobs.deps import deps_of
     from bot.jobs.worker import on_shutdown, on_startup
 
-    settings = make_settings(APP_ID=str(APP_ID), PRIVATE_KEY=keys[0], GITHUB_API_URL=github_url,
-                             WEBHOOK_SECRET="s" * 20)
+    settings = make_settings(
+        APP_ID=str(APP_ID), PRIVATE_KEY=keys[0], GITHUB_API_URL=github_url, WEBHOOK_SECRET="s" * 20
+    )
     ctx: dict[str, object] = {"redis": redis, "settings": settings}
     await on_startup(ctx)
     try:
