@@ -5,11 +5,12 @@ Functions take a session factory and return ids or plain values; ORM objects sta
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.analysis.findings import Finding, FindingStatus
@@ -25,11 +26,28 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+async def _first_sight(attempt: Callable[[], Awaitable[int]]) -> int:
+    """Two workers may see a new installation or repository at the same moment: the loser
+    of the insert race (a unique-constraint error) reads the winner's row."""
+    try:
+        return await attempt()
+    except IntegrityError:
+        return await attempt()
+
+
 async def ensure_installation(
     sessions: Sessions, *, forge: str, external_id: int, account_login: str
 ) -> int:
     """The installation's internal id, recorded on first sight (a job may arrive before
     the `installation` event's sync, or from before auditbot kept records)."""
+    return await _first_sight(
+        lambda: _ensure_installation(sessions, forge, external_id, account_login)
+    )
+
+
+async def _ensure_installation(
+    sessions: Sessions, forge: str, external_id: int, account_login: str
+) -> int:
     async with sessions() as session, session.begin():
         query = select(Installation).where(
             Installation.forge == forge, Installation.external_id == external_id
@@ -55,6 +73,22 @@ async def ensure_project(
     private: bool | None = None,
 ) -> int:
     """The project's id, created on first sight (by external id, else by kind and name)."""
+    return await _first_sight(
+        lambda: _ensure_project(
+            sessions, kind, full_name, external_id, installation_id, default_branch, private
+        )
+    )
+
+
+async def _ensure_project(
+    sessions: Sessions,
+    kind: str,
+    full_name: str,
+    external_id: int | None,
+    installation_id: int | None,
+    default_branch: str | None,
+    private: bool | None,
+) -> int:
     async with sessions() as session, session.begin():
         query = select(Project).where(Project.kind == kind)
         if external_id is not None:
