@@ -133,6 +133,29 @@ class SyncInstallation(_Payload):
     delivery_id: str
 
 
+SCAN_REPOSITORY: Final = "scan_repository"
+SCAN_ARCHIVE: Final = "scan_archive"
+
+
+class ScanRepository(_Payload):
+    """Scan a whole project at ``ref``; the worker fills task ``task_id``."""
+
+    task_id: str
+    project_id: int
+    ref: str
+    requested_by: int | None = None  # user id
+    retry_of: str | None = None
+
+
+class ScanArchive(_Payload):
+    """Scan the files of an uploaded ZIP saved at ``archive_path`` (under DATA_DIR)."""
+
+    task_id: str
+    project_id: int
+    archive_path: str
+    requested_by: int | None = None
+    retry_of: str | None = None
+
 JobPayload = ReviewPullRequest | ScanPush | RunCommand | SyncInstallation
 
 PAYLOAD_MODELS: Final[dict[str, type[JobPayload]]] = {

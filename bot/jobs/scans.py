@@ -33,14 +33,13 @@ from bot.forges.base import (
 from bot.forges.tree import TreeSource
 from bot.forges.zipcheck import vet_archive
 from bot.jobs.budgets import apply_budgets
-from bot.jobs.contracts import Repository, ScanPush
+from bot.jobs.contracts import Repository, ScanArchive, ScanPush, ScanRepository
 from bot.jobs.deps import JobDeps, deps_of, task_for_job
 from bot.jobs.progress import RedisProgress
 from bot.jobs.publish import LEVELS
 from bot.logs import bind
 from bot.store import audits
 from bot.store.models import Installation, Project
-from bot.web.api.jobs import ScanArchive, ScanRepository
 from bot.web.auth import report_url
 
 log = logging.getLogger(__name__)

@@ -8,12 +8,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.jobs.contracts import Repository, ScanPush
+from bot.jobs.contracts import Repository, ScanArchive, ScanPush, ScanRepository
 from bot.jobs.deps import JobDeps, task_for_job
 from bot.jobs.scans import scan_archive, scan_push, scan_repository
 from bot.store import audits
 from bot.store.models import AuditTask, FindingRecord, Project
-from bot.web.api.jobs import ScanArchive, ScanRepository
 from tests.fakes.fake_github import FakeGitHub, PullFile
 from tests.jobs.conftest import INSTALLATION, ctx_of
 

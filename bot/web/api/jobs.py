@@ -1,8 +1,8 @@
 """Putting API-started work on the arq queue. A task row is committed first, so the worker
 always finds it; a queue that refuses marks the task failed and answers 503.
 
-`scan_repository` and `scan_archive` are started only here, so their payloads are defined
-here (one positional ``dict`` argument, as `bot/jobs/contracts.py` does for the others).
+`scan_repository` and `scan_archive` are started only here; their payloads live with the
+others in `bot/jobs/contracts.py`.
 Re-running a PR review or a push scan uses the contract's payloads with a "requested" job id.
 """
 
@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 import secrets
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any
 
 from arq.connections import ArqRedis
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import RetryLater
@@ -29,33 +29,6 @@ from bot.jobs.contracts import (
 from bot.store.models import AuditTask, Installation, Project
 
 log = logging.getLogger(__name__)
-
-SCAN_REPOSITORY: Final = "scan_repository"
-SCAN_ARCHIVE: Final = "scan_archive"
-
-
-class ScanRepository(BaseModel):
-    """Scan a whole project at ``ref``; the worker fills task ``task_id``."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    task_id: str
-    project_id: int
-    ref: str
-    requested_by: int | None = None  # user id
-    retry_of: str | None = None
-
-
-class ScanArchive(BaseModel):
-    """Scan the files of an uploaded ZIP saved at ``archive_path`` (under DATA_DIR)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    task_id: str
-    project_id: int
-    archive_path: str
-    requested_by: int | None = None
-    retry_of: str | None = None
 
 
 async def enqueue_scan(

@@ -14,16 +14,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from starlette.exceptions import HTTPException
 
+from bot.jobs.contracts import SCAN_ARCHIVE, SCAN_REPOSITORY, ScanArchive, ScanRepository
 from bot.store.models import AuditTask, Project
 from bot.web.api.access import get_project, get_task, visible, visible_project_ids
-from bot.web.api.jobs import (
-    SCAN_ARCHIVE,
-    SCAN_REPOSITORY,
-    ScanArchive,
-    ScanRepository,
-    enqueue_forge_rerun,
-    enqueue_scan,
-)
+from bot.web.api.jobs import enqueue_forge_rerun, enqueue_scan
 from bot.web.api.schemas import Page, PageQuery, Text, aware
 from bot.web.api.spec import Call, Operation
 
