@@ -20,9 +20,9 @@ from bot.config import Settings, load_settings
 REDIS_HOST = os.environ.get("TEST_REDIS_HOST", "127.0.0.1")
 REDIS_PORT = int(os.environ.get("TEST_REDIS_PORT", "6379"))
 # Tests own one Redis database number and empty it around each test that uses it; under
-# pytest-xdist each worker owns its own (gw0: 13, gw1: 14, ...).
+# pytest-xdist each worker owns its own: TEST_REDIS_DB (default 13) plus the worker's index.
 _XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or "0"
-TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB", str(13 + int(_XDIST_WORKER))))
+TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "13")) + int(_XDIST_WORKER)
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )

@@ -15,6 +15,7 @@ from bot.config import Settings
 from bot.forges.archive import ArchiveSource
 from bot.forges.base import ChangeSource, ChangeTarget
 from bot.forges.local import LocalGitSource
+from bot.jobs.results import outcome_fields
 from bot.llm.service import build_llm_service
 from bot.reports.model import Report, ReportFinding, SkippedFile, TaskInfo
 from bot.store import audits
@@ -92,27 +93,12 @@ async def run_local_review(
             head_sha=outcome.change.head_sha,
             placed=[(p.finding, p.placement, None) for p in outcome.placed],
         )
-        stats = outcome.llm
         await audits.finish_task(
             sessions,
             task_id,
             status="succeeded",
             conclusion=outcome.verdict.conclusion,
-            base_sha=outcome.change.base_sha,
-            head_sha=outcome.change.head_sha,
-            findings_count=len(outcome.placed),
-            model=stats.model,
-            input_tokens=stats.input_tokens,
-            output_tokens=stats.output_tokens,
-            cached_tokens=stats.cached_tokens,
-            cost_usd=stats.cost_usd,
-            partial_reason=stats.partial_reason,
-            counts=_counts(outcome),
-            progress={
-                "files": outcome.files_reviewed,
-                "chunks": stats.chunks_total,
-                "skipped": [{"path": p, "reason": r} for p, r in outcome.skipped],
-            },
+            **outcome_fields(outcome),
         )
         task = await audits.get_task(sessions, task_id)
         assert task is not None
@@ -149,14 +135,6 @@ def report_from_outcome(
     findings = [ReportFinding.of(p.finding, placement=p.placement) for p in outcome.placed]
     skipped = [SkippedFile(path=p, reason=r) for p, r in outcome.skipped]
     return Report.build(info, findings, skipped)
-
-
-def _counts(outcome: ReviewOutcome) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for placed in outcome.placed:
-        key = placed.finding.severity.value
-        counts[key] = counts.get(key, 0) + 1
-    return counts
 
 
 async def _migrate(database_url: str) -> None:

@@ -19,7 +19,6 @@ from arq import Retry
 from arq.jobs import Job
 from sqlalchemy import select
 
-from bot.analysis.findings import Finding, Severity
 from bot.analysis.llm_review import LLMReviewer
 from bot.analysis.pipeline import ReviewOutcome, ReviewPipeline, ReviewRequest, StaleHead
 from bot.diff.repo_config import RepoConfig, load_repo_config
@@ -30,6 +29,7 @@ from bot.jobs.contracts import ReviewPullRequest
 from bot.jobs.deps import JobDeps, deps_of, task_for_job
 from bot.jobs.progress import CheckProgress, Fanout, RedisProgress
 from bot.jobs.publish import publish_outcome
+from bot.jobs.results import outcome_fields
 from bot.logs import bind
 from bot.store import audits
 from bot.store.models import AuditTask
@@ -309,27 +309,12 @@ class ReviewRun:
                 project_id=self.project_id,
                 pr_number=self.job.number,
             )
-        stats = outcome.llm
         await audits.finish_task(
             self.deps.sessions,
             self.task_id,
             status="succeeded",
             conclusion=verdict.conclusion,
-            base_sha=outcome.change.base_sha,
-            findings_count=len(outcome.placed),
-            model=stats.model,
-            input_tokens=stats.input_tokens,
-            output_tokens=stats.output_tokens,
-            cached_tokens=stats.cached_tokens,
-            cost_usd=stats.cost_usd,
-            partial_reason=stats.partial_reason,
-            counts=_counts(outcome.open_findings),
-            progress={
-                "files": outcome.files_reviewed,
-                "chunks": stats.chunks_total,
-                "cache_hits": stats.cache_hits,
-                "skipped": [{"path": p, "reason": r} for p, r in outcome.skipped],
-            },
+            **outcome_fields(outcome),
         )
         return "succeeded"
 
@@ -365,10 +350,3 @@ async def abort_job(redis: Any, job_id: str) -> None:
     # A timeout only means the job has not stopped yet: the flag is set, its worker sees it.
     with contextlib.suppress(TimeoutError):
         await Job(job_id, redis).abort(timeout=0.01)
-
-
-def _counts(findings: list[Finding]) -> dict[str, int]:
-    counts = dict.fromkeys((s.value for s in Severity), 0)
-    for finding in findings:
-        counts[finding.severity.value] += 1
-    return counts

@@ -37,6 +37,7 @@ from bot.jobs.contracts import Repository, ScanArchive, ScanPush, ScanRepository
 from bot.jobs.deps import JobDeps, deps_of, task_for_job
 from bot.jobs.progress import RedisProgress
 from bot.jobs.publish import LEVELS
+from bot.jobs.results import outcome_fields
 from bot.logs import bind
 from bot.store import audits
 from bot.store.models import Installation, Project
@@ -291,7 +292,6 @@ def _annotations(findings: list[Finding]) -> list[Annotation]:
 
 async def _store(scan: ScanContext, outcome: ReviewOutcome, head_sha: str | None) -> None:
     deps = scan.deps
-    stats = outcome.llm
     await audits.save_findings(
         deps.sessions,
         task_id=scan.task_id,
@@ -300,29 +300,12 @@ async def _store(scan: ScanContext, outcome: ReviewOutcome, head_sha: str | None
         head_sha=head_sha or outcome.change.head_sha,
         placed=[(p.finding, "report", None) for p in outcome.placed],
     )
-    counts: dict[str, int] = {}
-    for finding in outcome.open_findings:
-        counts[finding.severity.value] = counts.get(finding.severity.value, 0) + 1
     await audits.finish_task(
         deps.sessions,
         scan.task_id,
         status="succeeded",
         conclusion=outcome.verdict.conclusion,
-        base_sha=outcome.change.base_sha,
-        head_sha=outcome.change.head_sha,
-        findings_count=len(outcome.placed),
-        model=stats.model,
-        input_tokens=stats.input_tokens,
-        output_tokens=stats.output_tokens,
-        cached_tokens=stats.cached_tokens,
-        cost_usd=stats.cost_usd,
-        partial_reason=stats.partial_reason,
-        counts=counts,
-        progress={
-            "files": outcome.files_reviewed,
-            "chunks": stats.chunks_total,
-            "skipped": [{"path": p, "reason": r} for p, r in outcome.skipped],
-        },
+        **outcome_fields(outcome),
     )
 
 
