@@ -226,7 +226,12 @@ async def _run(
         await audits.finish_task(deps.sessions, scan.task_id, status="failed", error=reason[:2000])
         return "failed"
     if forge is not None and check_id is not None:
-        await forge.update_check(check_id, _check_update(outcome, link, public=scan.public))
+        await forge.update_check(
+            check_id,
+            _check_update(
+                outcome, link, public=scan.public and not deps.settings.publish_public_details
+            ),
+        )
     await _store(scan, outcome, head_sha)
     return "succeeded"
 

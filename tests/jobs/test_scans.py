@@ -134,3 +134,16 @@ async def test_archive_outside_data_dir_is_refused(deps: JobDeps, tmp_path: Path
     async with deps.sessions() as session:
         project = await session.get(Project, project_id)
     assert project is not None
+
+
+async def test_public_details_when_the_setting_allows(
+    deps: JobDeps, fake_github: FakeGitHub
+) -> None:
+    prepare(fake_github)
+    await audits.ensure_project(
+        deps.sessions, kind="github", external_id=REPO.id, full_name=REPO.full_name, private=False
+    )
+    deps.settings = deps.settings.model_copy(update={"publish_public_details": True})
+    await scan_push(ctx_of(deps, "scan_push:3"), push_payload())
+    run = next(iter(fake_github.check_runs.values()))
+    assert len(run["annotations"]) >= 1
