@@ -156,6 +156,7 @@ class ScanArchive(_Payload):
     requested_by: int | None = None
     retry_of: str | None = None
 
+
 JobPayload = ReviewPullRequest | ScanPush | RunCommand | SyncInstallation
 
 PAYLOAD_MODELS: Final[dict[str, type[JobPayload]]] = {
