@@ -6,13 +6,18 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
+from bot.forges.base import CheckUpdate
 from bot.jobs.contracts import Repository, ReviewPullRequest
-from bot.jobs.deps import JobDeps
+from bot.jobs.deps import JobDeps, task_for_job
 from bot.jobs.review import review_pull_request
+from bot.llm.service import build_llm_service
 from bot.store import audits
 from tests.fakes.fake_github import FakeGitHub, Pull, PullFile
+from tests.fakes.fake_openai import FakeOpenAI, OpenAIExpect
 from tests.jobs.conftest import INSTALLATION, ctx_of
+from tests.support.servers import serve_in_thread
 
 CODE = 'import subprocess\n\n\ndef run(x):\n    subprocess.call("ls " + x, shell=True)\n'
 PATCH = "@@ -0,0 +1,5 @@\n" + "\n".join("+" + line for line in CODE.splitlines())
@@ -111,3 +116,66 @@ async def test_a_person_asking_reviews_a_draft(deps: JobDeps, fake_github: FakeG
     assert result == "succeeded"
     task = await audits.find_task_by_job(deps.sessions, "r:4")
     assert task is not None and task.trigger == "command"
+
+
+async def test_a_newer_push_supersedes_an_older_running_review(
+    deps: JobDeps, fake_github: FakeGitHub
+) -> None:
+
+    prepare(fake_github)
+    older_head = "9" * 40
+    forge = await deps.forges(REPO)
+    older_check = await forge.create_check(
+        older_head, CheckUpdate(status="in_progress", title="Audit in progress")
+    )
+    await forge.close()
+    _, older_id, _ = await task_for_job(
+        deps, REPO, "review:older", kind="review", pr_number=5, head_sha=older_head
+    )
+    await audits.update_task(deps.sessions, older_id, status="running", check_run_id=older_check)
+
+    assert await review_pull_request(ctx_of(deps, "review:newer"), payload()) == "succeeded"
+    older = await audits.get_task(deps.sessions, older_id)
+    assert older is not None and older.status == "cancelled"
+    assert older.superseded_by == HEAD
+    run = fake_github.check_runs[int(older_check)]
+    assert run["conclusion"] == "cancelled"
+    assert HEAD[:12] in run["output"]["title"]
+
+
+async def test_the_time_limit_concludes_the_check(deps: JobDeps, fake_github: FakeGitHub) -> None:
+
+    prepare(fake_github)
+    llm = FakeOpenAI(
+        OpenAIExpect(path="/v1/chat/completions", key="k-123456", model="m"),
+        findings=[],
+        slow_s=30.0,
+    )
+    llm.script.set(["slow"] * 10)
+    with serve_in_thread(llm.app) as base:
+        deps.settings = deps.settings.model_copy(update={"job_timeout_s": 5})
+        settings = deps.settings.model_copy(
+            update={
+                "llm_provider": "openai_compatible",
+                "llm_base_url": f"{base}/v1",
+                "llm_model": "m",
+                "llm_timeout_s": 60.0,
+                "llm_context_window": 32768,
+                "llm_price_input": 1.0,
+                "llm_price_output": 1.0,
+            }
+        )
+
+        settings = settings.model_copy(update={"llm_api_key": SecretStr("k-123456")})
+        deps.llm = build_llm_service(settings, None)
+        try:
+            result = await review_pull_request(ctx_of(deps, "review:slow"), payload())
+        finally:
+            await deps.llm.aclose()
+            deps.llm = None
+    assert result == "failed"
+    run = only_run(fake_github)
+    assert run["conclusion"] == "timed_out"
+    assert "longer than" in run["output"]["title"]
+    task = await audits.find_task_by_job(deps.sessions, "review:slow")
+    assert task is not None and task.status == "failed"
