@@ -11,6 +11,7 @@ from typing import Any
 import anthropic
 import httpx2
 
+from bot.llm.providers.base import error_message, retry_after_s
 from bot.llm.structured import schema_instructions
 from bot.llm.types import (
     PermanentError,
@@ -176,26 +177,9 @@ def _usage(usage: Any) -> Usage:
 
 def _classify_status(exc: anthropic.APIStatusError) -> Exception:
     status = exc.status_code
-    message = _message(exc)
+    message = error_message(exc.body, str(exc.message))
     if status in (408, 409, 429) or status >= 500:
-        return TransientError(f"HTTP {status}: {message}", retry_after=_retry_after(exc))
+        return TransientError(
+            f"HTTP {status}: {message}", retry_after=retry_after_s(exc.response.headers)
+        )
     return PermanentError(f"HTTP {status}: {message}")
-
-
-def _message(exc: anthropic.APIStatusError) -> str:
-    body = exc.body
-    if isinstance(body, dict):
-        error = body.get("error", body)
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return str(error["message"])[:300]
-    return str(exc.message)[:300]
-
-
-def _retry_after(exc: anthropic.APIStatusError) -> float | None:
-    value = exc.response.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        return None

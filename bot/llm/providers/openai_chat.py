@@ -9,7 +9,7 @@ from typing import Any
 
 import openai
 
-from bot.llm.providers.base import DOWNGRADE
+from bot.llm.providers.base import DOWNGRADE, error_message, retry_after_s
 from bot.llm.structured import schema_instructions
 from bot.llm.types import (
     PermanentError,
@@ -76,7 +76,10 @@ class OpenAIChatProvider:
             return False
         log.warning(
             "%s/%s refused %s output; using %s from now on",
-            self.name, self.model, self.structured, weaker,
+            self.name,
+            self.model,
+            self.structured,
+            weaker,
         )
         self.structured = weaker
         return True
@@ -187,31 +190,12 @@ def _usage(usage: Any) -> Usage:
 
 def _classify_status(exc: openai.APIStatusError) -> Exception:
     status = exc.status_code
-    message = _message(exc)
+    message = error_message(exc.body, str(exc.message))
     if status == 429 or status == 408 or status == 409 or status >= 500:
-        return TransientError(f"HTTP {status}: {message}", retry_after=_retry_after(exc))
+        return TransientError(
+            f"HTTP {status}: {message}", retry_after=retry_after_s(exc.response.headers)
+        )
     unsupported = status in (400, 422) and any(
         word in message.lower() for word in ("response_format", "json_schema", "json_object")
     )
     return PermanentError(f"HTTP {status}: {message}", unsupported_format=unsupported)
-
-
-def _message(exc: openai.APIStatusError) -> str:
-    body = exc.body
-    if isinstance(body, dict):
-        error = body.get("error", body)
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return str(error["message"])[:300]
-    return str(exc.message)[:300]
-
-
-def _retry_after(exc: openai.APIStatusError) -> float | None:
-    headers = exc.response.headers
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value:
-            try:
-                return max(float(value) * scale, 0.0)
-            except ValueError:
-                continue
-    return None
