@@ -253,8 +253,10 @@ def test_worker_killed_mid_job_reviews_exactly_once(stack: Stack, tmp_path: Path
     stack.llm.findings = [llm_finding()]
     stack.llm.slow_s = 30.0
     stack.llm.script.set(["slow"])  # the first model call hangs: the worker dies during it
-    short = {"JOB_TIMEOUT_S": "12"}
-    first = stack.worker("worker-1", **short)
+    # arq re-runs a dead worker's job once the in-progress key the first worker set expires,
+    # JOB_TIMEOUT_S + 10 s after the start: short for the first worker so the test is quick,
+    # long for the second so a loaded CI machine cannot turn the re-run into a time-out.
+    first = stack.worker("worker-1", JOB_TIMEOUT_S="12")
     assert (
         stack.deliver("pull_request", pr_payload("opened", 9, base_sha, head_sha)).status_code
         == 202
@@ -264,16 +266,17 @@ def test_worker_killed_mid_job_reviews_exactly_once(stack: Stack, tmp_path: Path
     assert [r["status"] for r in in_progress] == ["in_progress"]
     first.kill()
 
-    second = stack.worker("worker-2", **short)
+    second = stack.worker("worker-2", JOB_TIMEOUT_S="240")
     wait_for(
         lambda: bool(completed(stack, head_sha)),
-        timeout=90,
+        timeout=120,
         what="the re-run after the kill",
         logs=[second],
     )
-    assert len(stack.github.submitted_reviews("Codertocat/Hello-World", 9)) == 1
     runs = [r for r in stack.check_runs() if r.get("head_sha") == head_sha]
-    assert len(runs) == 1  # the re-run concluded the check run the first attempt created
+    outcome = [(r.get("conclusion"), r.get("output", {}).get("title")) for r in runs]
+    assert len(stack.github.submitted_reviews("Codertocat/Hello-World", 9)) == 1, outcome
+    assert len(runs) == 1, outcome  # the re-run concluded the check run the first attempt created
     assert runs[0]["conclusion"] == "failure"
 
 
