@@ -19,10 +19,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+import hiredis
 from arq.constants import expires_extra_ms, job_key_prefix, result_key_prefix
 from arq.jobs import serialize_job
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 from bot.jobs.contracts import QUEUE_NAME, JobRequest
 
@@ -122,10 +123,31 @@ class DeliveryQueue:
         return results
 
     async def _pipeline(self, batch: list[_Call]) -> list[Any]:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for call in batch:
-                pipe.evalsha(self._sha, len(call.keys), *call.keys, *call.args)
-            return list(await pipe.execute(raise_on_error=False))
+        """One write of every call's EVALSHA, then their replies in order (an error reply
+        is returned in its place, not raised). The commands are packed by hiredis, in C:
+        redis-py's own pipeline packed and parsed them in Python, a fifth of the web
+        process's time per delivery in bench/bench_webhooks.py."""
+        packed = b"".join(
+            hiredis.pack_command(("EVALSHA", self._sha, len(call.keys), *call.keys, *call.args))
+            for call in batch
+        )
+        pool = self._redis.connection_pool
+        connection = await pool.get_connection()
+        try:
+            await connection.send_packed_command(packed, check_health=False)
+            results: list[Any] = []
+            for _ in batch:
+                try:
+                    results.append(await connection.read_response())
+                except ResponseError as exc:  # this script's error; the others still answer
+                    results.append(exc)
+            return results
+        except BaseException:
+            # A reply left unread would answer the next caller: never reuse this connection.
+            await connection.disconnect()
+            raise
+        finally:
+            await pool.release(connection)
 
 
 @dataclass(slots=True)

@@ -359,8 +359,16 @@ def _short(value: str | None) -> str:
     return (value or "(no delivery id)")[:64]
 
 
+ENDPOINTS = {
+    "/webhooks/github": WebhookEndpoint(github_webhook),
+    "/webhooks/gitlab": WebhookEndpoint(gitlab_webhook),
+}
+
+
 def webhook_routes() -> list[BaseRoute]:
-    return [
-        Route("/webhooks/github", WebhookEndpoint(github_webhook), methods=["POST"]),
-        Route("/webhooks/gitlab", WebhookEndpoint(gitlab_webhook), methods=["POST"]),
-    ]
+    return [Route(path, endpoint, methods=["POST"]) for path, endpoint in ENDPOINTS.items()]
+
+
+def webhook_fast_lane() -> dict[str, WebhookEndpoint]:
+    """The same endpoints for ``AuditbotApp``'s fast lane (POSTs to these exact paths)."""
+    return dict(ENDPOINTS)

@@ -83,3 +83,44 @@ def test_a_crash_answers_problem_json_without_internals(
     assert response.status_code == 500
     assert response.headers["content-type"].startswith("application/problem+json")
     assert "internal-detail-xyz" not in response.text
+
+
+def test_the_webhook_fast_lane_is_counted_and_guarded(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """POSTs to a fast-lane path skip the middleware stack: they are still counted under
+    their route, a crash still answers one line of problem JSON, and other methods on the
+    same path still get the router's answer."""
+    from starlette.types import Receive, Scope, Send
+
+    from bot.web.app import create_app
+
+    async def crash(scope: Scope, receive: Receive, send: Send) -> None:
+        raise KeyError("internal-detail-xyz")
+
+    app = create_app(make_settings(), [], fast_lane={"/hooks/crash": crash})
+    with serve_in_thread(app) as base:
+        crashed = httpx.post(f"{base}/hooks/crash", content=b"{}")
+        other_method = httpx.get(f"{base}/hooks/crash")
+        body = httpx.get(f"{base}/metrics").text
+    assert crashed.status_code == 500
+    assert crashed.headers["content-type"] == "application/problem+json"
+    assert crashed.json()["title"] == "Internal Server Error"
+    assert "internal-detail-xyz" not in crashed.text
+    assert other_method.status_code == 404  # not mounted as a route here: the router's 404
+    assert 'auditbot_http_requests_total{method="POST",route="/hooks/crash",status="500"}' in body
+
+
+def test_a_delivery_is_counted_under_its_route(
+    make_settings: Callable[..., Settings], redis_url: str
+) -> None:
+    settings = make_settings(REDIS_URL=redis_url, WEBHOOK_SECRET="s" * 20)
+    with serve_in_thread(build_app(settings)) as base:
+        unsigned = httpx.post(f"{base}/webhooks/github", content=b"{}")
+        wrong_method = httpx.get(f"{base}/webhooks/github")
+        body = httpx.get(f"{base}/metrics").text
+    assert unsigned.status_code == 401
+    assert wrong_method.status_code == 405
+    assert (
+        'auditbot_http_requests_total{method="POST",route="/webhooks/github",status="401"}' in body
+    )
