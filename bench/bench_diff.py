@@ -23,14 +23,30 @@ from bot.diff.tokens import get_encoding
 T = TypeVar("T")
 
 LANGS = [
-    (".py", "def handler_{f}_{i}(request, value):\n", "    result_{j} = compute(value, {j})\n",
-     "    return result\n"),
-    (".go", "func Handler{f}x{i}(value int) int {{\n", "\tresult{j} := compute(value, {j})\n",
-     "}}\n"),
-    (".ts", "export function handler{f}x{i}(value: number): number {{\n",
-     "  const result{j} = compute(value, {j});\n", "}}\n"),
-    (".java", "  int handler{f}x{i}(int value) {{\n", "    int result{j} = compute(value, {j});\n",
-     "  }}\n"),
+    (
+        ".py",
+        "def handler_{f}_{i}(request, value):\n",
+        "    result_{j} = compute(value, {j})\n",
+        "    return result\n",
+    ),
+    (
+        ".go",
+        "func Handler{f}x{i}(value int) int {{\n",
+        "\tresult{j} := compute(value, {j})\n",
+        "}}\n",
+    ),
+    (
+        ".ts",
+        "export function handler{f}x{i}(value: number): number {{\n",
+        "  const result{j} = compute(value, {j});\n",
+        "}}\n",
+    ),
+    (
+        ".java",
+        "  int handler{f}x{i}(int value) {{\n",
+        "    int result{j} = compute(value, {j});\n",
+        "  }}\n",
+    ),
 ]
 
 
@@ -61,11 +77,11 @@ def edit(old: str, hunks: int, changed_per_hunk: int) -> tuple[str, str]:
     step = len(lines) // hunks
     for h in range(hunks):
         start = h * step + 5  # 0-based first replaced line
-        ctx_a = lines[start - 3:start]
-        removed = lines[start:start + half]
+        ctx_a = lines[start - 3 : start]
+        removed = lines[start : start + half]
         added = [ln.replace("compute(", "compute_v2(") + "  // changed" for ln in removed]
-        ctx_b = lines[start + half:start + half + 3]
-        new[start + offset:start + offset + half] = added
+        ctx_b = lines[start + half : start + half + 3]
+        new[start + offset : start + offset + half] = added
         src_start = start - 3 + 1
         tgt_start = src_start + offset
         n = len(ctx_a) + half + len(ctx_b)
@@ -110,24 +126,35 @@ def main() -> None:
         new, patch = edit(old, args.hunks, args.changed)
         patches[path] = patch
         contents[path] = new
-    changed = sum(p.count("\n+") + p.count("\n-") + p.startswith(("+", "-"))
-                  for p in patches.values())
+    changed = sum(
+        p.count("\n+") + p.count("\n-") + p.startswith(("+", "-")) for p in patches.values()
+    )
     base_rss = rss_mb()
-    print(f"synthetic PR: {len(patches)} files, {changed} changed lines, "
-          f"{sum(len(c) for c in contents.values()) / 1e6:.1f} MB of head content")
+    print(
+        f"synthetic PR: {len(patches)} files, {changed} changed lines, "
+        f"{sum(len(c) for c in contents.values()) / 1e6:.1f} MB of head content"
+    )
 
     rows: list[tuple[str, float, float]] = []
-    timed("load vocabulary (o200k_base, once per process)",
-          lambda: get_encoding("o200k_base"), rows)
+    timed(
+        "load vocabulary (o200k_base, once per process)", lambda: get_encoding("o200k_base"), rows
+    )
     files: list[FileDiff] = timed(
-        "parse", lambda: [parse_patch(p, t, status="modified") for p, t in patches.items()], rows)
+        "parse", lambda: [parse_patch(p, t, status="modified") for p, t in patches.items()], rows
+    )
     ff = FileFilter()
-    kept = timed("filter", lambda: [f for f in files
-                                    if ff.skip_reason(f.path, content=contents[f.path]) is None],
-                 rows)
-    chunks = timed("context + chunk", lambda: build_chunks(
-        kept, contents, budget_tokens=args.budget, model=args.model,
-        scopes=not args.no_scopes), rows)
+    kept = timed(
+        "filter",
+        lambda: [f for f in files if ff.skip_reason(f.path, content=contents[f.path]) is None],
+        rows,
+    )
+    chunks = timed(
+        "context + chunk",
+        lambda: build_chunks(
+            kept, contents, budget_tokens=args.budget, model=args.model, scopes=not args.no_scopes
+        ),
+        rows,
+    )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     print(f"{'stage':<50} {'wall s':>8} {'cpu s':>8}")
@@ -136,11 +163,15 @@ def main() -> None:
     total_wall = sum(r[1] for r in rows)
     total_cpu = sum(r[2] for r in rows)
     print(f"{'total':<50} {total_wall:8.2f} {total_cpu:8.2f}")
-    print(f"{'total without the one-time vocabulary load':<50} "
-          f"{total_wall - rows[0][1]:8.2f} {total_cpu - rows[0][2]:8.2f}")
-    print(f"chunks: {len(chunks)} (budget {args.budget} tokens, model {args.model}), "
-          f"tokens: {sum(c.token_count for c in chunks)}, hunks: "
-          f"{sum(len(c.hunks) for c in chunks)}")
+    print(
+        f"{'total without the one-time vocabulary load':<50} "
+        f"{total_wall - rows[0][1]:8.2f} {total_cpu - rows[0][2]:8.2f}"
+    )
+    print(
+        f"chunks: {len(chunks)} (budget {args.budget} tokens, model {args.model}), "
+        f"tokens: {sum(c.token_count for c in chunks)}, hunks: "
+        f"{sum(len(c.hunks) for c in chunks)}"
+    )
     print(f"peak RSS: {peak:.0f} MB (after building the inputs: {base_rss:.0f} MB)")
 
 

@@ -94,8 +94,7 @@ class _Piece:
         """The text without context lines an earlier hunk of the same file showed."""
         if not (self.context & seen):
             return self.text
-        kept = (ln.render() for ln in self.lines
-                if not (ln.mark == "." and ln.new_lineno in seen))
+        kept = (ln.render() for ln in self.lines if not (ln.mark == "." and ln.new_lineno in seen))
         return "\n".join([self.head, *kept])
 
 
@@ -114,8 +113,7 @@ class _Unit:
 
     @property
     def tokens(self) -> int:
-        return self.header_tokens + _JOIN_MARGIN + sum(p.tokens + _JOIN_MARGIN
-                                                       for p in self.pieces)
+        return self.header_tokens + _JOIN_MARGIN + sum(p.tokens + _JOIN_MARGIN for p in self.pieces)
 
     def render(self, model: str | None) -> tuple[str, int]:
         """The unit's text and an upper bound of its tokens.
@@ -206,10 +204,17 @@ def _units(
     batches (rather than the whole PR at once) keep the views' memory bounded.
     """
     for i in range(0, len(targets), _FILES_PER_BATCH):
-        batch = targets[i:i + _FILES_PER_BATCH]
-        views = [hunk_views(f, contents.get(f.path), context_lines=opts.context_lines,
-                            max_scope_lines=opts.max_scope_lines, scopes=opts.scopes)
-                 for f in batch]
+        batch = targets[i : i + _FILES_PER_BATCH]
+        views = [
+            hunk_views(
+                f,
+                contents.get(f.path),
+                context_lines=opts.context_lines,
+                max_scope_lines=opts.max_scope_lines,
+                scopes=opts.scopes,
+            )
+            for f in batch
+        ]
         texts = [v.render() for vs in views for v in vs]
         counts = iter(count_many(texts + [_file_header(f) for f in batch], opts.model))
         rendered = iter(texts)
@@ -242,14 +247,26 @@ def _file_header(f: FileDiff, part: tuple[int, int] | None = None) -> str:
 
 
 def _piece(view: HunkView, text: str, tokens: int) -> _Piece:
-    context = frozenset(ln.new_lineno for ln in view.lines
-                        if ln.mark == "." and ln.new_lineno is not None)
-    return _Piece(view.path, text, tokens, (_ref(view, view.lines),), _shown(view.lines),
-                  view.header(), view.lines, context)
+    context = frozenset(
+        ln.new_lineno for ln in view.lines if ln.mark == "." and ln.new_lineno is not None
+    )
+    return _Piece(
+        view.path,
+        text,
+        tokens,
+        (_ref(view, view.lines),),
+        _shown(view.lines),
+        view.header(),
+        view.lines,
+        context,
+    )
 
 
 def _file_units(
-    f: FileDiff, views: list[HunkView], pieces: list[_Piece], header_tokens: int,
+    f: FileDiff,
+    views: list[HunkView],
+    pieces: list[_Piece],
+    header_tokens: int,
     opts: _Options,
 ) -> list[_Unit]:
     whole = _Unit(f.path, _file_header(f), header_tokens, pieces)
@@ -284,8 +301,10 @@ def _file_units(
     if current:
         groups.append(current)
     n = len(groups)
-    return [_Unit(f.path, _file_header(f, (i + 1, n)), part_header_tokens, g)
-            for i, g in enumerate(groups)]
+    return [
+        _Unit(f.path, _file_header(f, (i + 1, n)), part_header_tokens, g)
+        for i, g in enumerate(groups)
+    ]
 
 
 def _split_hunk(view: HunkView, room: int, opts: _Options) -> list[_Piece]:
@@ -314,8 +333,7 @@ def _split_hunk(view: HunkView, room: int, opts: _Options) -> list[_Piece]:
         part = lines[a:b]
         text = "\n".join([view.header((k + 1, n)), *(ln.render() for ln in part)])
         ref = _ref(view, part, (k + 1, n))
-        pieces.append(_Piece(view.path, text, count_tokens(text, opts.model), (ref,),
-                             _shown(part)))
+        pieces.append(_Piece(view.path, text, count_tokens(text, opts.model), (ref,), _shown(part)))
     return pieces
 
 
@@ -331,14 +349,20 @@ def _fit_lines(lines: list[ShownLine], avail: int, model: str | None) -> list[Sh
         # Roughly avail/4 tokens per slice keeps each slice far from the limit.
         step = max(1, len(text) * max(avail // 4, 1) // max(cost, 1))
         for i in range(0, len(text), step):
-            out.append(ShownLine(ln.mark, text[i:i + step], ln.new_lineno, ln.old_lineno))
+            out.append(ShownLine(ln.mark, text[i : i + step], ln.new_lineno, ln.old_lineno))
     return out
 
 
 def _ref(view: HunkView, lines: Sequence[ShownLine], part: tuple[int, int] = (1, 1)) -> HunkRef:
     nums = [ln.new_lineno for ln in lines if ln.mark in "+ " and ln.new_lineno is not None]
-    return HunkRef(view.path, view.hunk_index, min(nums, default=None), max(nums, default=None),
-                   part[0], part[1])
+    return HunkRef(
+        view.path,
+        view.hunk_index,
+        min(nums, default=None),
+        max(nums, default=None),
+        part[0],
+        part[1],
+    )
 
 
 def _shown(lines: Sequence[ShownLine]) -> frozenset[int]:

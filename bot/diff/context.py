@@ -62,8 +62,11 @@ class HunkView:
 
     def header(self, part: tuple[int, int] | None = None) -> str:
         rng = self.hunk.new_range
-        where = (f"new lines {rng[0]}-{rng[1]}" if rng
-                 else f"deletion after line {self.hunk.target_start}")
+        where = (
+            f"new lines {rng[0]}-{rng[1]}"
+            if rng
+            else f"deletion after line {self.hunk.target_start}"
+        )
         head = f"@@ {printable(self.path)}  hunk {self.hunk_index + 1}/{self.hunk_count}  {where}"
         if part is not None:
             head += f"  part {part[0]}/{part[1]}"
@@ -84,8 +87,10 @@ def printable(text: str) -> str:
     """
     if text.isprintable():
         return text
-    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" if ord(ch) < 256
-                   else f"\\u{ord(ch):04x}" for ch in text)
+    return "".join(
+        ch if ch.isprintable() else f"\\x{ord(ch):02x}" if ord(ch) < 256 else f"\\u{ord(ch):04x}"
+        for ch in text
+    )
 
 
 def split_content(content: str | None) -> list[str] | None:

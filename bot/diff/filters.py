@@ -20,31 +20,118 @@ DEFAULT_MAX_BYTES = 1_000_000
 
 # (reason, patterns): the reason is what the summary shows.
 DEFAULT_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("lockfile", (
-        "package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml", "bun.lockb",
-        "bun.lock", "poetry.lock", "Pipfile.lock", "uv.lock", "pdm.lock", "Cargo.lock",
-        "Gemfile.lock", "composer.lock", "go.sum", "mix.lock", "pubspec.lock", "Podfile.lock",
-        "packages.lock.json", "flake.lock", "gradle.lockfile", "*.lockfile", "conda-lock.yml",
-    )),
-    ("vendored or third-party code", (
-        "vendor/", "vendors/", "third_party/", "third-party/", "thirdparty/", "external/",
-        "bower_components/", "Pods/", "jspm_packages/",
-    )),
+    (
+        "lockfile",
+        (
+            "package-lock.json",
+            "npm-shrinkwrap.json",
+            "yarn.lock",
+            "pnpm-lock.yaml",
+            "bun.lockb",
+            "bun.lock",
+            "poetry.lock",
+            "Pipfile.lock",
+            "uv.lock",
+            "pdm.lock",
+            "Cargo.lock",
+            "Gemfile.lock",
+            "composer.lock",
+            "go.sum",
+            "mix.lock",
+            "pubspec.lock",
+            "Podfile.lock",
+            "packages.lock.json",
+            "flake.lock",
+            "gradle.lockfile",
+            "*.lockfile",
+            "conda-lock.yml",
+        ),
+    ),
+    (
+        "vendored or third-party code",
+        (
+            "vendor/",
+            "vendors/",
+            "third_party/",
+            "third-party/",
+            "thirdparty/",
+            "external/",
+            "bower_components/",
+            "Pods/",
+            "jspm_packages/",
+        ),
+    ),
     ("node_modules", ("node_modules/",)),
-    ("minified or bundled asset", (
-        "*.min.js", "*.min.css", "*.min.mjs", "*.bundle.js", "*.bundle.css", "*-bundle.js",
-        "*.chunk.js", "*.chunk.css", "*.js.map", "*.css.map", "*.map",
-    )),
-    ("image", (
-        "*.png", "*.jpg", "*.jpeg", "*.gif", "*.bmp", "*.ico", "*.webp", "*.tif", "*.tiff",
-        "*.avif", "*.heic", "*.psd", "*.icns",
-    )),
-    ("binary file", (
-        "*.pdf", "*.zip", "*.gz", "*.tgz", "*.bz2", "*.xz", "*.7z", "*.rar", "*.jar", "*.war",
-        "*.class", "*.so", "*.dylib", "*.dll", "*.exe", "*.o", "*.a", "*.pyc", "*.whl",
-        "*.woff", "*.woff2", "*.ttf", "*.otf", "*.eot", "*.mp3", "*.mp4", "*.mov", "*.wav",
-        "*.sqlite", "*.db", "*.bin",
-    )),
+    (
+        "minified or bundled asset",
+        (
+            "*.min.js",
+            "*.min.css",
+            "*.min.mjs",
+            "*.bundle.js",
+            "*.bundle.css",
+            "*-bundle.js",
+            "*.chunk.js",
+            "*.chunk.css",
+            "*.js.map",
+            "*.css.map",
+            "*.map",
+        ),
+    ),
+    (
+        "image",
+        (
+            "*.png",
+            "*.jpg",
+            "*.jpeg",
+            "*.gif",
+            "*.bmp",
+            "*.ico",
+            "*.webp",
+            "*.tif",
+            "*.tiff",
+            "*.avif",
+            "*.heic",
+            "*.psd",
+            "*.icns",
+        ),
+    ),
+    (
+        "binary file",
+        (
+            "*.pdf",
+            "*.zip",
+            "*.gz",
+            "*.tgz",
+            "*.bz2",
+            "*.xz",
+            "*.7z",
+            "*.rar",
+            "*.jar",
+            "*.war",
+            "*.class",
+            "*.so",
+            "*.dylib",
+            "*.dll",
+            "*.exe",
+            "*.o",
+            "*.a",
+            "*.pyc",
+            "*.whl",
+            "*.woff",
+            "*.woff2",
+            "*.ttf",
+            "*.otf",
+            "*.eot",
+            "*.mp3",
+            "*.mp4",
+            "*.mov",
+            "*.wav",
+            "*.sqlite",
+            "*.db",
+            "*.bin",
+        ),
+    ),
 )
 
 # Go's convention (golang.org/s/generatedcode), Meta's @generated and protoc's banner.
@@ -114,9 +201,7 @@ class FileFilter:
                 return "generated code"
         return None
 
-    def partition(
-        self, paths: Sequence[str]
-    ) -> tuple[list[str], dict[str, str]]:
+    def partition(self, paths: Sequence[str]) -> tuple[list[str], dict[str, str]]:
         """Paths to review, and the skipped ones with their reasons (path rules only)."""
         keep: list[str] = []
         skipped: dict[str, str] = {}

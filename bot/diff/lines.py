@@ -13,9 +13,7 @@ from bisect import bisect_left, bisect_right
 from bot.diff.parse import FileDiff, Side
 
 
-def place_range(
-    file: FileDiff, start: int, end: int, side: Side = "new"
-) -> tuple[int, int] | None:
+def place_range(file: FileDiff, start: int, end: int, side: Side = "new") -> tuple[int, int] | None:
     """Clip ``start..end`` (inclusive, swapped if reversed) into ONE hunk's commentable lines.
 
     The hunk chosen is the one whose commentable lines hold ``start``; when ``start`` is

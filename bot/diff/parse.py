@@ -103,8 +103,10 @@ class FileDiff:
 
     @property
     def mode_changed(self) -> bool:
-        return self.old_mode is not None and self.new_mode is not None and (
-            self.old_mode != self.new_mode
+        return (
+            self.old_mode is not None
+            and self.new_mode is not None
+            and (self.old_mode != self.new_mode)
         )
 
     @property
@@ -113,13 +115,21 @@ class FileDiff:
 
     def added_lines(self) -> set[int]:
         """New-side numbers of added lines."""
-        return {ln.new_lineno for h in self.hunks for ln in h.lines if ln.kind == "+"
-                and ln.new_lineno is not None}
+        return {
+            ln.new_lineno
+            for h in self.hunks
+            for ln in h.lines
+            if ln.kind == "+" and ln.new_lineno is not None
+        }
 
     def removed_lines(self) -> set[int]:
         """Old-side numbers of removed lines."""
-        return {ln.old_lineno for h in self.hunks for ln in h.lines if ln.kind == "-"
-                and ln.old_lineno is not None}
+        return {
+            ln.old_lineno
+            for h in self.hunks
+            for ln in h.lines
+            if ln.kind == "-" and ln.old_lineno is not None
+        }
 
     def commentable(self, side: Side = "new") -> frozenset[int]:
         """Lines GitHub and GitLab accept an inline comment on.

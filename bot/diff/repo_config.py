@@ -89,8 +89,9 @@ class RepoConfig(_Strict):
 
     def file_filter(self, max_bytes: int = DEFAULT_MAX_BYTES) -> FileFilter:
         """The file filter this configuration asks for (defaults plus ``paths``)."""
-        return FileFilter(include=list(self.paths.include), exclude=list(self.paths.exclude),
-                          max_bytes=max_bytes)
+        return FileFilter(
+            include=list(self.paths.include), exclude=list(self.paths.exclude), max_bytes=max_bytes
+        )
 
     def instructions_for(self, path: str) -> list[str]:
         """Extra guidance for ``path``, in file order of the matching globs."""
@@ -157,8 +158,10 @@ def _validate(data: dict[str, Any], node: yaml.Node | None, errors: list[str]) -
 def _message(err: Any, loc: tuple[Any, ...]) -> str:
     if err["type"] == "extra_forbidden":
         if len(loc) == 2 and loc[0] == "llm" and loc[1] in _FORBIDDEN_LLM_KEYS:
-            return ("a repository cannot set the LLM provider, URL or key; the server's "
-                    "settings are used (only llm.model may be chosen)")
+            return (
+                "a repository cannot set the LLM provider, URL or key; the server's "
+                "settings are used (only llm.model may be chosen)"
+            )
         return "unknown key; ignored"
     return f"{err['msg']}; the default is used"
 

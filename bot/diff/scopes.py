@@ -46,32 +46,70 @@ _GRAMMARS: dict[str, tuple[str, str, str]] = {
 # Node types that make a useful "enclosing scope" for a reviewer, per language key.
 _SCOPE_TYPES: dict[str, frozenset[str]] = {
     "python": frozenset({"function_definition", "class_definition", "decorated_definition"}),
-    "javascript": frozenset({
-        "function_declaration", "generator_function_declaration", "method_definition",
-        "class_declaration", "function_expression", "arrow_function",
-    }),
-    "typescript": frozenset({
-        "function_declaration", "generator_function_declaration", "method_definition",
-        "class_declaration", "abstract_class_declaration", "interface_declaration",
-        "enum_declaration", "function_expression", "arrow_function", "internal_module",
-    }),
+    "javascript": frozenset(
+        {
+            "function_declaration",
+            "generator_function_declaration",
+            "method_definition",
+            "class_declaration",
+            "function_expression",
+            "arrow_function",
+        }
+    ),
+    "typescript": frozenset(
+        {
+            "function_declaration",
+            "generator_function_declaration",
+            "method_definition",
+            "class_declaration",
+            "abstract_class_declaration",
+            "interface_declaration",
+            "enum_declaration",
+            "function_expression",
+            "arrow_function",
+            "internal_module",
+        }
+    ),
     "go": frozenset({"function_declaration", "method_declaration", "type_declaration"}),
-    "java": frozenset({
-        "method_declaration", "constructor_declaration", "class_declaration",
-        "interface_declaration", "enum_declaration", "record_declaration",
-    }),
-    "rust": frozenset({
-        "function_item", "impl_item", "trait_item", "struct_item", "enum_item", "mod_item",
-    }),
+    "java": frozenset(
+        {
+            "method_declaration",
+            "constructor_declaration",
+            "class_declaration",
+            "interface_declaration",
+            "enum_declaration",
+            "record_declaration",
+        }
+    ),
+    "rust": frozenset(
+        {
+            "function_item",
+            "impl_item",
+            "trait_item",
+            "struct_item",
+            "enum_item",
+            "mod_item",
+        }
+    ),
     "c": frozenset({"function_definition", "struct_specifier"}),
-    "cpp": frozenset({
-        "function_definition", "class_specifier", "struct_specifier", "namespace_definition",
-    }),
+    "cpp": frozenset(
+        {
+            "function_definition",
+            "class_specifier",
+            "struct_specifier",
+            "namespace_definition",
+        }
+    ),
     "ruby": frozenset({"method", "singleton_method", "class", "module"}),
-    "php": frozenset({
-        "function_definition", "method_declaration", "class_declaration",
-        "interface_declaration", "trait_declaration",
-    }),
+    "php": frozenset(
+        {
+            "function_definition",
+            "method_declaration",
+            "class_declaration",
+            "interface_declaration",
+            "trait_declaration",
+        }
+    ),
 }
 
 _local = threading.local()  # tree-sitter parsers are not shared across threads
@@ -137,8 +175,9 @@ class ScopeIndex:
             for child in node.children:
                 if child.start_point.row <= lo and child.end_point.row >= hi:
                     if child.type in self._kinds:
-                        found.append(Scope(child.start_point.row + 1, child.end_point.row + 1,
-                                           child.type))
+                        found.append(
+                            Scope(child.start_point.row + 1, child.end_point.row + 1, child.type)
+                        )
                     node = child
                     break
             else:

@@ -99,7 +99,7 @@ def openai_encoding_for(model: str | None) -> str | None:
     name = model
     for prefix in _OPENAI_PREFIXES:
         if name.startswith(prefix):
-            name = name[len(prefix):]
+            name = name[len(prefix) :]
     try:
         enc = encoding_name_for_model(name)
     except KeyError:

@@ -8,9 +8,12 @@ import subprocess
 from pathlib import Path
 
 _ENV = {
-    "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-    "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com",
-    "GIT_CONFIG_NOSYSTEM": "1", "HOME": "/nonexistent",
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.com",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.com",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "HOME": "/nonexistent",
 }
 
 
@@ -63,5 +66,5 @@ class GitRepo:
                 m = re.search(rb"(?m)^--- (?:a/)?(.*)$", part)
                 assert m is not None
             path = m.group(1).decode()
-            out[path] = part[part.index(b"\n@@ ") + 1:]
+            out[path] = part[part.index(b"\n@@ ") + 1 :]
         return out

@@ -54,8 +54,12 @@ def test_chunk_of_unchanged_file_does_not_depend_on_other_files() -> None:
 def test_sending_order_puts_sensitive_paths_first() -> None:
     a, ca = _file("src/util.py", 1)
     b, cb = _file("src/auth/login.py", 1)
-    chunks = build_chunks([a, b], {"src/util.py": ca, "src/auth/login.py": cb},
-                          budget_tokens=2000, small_unit_tokens=0)
+    chunks = build_chunks(
+        [a, b],
+        {"src/util.py": ca, "src/auth/login.py": cb},
+        budget_tokens=2000,
+        small_unit_tokens=0,
+    )
     ordered = sending_order(chunks)
     assert ordered[0].paths == ("src/auth/login.py",)
     assert sorted(c.id for c in ordered) == sorted(c.id for c in chunks)
@@ -82,8 +86,9 @@ def test_adding_a_file_only_touches_its_own_group() -> None:
     contents = {f.path: c for f, c in made}
     before = build_chunks([f for f, _ in made], contents, budget_tokens=4000)
     extra, text = _tiny("pkg/m07b.py", "y = 2")
-    after = build_chunks([f for f, _ in made] + [extra], {**contents, extra.path: text},
-                         budget_tokens=4000)
+    after = build_chunks(
+        [f for f, _ in made] + [extra], {**contents, extra.path: text}, budget_tokens=4000
+    )
     changed_before = [c for c in before if c.id not in {a.id for a in after}]
     changed_after = [c for c in after if c.id not in {b.id for b in before}]
     # Only the group the new path joined changes; every other chunk keeps its id.
@@ -91,8 +96,9 @@ def test_adding_a_file_only_touches_its_own_group() -> None:
     assert any("pkg/m07b.py" in c.paths for c in changed_after)
     # A file added in another directory changes nothing here.
     other, otext = _tiny("zzz/new.py")
-    third = build_chunks([f for f, _ in made] + [other], {**contents, other.path: otext},
-                         budget_tokens=4000)
+    third = build_chunks(
+        [f for f, _ in made] + [other], {**contents, other.path: otext}, budget_tokens=4000
+    )
     assert {c.id for c in before} <= {c.id for c in third}
 
 

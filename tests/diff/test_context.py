@@ -10,29 +10,77 @@ from bot.diff.scopes import language_for
 
 # (path, source, line of the changed statement, expected scope kind, expected title start)
 SOURCES = [
-    ("a.py", "import os\n\n\ndef load(path):\n    data = read(path)\n    return data\n\n\nx = 1\n",
-     5, "function_definition", "def load(path):"),
-    ("a.js", "const x = 1;\n\nfunction load(path) {\n  const data = read(path);\n"
-     "  return data;\n}\n",
-     4, "function_declaration", "function load(path) {"),
-    ("a.ts", "export class Repo {\n  load(path: string): string {\n    return read(path);\n"
-     "  }\n}\n",
-     3, "method_definition", "load(path: string): string {"),
-    ("a.tsx", "export function View(p: {n: number}) {\n  return <div>{p.n}</div>;\n}\n",
-     2, "function_declaration", "export function View"),
-    ("a.go", "package x\n\nfunc Load(path string) string {\n\treturn read(path)\n}\n",
-     4, "function_declaration", "func Load(path string) string {"),
-    ("A.java", "class A {\n  String load(String p) {\n    return read(p);\n  }\n}\n",
-     3, "method_declaration", "String load(String p) {"),
+    (
+        "a.py",
+        "import os\n\n\ndef load(path):\n    data = read(path)\n    return data\n\n\nx = 1\n",
+        5,
+        "function_definition",
+        "def load(path):",
+    ),
+    (
+        "a.js",
+        "const x = 1;\n\nfunction load(path) {\n  const data = read(path);\n  return data;\n}\n",
+        4,
+        "function_declaration",
+        "function load(path) {",
+    ),
+    (
+        "a.ts",
+        "export class Repo {\n  load(path: string): string {\n    return read(path);\n  }\n}\n",
+        3,
+        "method_definition",
+        "load(path: string): string {",
+    ),
+    (
+        "a.tsx",
+        "export function View(p: {n: number}) {\n  return <div>{p.n}</div>;\n}\n",
+        2,
+        "function_declaration",
+        "export function View",
+    ),
+    (
+        "a.go",
+        "package x\n\nfunc Load(path string) string {\n\treturn read(path)\n}\n",
+        4,
+        "function_declaration",
+        "func Load(path string) string {",
+    ),
+    (
+        "A.java",
+        "class A {\n  String load(String p) {\n    return read(p);\n  }\n}\n",
+        3,
+        "method_declaration",
+        "String load(String p) {",
+    ),
     ("a.rs", "fn load(p: &str) -> String {\n    read(p)\n}\n", 2, "function_item", "fn load"),
-    ("a.c", "#include <stdio.h>\n\nint load(const char *p) {\n  return read(p);\n}\n",
-     4, "function_definition", "int load(const char *p) {"),
-    ("a.cpp", "namespace n {\nint load(const char *p) {\n  return read(p);\n}\n}\n",
-     3, "function_definition", "int load(const char *p) {"),
-    ("a.rb", "class Repo\n  def load(path)\n    read(path)\n  end\nend\n",
-     3, "method", "def load(path)"),
-    ("a.php", "<?php\nfunction load($p) {\n  return read($p);\n}\n",
-     3, "function_definition", "function load($p) {"),
+    (
+        "a.c",
+        "#include <stdio.h>\n\nint load(const char *p) {\n  return read(p);\n}\n",
+        4,
+        "function_definition",
+        "int load(const char *p) {",
+    ),
+    (
+        "a.cpp",
+        "namespace n {\nint load(const char *p) {\n  return read(p);\n}\n}\n",
+        3,
+        "function_definition",
+        "int load(const char *p) {",
+    ),
+    (
+        "a.rb",
+        "class Repo\n  def load(path)\n    read(path)\n  end\nend\n",
+        3,
+        "method",
+        "def load(path)",
+    ),
+    (
+        "a.php",
+        "<?php\nfunction load($p) {\n  return read($p);\n}\n",
+        3,
+        "function_definition",
+        "function load($p) {",
+    ),
 ]
 
 
@@ -42,8 +90,9 @@ def _one_line_change(source: str, line: int) -> str:
     return f"@@ -{line},1 +{line},1 @@\n-{old}  \n+{old}\n"
 
 
-@pytest.mark.parametrize(("path", "source", "line", "kind", "title"), SOURCES,
-                         ids=[s[0] for s in SOURCES])
+@pytest.mark.parametrize(
+    ("path", "source", "line", "kind", "title"), SOURCES, ids=[s[0] for s in SOURCES]
+)
 def test_enclosing_scope_per_language(
     path: str, source: str, line: int, kind: str, title: str
 ) -> None:

@@ -6,10 +6,7 @@ from bot.diff.lines import hunk_index_of, is_commentable, place_range
 from bot.diff.parse import parse_patch
 
 # Hunk 1: new lines 10-14 (12, 13 added); hunk 2: new lines 40-43 (41 added), old 38 removed.
-PATCH = (
-    "@@ -10,3 +10,5 @@\n a\n b\n+c\n+d\n e\n"
-    "@@ -37,4 +40,4 @@\n f\n-g\n+h\n i\n j\n"
-)
+PATCH = "@@ -10,3 +10,5 @@\n a\n b\n+c\n+d\n e\n@@ -37,4 +40,4 @@\n f\n-g\n+h\n i\n j\n"
 FILE = parse_patch("x.py", PATCH)
 
 

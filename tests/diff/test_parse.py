@@ -112,8 +112,7 @@ def test_unified_diff_quoted_path_and_modes() -> None:
 
 def test_patch_with_git_header_keeps_forge_names() -> None:
     text = (
-        "diff --git a/x.py b/x.py\nindex 1..2 100644\n--- a/x.py\n+++ b/x.py\n"
-        "@@ -1 +1 @@\n-a\n+b\n"
+        "diff --git a/x.py b/x.py\nindex 1..2 100644\n--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-a\n+b\n"
     )
     f = parse_patch("x.py", text, status="modified")
     assert f.path == "x.py" and f.added_lines() == {1} and f.removed_lines() == {1}

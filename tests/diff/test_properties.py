@@ -15,8 +15,7 @@ from bot.diff.parse import FileDiff, parse_patch, parse_unified_diff
 from bot.diff.repo_config import RepoConfig, load_repo_config
 from bot.diff.tokens import count_tokens
 
-SETTINGS = settings(max_examples=40, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # Any character but the line separators (git and our numbering split on "\n" only; CR is
 # removed from line ends like CRLF).
@@ -28,8 +27,9 @@ def edited(
     draw: st.DrawFn, max_lines: int = 60, max_len: int = 30
 ) -> tuple[list[str], list[str], int]:
     text = st.text(alphabet=_ALPHABET, max_size=max_len)
-    old = draw(st.lists(st.one_of(text, st.sampled_from(["", "}", "    return x"])),
-                        max_size=max_lines))
+    old = draw(
+        st.lists(st.one_of(text, st.sampled_from(["", "}", "    return x"])), max_size=max_lines)
+    )
     new = list(old)
     for _ in range(draw(st.integers(0, 8))):
         op = draw(st.sampled_from(["insert", "delete", "replace"]))
@@ -43,8 +43,9 @@ def edited(
 
 
 def _patch(old: list[str], new: list[str], context: int) -> str:
-    diff = list(difflib.unified_diff([ln + "\n" for ln in old], [ln + "\n" for ln in new],
-                                     n=context))
+    diff = list(
+        difflib.unified_diff([ln + "\n" for ln in old], [ln + "\n" for ln in new], n=context)
+    )
     return "".join(diff[2:])  # header-less, as GitHub's ``patch``
 
 
@@ -115,8 +116,11 @@ def pr(draw: st.DrawFn) -> tuple[list[FileDiff], dict[str, str]]:
     for i in range(n):
         big = draw(st.booleans())
         old, new, context = draw(edited(150, 150) if big else edited(12, 20))
-        path = draw(st.sampled_from(["src/", "lib/", ""])) + f"f{i}" + draw(
-            st.sampled_from([".py", ".txt", ".go"]))
+        path = (
+            draw(st.sampled_from(["src/", "lib/", ""]))
+            + f"f{i}"
+            + draw(st.sampled_from([".py", ".txt", ".go"]))
+        )
         fd = parse_patch(path, _patch(old, new, context))
         files.append(fd)
         contents[path] = "\n".join(new) + ("\n" if new else "")
@@ -136,8 +140,9 @@ def test_chunking_drops_nothing_keeps_order_and_budget(
         exact = count_tokens(chunk.text, model)
         assert exact <= chunk.token_count <= exact + 8 * (len(chunk.hunks) + 2) + 16
     for fd in files:
-        refs = [(r.hunk_index, r.part, r.parts) for c in chunks for r in c.hunks
-                if r.path == fd.path]
+        refs = [
+            (r.hunk_index, r.part, r.parts) for c in chunks for r in c.hunks if r.path == fd.path
+        ]
         # Every hunk, every part exactly once, in order.
         assert [(i, p) for i, p, _ in refs] == sorted({(i, p) for i, p, _ in refs})
         assert sorted({i for i, _, _ in refs}) == list(range(len(fd.hunks)))
@@ -149,28 +154,48 @@ def test_chunking_drops_nothing_keeps_order_and_budget(
         assert fd.added_lines() <= shown
 
 
-yaml_scalars = st.one_of(st.none(), st.booleans(), st.integers(-10, 500), st.text(max_size=20),
-                         st.sampled_from(["high", "never", "gpt-4o", "src/**", "[", "!x"]))
+yaml_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-10, 500),
+    st.text(max_size=20),
+    st.sampled_from(["high", "never", "gpt-4o", "src/**", "[", "!x"]),
+)
 yaml_values = st.recursive(
     yaml_scalars,
-    lambda inner: st.one_of(st.lists(inner, max_size=4),
-                            st.dictionaries(st.text(max_size=12), inner, max_size=4)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 config_docs = st.dictionaries(
     st.sampled_from(["enabled", "paths", "review", "llm", "path_instructions", "other"]),
-    st.one_of(yaml_values, st.fixed_dictionaries({}, optional={
-        "include": yaml_values, "exclude": yaml_values, "min_severity": yaml_values,
-        "fail_on": yaml_values, "max_comments": yaml_values, "language": yaml_values,
-        "model": yaml_values, "provider": yaml_values,
-    })),
+    st.one_of(
+        yaml_values,
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "include": yaml_values,
+                "exclude": yaml_values,
+                "min_severity": yaml_values,
+                "fail_on": yaml_values,
+                "max_comments": yaml_values,
+                "language": yaml_values,
+                "model": yaml_values,
+                "provider": yaml_values,
+            },
+        ),
+    ),
     max_size=5,
 )
 
 
 @SETTINGS
-@given(st.one_of(config_docs.map(lambda d: yaml.safe_dump(d, allow_unicode=True)),
-                 st.text(max_size=200)))
+@given(
+    st.one_of(
+        config_docs.map(lambda d: yaml.safe_dump(d, allow_unicode=True)), st.text(max_size=200)
+    )
+)
 def test_repo_config_never_raises(text: str) -> None:
     config, errors = load_repo_config(text, allowed_models=["gpt-4o"])
     assert isinstance(config, RepoConfig)
@@ -179,20 +204,40 @@ def test_repo_config_never_raises(text: str) -> None:
 
 
 @SETTINGS
-@given(st.text(min_size=1, max_size=60), st.one_of(st.none(), st.binary(max_size=300),
-                                                   st.text(max_size=300)))
+@given(
+    st.text(min_size=1, max_size=60),
+    st.one_of(st.none(), st.binary(max_size=300), st.text(max_size=300)),
+)
 def test_file_filter_never_raises(path: str, content: bytes | str | None) -> None:
     reason = FileFilter(include=["**/*.py"], exclude=["!vendor/"]).skip_reason(
-        path, content=content)
+        path, content=content
+    )
     assert reason is None or isinstance(reason, str)
 
 
 diffish = st.lists(
     st.one_of(
-        st.sampled_from(["@@ -1,2 +1,2 @@", "@@ -0,0 +1 @@", "@@ -3 +3,0 @@ f", "+a", "-b", " c",
-                         "\\ No newline at end of file", "diff --git a/x b/x", "--- a/x",
-                         "+++ b/x", "Binary files a/x and b/x differ", "new file mode 100644",
-                         "old mode 100644", "new mode 100755", "GIT binary patch", "", "\r"]),
+        st.sampled_from(
+            [
+                "@@ -1,2 +1,2 @@",
+                "@@ -0,0 +1 @@",
+                "@@ -3 +3,0 @@ f",
+                "+a",
+                "-b",
+                " c",
+                "\\ No newline at end of file",
+                "diff --git a/x b/x",
+                "--- a/x",
+                "+++ b/x",
+                "Binary files a/x and b/x differ",
+                "new file mode 100644",
+                "old mode 100644",
+                "new mode 100755",
+                "GIT binary patch",
+                "",
+                "\r",
+            ]
+        ),
         st.text(max_size=15),
     ),
     max_size=25,

@@ -55,8 +55,10 @@ def repo(tmp_path: Path) -> GitRepo:
 
 
 def test_modified_real_code_forge_and_git_shapes(repo: GitRepo) -> None:
-    sources = {"lib/textwrap.py": inspect.getsource(textwrap),
-               "lib/parse.py": inspect.getsource(urllib.parse)}
+    sources = {
+        "lib/textwrap.py": inspect.getsource(textwrap),
+        "lib/parse.py": inspect.getsource(urllib.parse),
+    }
     for path, src in sources.items():
         repo.write(path, src)
     base = repo.commit("base")

@@ -15,7 +15,9 @@ def test_defaults_when_absent_or_empty() -> None:
         assert config == RepoConfig()
     review = RepoConfig().review
     assert (review.fail_on, review.min_severity, review.max_comments) == (
-        Severity.HIGH, Severity.LOW, 30,
+        Severity.HIGH,
+        Severity.LOW,
+        30,
     )
 
 
@@ -50,12 +52,7 @@ llm:
 
 def test_invalid_keys_fall_back_one_by_one_with_line_numbers() -> None:
     text = (
-        "review:\n"
-        "  min_severity: urgent\n"
-        "  max_comments: 12\n"
-        "  colour: red\n"
-        "paths:\n"
-        "  include: 5\n"
+        "review:\n  min_severity: urgent\n  max_comments: 12\n  colour: red\npaths:\n  include: 5\n"
     )
     config, errors = load_repo_config(text)
     assert config.review.max_comments == 12  # the valid sibling is kept
