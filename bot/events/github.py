@@ -1,21 +1,22 @@
 """GitHub deliveries to jobs: pure handlers registered on :data:`github`.
 
-Each handler validates only the part of the payload it reads (``bot/events/github_models.py``)
-so a payload of the wrong shape for its event is a 400, and the web process never needs the
-database or GitHub's API: draft and author filters, permission checks and installation records
-are the worker's.
+Each event's handlers read one model (``bot/events/github_models.py``) declaring only the
+fields they use, into which the web process validates the body, so a payload of the wrong
+shape for its event is a 400, and the web process never needs the database or GitHub's API:
+draft and author filters, permission checks and installation records are the worker's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from bot.events.commands import parse_command
 from bot.events.github_models import (
     CheckPullRequest,
     CheckRunEvent,
     CheckSuiteEvent,
+    GitHubEvent,
     InstallationEvent,
     InstallationRepositoriesEvent,
     IssueCommentEvent,
@@ -56,23 +57,28 @@ INSTALLATION_ACTIONS: Final = (
 )
 
 
-def caused_by_app(payload: Mapping[str, Any], app_slug: str | None) -> bool:
+def caused_by_app(event: GitHubEvent, app_slug: str | None) -> bool:
     """True when our own app sent the event (its comments, check runs...): no loops."""
-    if not app_slug:
-        return False
-    sender = payload.get("sender")
+    sender = event.sender
     return (
-        isinstance(sender, dict)
-        and sender.get("type") == "Bot"
-        and sender.get("login") == f"{app_slug}[bot]"
+        bool(app_slug)
+        and sender is not None
+        and sender.type == "Bot"
+        and sender.login == f"{app_slug}[bot]"
     )
 
 
-def jobs_for(delivery: Delivery, payload: Mapping[str, Any]) -> list[JobRequest]:
+def parse(event: str, body: bytes) -> GitHubEvent | None:
+    """A verified delivery's body as its event's model (see ``Registry.parse``)."""
+    return cast("GitHubEvent | None", github.parse(event, body))
+
+
+def jobs_for(delivery: Delivery, payload: Mapping[str, Any] | GitHubEvent) -> list[JobRequest]:
     """Every job a verified GitHub delivery asks for; [] when it needs no work."""
-    if caused_by_app(payload, delivery.app_slug):
+    event = cast("GitHubEvent | None", github.validate(delivery.event, payload))
+    if event is None or caused_by_app(event, delivery.app_slug):
         return []
-    return github.route(delivery, payload)
+    return github.route(delivery, event)
 
 
 def _repository(repo: Repo, installation_id: int | None) -> Repository:
@@ -86,9 +92,8 @@ def _repository(repo: Repo, installation_id: int | None) -> Repository:
     )
 
 
-@github.on(*(f"pull_request.{action}" for action in REVIEW_ACTIONS))
-def review_pull_request(delivery: Delivery, payload: Mapping[str, Any]) -> list[JobRequest]:
-    event = PullRequestEvent.model_validate(payload)
+@github.on(*(f"pull_request.{action}" for action in REVIEW_ACTIONS), model=PullRequestEvent)
+def review_pull_request(delivery: Delivery, event: PullRequestEvent) -> list[JobRequest]:
     pr = event.pull_request
     if pr.state != "open":
         return []  # closed PRs are never reviewed
@@ -116,9 +121,8 @@ def review_pull_request(delivery: Delivery, payload: Mapping[str, Any]) -> list[
     return [JobRequest(REVIEW_PULL_REQUEST, job_id, job)]
 
 
-@github.on("push")
-def scan_push(delivery: Delivery, payload: Mapping[str, Any]) -> list[JobRequest]:
-    event = PushEvent.model_validate(payload)
+@github.on("push", model=PushEvent)
+def scan_push(delivery: Delivery, event: PushEvent) -> list[JobRequest]:
     default = event.repository.default_branch
     if event.deleted or event.after == ZERO_SHA or not default:
         return []
@@ -137,9 +141,8 @@ def scan_push(delivery: Delivery, payload: Mapping[str, Any]) -> list[JobRequest
     return [JobRequest(SCAN_PUSH, job_id, job)]
 
 
-@github.on("check_run.rerequested")
-def rerun_check_run(delivery: Delivery, payload: Mapping[str, Any]) -> list[JobRequest]:
-    event = CheckRunEvent.model_validate(payload)
+@github.on("check_run.rerequested", model=CheckRunEvent)
+def rerun_check_run(delivery: Delivery, event: CheckRunEvent) -> list[JobRequest]:
     return _rerun(
         delivery,
         event.repository,
@@ -150,9 +153,8 @@ def rerun_check_run(delivery: Delivery, payload: Mapping[str, Any]) -> list[JobR
     )
 
 
-@github.on("check_suite.rerequested")
-def rerun_check_suite(delivery: Delivery, payload: Mapping[str, Any]) -> list[JobRequest]:
-    event = CheckSuiteEvent.model_validate(payload)
+@github.on("check_suite.rerequested", model=CheckSuiteEvent)
+def rerun_check_suite(delivery: Delivery, event: CheckSuiteEvent) -> list[JobRequest]:
     return _rerun(
         delivery,
         event.repository,
@@ -195,9 +197,8 @@ def _rerun(
     return jobs
 
 
-@github.on("issue_comment.created")
-def comment_command(delivery: Delivery, payload: Mapping[str, Any]) -> list[JobRequest]:
-    event = IssueCommentEvent.model_validate(payload)
+@github.on("issue_comment.created", model=IssueCommentEvent)
+def comment_command(delivery: Delivery, event: IssueCommentEvent) -> list[JobRequest]:
     comment = event.comment
     if event.issue.pull_request is None:
         return []  # a comment on an issue, not on a pull request
@@ -223,9 +224,8 @@ def comment_command(delivery: Delivery, payload: Mapping[str, Any]) -> list[JobR
     return [JobRequest(RUN_COMMAND, job_id, job)]
 
 
-@github.on(*(f"installation.{action}" for action in INSTALLATION_ACTIONS))
-def sync_installation(delivery: Delivery, payload: Mapping[str, Any]) -> list[JobRequest]:
-    event = InstallationEvent.model_validate(payload)
+@github.on(*(f"installation.{action}" for action in INSTALLATION_ACTIONS), model=InstallationEvent)
+def sync_installation(delivery: Delivery, event: InstallationEvent) -> list[JobRequest]:
     installation = event.installation
     job = SyncInstallation(
         event="installation",
@@ -242,11 +242,14 @@ def sync_installation(delivery: Delivery, payload: Mapping[str, Any]) -> list[Jo
     return [_sync_job(installation.id, delivery, job)]
 
 
-@github.on("installation_repositories.added", "installation_repositories.removed")
+@github.on(
+    "installation_repositories.added",
+    "installation_repositories.removed",
+    model=InstallationRepositoriesEvent,
+)
 def sync_installation_repositories(
-    delivery: Delivery, payload: Mapping[str, Any]
+    delivery: Delivery, event: InstallationRepositoriesEvent
 ) -> list[JobRequest]:
-    event = InstallationRepositoriesEvent.model_validate(payload)
     installation = event.installation
     job = SyncInstallation(
         event="installation_repositories",

@@ -58,7 +58,10 @@ class Ref(_Model):
     sha: str
 
 
-class _Event(_Model):
+class GitHubEvent(_Model):
+    """What every event the handlers read has: the action, who sent it, the installation."""
+
+    action: str | None = None
     installation: Installation | None = None
     sender: User | None = None
 
@@ -80,7 +83,7 @@ class PullRequest(_Model):
     user: User | None = None
 
 
-class PullRequestEvent(_Event):
+class PullRequestEvent(GitHubEvent):
     pull_request: PullRequest
     repository: Repo
 
@@ -89,7 +92,7 @@ class Pusher(_Model):
     name: str | None = None
 
 
-class PushEvent(_Event):
+class PushEvent(GitHubEvent):
     ref: str
     before: str
     after: str
@@ -109,7 +112,7 @@ class CheckRun(_Model):
     pull_requests: list[CheckPullRequest] = []
 
 
-class CheckRunEvent(_Event):
+class CheckRunEvent(GitHubEvent):
     check_run: CheckRun
     repository: Repo
 
@@ -119,7 +122,7 @@ class CheckSuite(_Model):
     pull_requests: list[CheckPullRequest] = []
 
 
-class CheckSuiteEvent(_Event):
+class CheckSuiteEvent(GitHubEvent):
     check_suite: CheckSuite
     repository: Repo
 
@@ -136,18 +139,18 @@ class Comment(_Model):
     author_association: str
 
 
-class IssueCommentEvent(_Event):
+class IssueCommentEvent(GitHubEvent):
     issue: Issue
     comment: Comment
     repository: Repo
 
 
-class InstallationEvent(_Event):
+class InstallationEvent(GitHubEvent):
     installation: InstallationFull  # type: ignore[assignment]
     repositories: list[RepoSummary] | None = None
 
 
-class InstallationRepositoriesEvent(_Event):
+class InstallationRepositoriesEvent(GitHubEvent):
     installation: InstallationFull  # type: ignore[assignment]
     repository_selection: str | None = None
     repositories_added: list[RepoSummary] = []

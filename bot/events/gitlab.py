@@ -9,10 +9,16 @@ command) are the worker's: they need GitLab's API.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from bot.events.commands import parse_command
-from bot.events.gitlab_models import MergeRequestEvent, NoteEvent, Project, PushEvent
+from bot.events.gitlab_models import (
+    GitLabEvent,
+    MergeRequestEvent,
+    NoteEvent,
+    Project,
+    PushEvent,
+)
 from bot.events.registry import Delivery, Registry
 from bot.jobs.contracts import (
     REVIEW_PULL_REQUEST,
@@ -40,9 +46,15 @@ EVENT_KINDS: Final[dict[str, str]] = {
 }
 
 
-def jobs_for(delivery: Delivery, payload: Mapping[str, Any]) -> list[JobRequest]:
+def parse(kind: str, body: bytes) -> GitLabEvent | None:
+    """A verified delivery's body as its object_kind's model (see ``Registry.parse``)."""
+    return cast("GitLabEvent | None", gitlab.parse(kind, body))
+
+
+def jobs_for(delivery: Delivery, payload: Mapping[str, Any] | GitLabEvent) -> list[JobRequest]:
     """Every job a verified GitLab delivery asks for; [] when it needs no work."""
-    return gitlab.route(delivery, payload)
+    event = gitlab.validate(delivery.event, payload)
+    return [] if event is None else gitlab.route(delivery, event)
 
 
 def _repository(project: Project) -> Repository:
@@ -60,9 +72,8 @@ def _repository(project: Project) -> Repository:
 REVIEW_ACTIONS: Final = ("open", "reopen", "update")
 
 
-@gitlab.on("merge_request")
-def review_merge_request(delivery: Delivery, payload: Mapping[str, Any]) -> list[JobRequest]:
-    event = MergeRequestEvent.model_validate(payload)
+@gitlab.on("merge_request", model=MergeRequestEvent)
+def review_merge_request(delivery: Delivery, event: MergeRequestEvent) -> list[JobRequest]:
     mr = event.object_attributes
     if mr.action not in REVIEW_ACTIONS:
         return []  # close, merge, approved, approval, unapproved, unapproval
@@ -94,9 +105,8 @@ def review_merge_request(delivery: Delivery, payload: Mapping[str, Any]) -> list
     return [JobRequest(REVIEW_PULL_REQUEST, job_id, job)]
 
 
-@gitlab.on("push")
-def scan_push(delivery: Delivery, payload: Mapping[str, Any]) -> list[JobRequest]:
-    event = PushEvent.model_validate(payload)
+@gitlab.on("push", model=PushEvent)
+def scan_push(delivery: Delivery, event: PushEvent) -> list[JobRequest]:
     default = event.project.default_branch
     if event.after == ZERO_SHA or not default or event.ref != f"refs/heads/{default}":
         return []
@@ -113,9 +123,8 @@ def scan_push(delivery: Delivery, payload: Mapping[str, Any]) -> list[JobRequest
     return [JobRequest(SCAN_PUSH, job_id, job)]
 
 
-@gitlab.on("note")
-def note_command(delivery: Delivery, payload: Mapping[str, Any]) -> list[JobRequest]:
-    event = NoteEvent.model_validate(payload)
+@gitlab.on("note", model=NoteEvent)
+def note_command(delivery: Delivery, event: NoteEvent) -> list[JobRequest]:
     note = event.object_attributes
     if note.noteable_type != "MergeRequest" or event.merge_request is None:
         return []

@@ -14,6 +14,18 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
 
+class GitLabEvent(_Model):
+    """What every hook body the handlers read has: the kind it claims to be."""
+
+    object_kind: str | None = None
+
+    @property
+    def action(self) -> str | None:
+        attributes = getattr(self, "object_attributes", None)
+        action = getattr(attributes, "action", None)
+        return action if isinstance(action, str) else None
+
+
 class Project(_Model):
     id: int
     path_with_namespace: str
@@ -41,13 +53,13 @@ class MergeRequestAttributes(_Model):
     last_commit: Commit
 
 
-class MergeRequestEvent(_Model):
+class MergeRequestEvent(GitLabEvent):
     object_attributes: MergeRequestAttributes
     project: Project
     user: User | None = None
 
 
-class PushEvent(_Model):
+class PushEvent(GitLabEvent):
     ref: str
     before: str
     after: str
@@ -69,7 +81,7 @@ class NoteMergeRequest(_Model):
     last_commit: Commit | None = None
 
 
-class NoteEvent(_Model):
+class NoteEvent(GitLabEvent):
     object_attributes: NoteAttributes
     project: Project
     user: User

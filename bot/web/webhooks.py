@@ -2,10 +2,11 @@
 
 GitHub drops a delivery not answered with a 2xx within 10 s and never redelivers by itself;
 GitLab disables a hook after repeated failures. So nothing slow happens here: the signature
-is checked on the raw bytes, the JSON parsed once, the handlers in ``bot/events`` turn it
-into jobs, and one Redis script records the delivery with its jobs. Answers (DESIGN.md):
-202 enqueued, 200 valid but nothing to do or already seen, 401 bad signature or token,
-400 not the JSON the event promises, 413 over the size limit, 503 Redis cannot take the job.
+is checked on the raw bytes, the body validated once, straight from JSON, into its event's
+model, the handlers in ``bot/events`` turn that into jobs, and one Redis script records the
+delivery with its jobs. Answers (DESIGN.md): 202 enqueued, 200 valid but nothing to do or
+already seen, 401 bad signature or token, 400 not the JSON the event promises, 413 over the
+size limit, 503 Redis cannot take the job.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import functools
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from prometheus_client import Counter
@@ -29,7 +30,9 @@ from bot.errors import BadInput
 from bot.events import github as github_events
 from bot.events import gitlab as gitlab_events
 from bot.events.enqueue import DeliveryQueue
-from bot.events.registry import Delivery
+from bot.events.github_models import GitHubEvent
+from bot.events.gitlab_models import GitLabEvent
+from bot.events.registry import Delivery, check_json_object
 from bot.jobs.contracts import APP_SLUG_KEY, Forge, JobRequest
 from bot.logs import bind
 from bot.web.webhook_http import (
@@ -49,6 +52,17 @@ from bot.web.webhook_http import (
 )
 
 log = logging.getLogger(__name__)
+
+
+class ForgeEvents(NamedTuple):
+    """One forge's handlers: its body parser (see ``Registry.parse``) and its router."""
+
+    parse: Callable[[str, bytes], GitHubEvent | GitLabEvent | None]
+    jobs_for: Callable[[Delivery, Any], list[JobRequest]]
+
+
+GITHUB_EVENTS = ForgeEvents(github_events.parse, github_events.jobs_for)
+GITLAB_EVENTS = ForgeEvents(gitlab_events.parse, gitlab_events.jobs_for)
 
 DELIVERIES = Counter(
     "auditbot_webhook_deliveries_total",
@@ -195,8 +209,7 @@ async def github_webhook(
         body,
         headers,
         state,
-        github_events.jobs_for,
-        action_of=_github_action,
+        GITHUB_EVENTS,
     )
 
 
@@ -245,8 +258,7 @@ async def gitlab_webhook(
         body,
         headers,
         state,
-        gitlab_events.jobs_for,
-        action_of=_gitlab_action,
+        GITLAB_EVENTS,
         expected_kind=kind,
         known=kind is not None,
     )
@@ -259,13 +271,13 @@ async def _process(
     body: bytes,
     headers: dict[bytes, bytes],
     state: WebhookState,
-    jobs_for: Callable[[Delivery, Mapping[str, Any]], list[JobRequest]],
+    events: ForgeEvents,
     *,
-    action_of: Callable[[Mapping[str, Any]], str | None],
     expected_kind: str | None = None,
     known: bool = True,
 ) -> Answer:
-    """The verified part: content type, JSON, handlers, the one Redis round trip."""
+    """The verified part: content type, the body as its event's model, the handlers, the
+    one Redis round trip."""
     label = event if known else "other"
     with bind(delivery_id=delivery_id):
         if not is_json(headers):
@@ -278,27 +290,30 @@ async def _process(
                 "type to application/json",
             )
         try:
-            payload = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            return _refuse(forge, label, "bad_request", 400, f"body is not JSON: {exc}")
-        if not isinstance(payload, dict):
-            return _refuse(forge, label, "bad_request", 400, "body is not a JSON object")
-        if not known:
+            if known:
+                parsed = events.parse(event, body)
+            else:
+                check_json_object(body)
+                parsed = None
+        except BadInput as exc:
+            # A body of another kind fails its model's shape first: name the real mistake.
+            kind = _object_kind(body) if expected_kind is not None else None
+            mismatch = kind is not None and kind != expected_kind
+            detail = _kind_mismatch(kind, expected_kind) if mismatch else exc.message
+            return _refuse(forge, label, "bad_request", 400, detail)
+        if parsed is None:  # no handler listens to this event
             _count(forge, label, "ignored").inc()
             return answer(200, {"status": "ignored", "event": event})
-        if expected_kind is not None and payload.get("object_kind") != expected_kind:
-            return _refuse(
-                forge,
-                label,
-                "bad_request",
-                400,
-                f"object_kind is {payload.get('object_kind')!r}, "
-                f"the event header promises {expected_kind!r}",
-            )
-        action = action_of(payload)
+        if expected_kind is not None:  # GitLab: the body must be the kind its header names
+            kind = getattr(parsed, "object_kind", None)
+            if kind != expected_kind:
+                return _refuse(
+                    forge, label, "bad_request", 400, _kind_mismatch(kind, expected_kind)
+                )
+        action = parsed.action
         delivery = Delivery(forge, event, action, delivery_id, await state.slug())
         try:
-            jobs = jobs_for(delivery, payload)
+            jobs = events.jobs_for(delivery, parsed)
         except BadInput as exc:
             return _refuse(forge, label, "bad_request", 400, exc.message)
         if not jobs:
@@ -336,15 +351,17 @@ def _too_large(forge: Forge, state: WebhookState) -> Answer:
     )
 
 
-def _github_action(payload: Mapping[str, Any]) -> str | None:
-    action = payload.get("action")
-    return action if isinstance(action, str) else None
+def _object_kind(body: bytes) -> object:
+    """The body's object_kind, read again only to explain a refusal."""
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return value.get("object_kind") if isinstance(value, dict) else None
 
 
-def _gitlab_action(payload: Mapping[str, Any]) -> str | None:
-    attributes = payload.get("object_attributes")
-    action = attributes.get("action") if isinstance(attributes, dict) else None
-    return action if isinstance(action, str) else None
+def _kind_mismatch(kind: object, expected: str | None) -> str:
+    return f"object_kind is {kind!r}, the event header promises {expected!r}"
 
 
 def _delivery_id(header: str | None, body: bytes) -> str:
