@@ -131,6 +131,19 @@ def wait_for_port(port: int, timeout: float = 30.0) -> None:
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout:g} s")
 
 
+def healthy(url: str, timeout: float = 30.0) -> None:
+    """Wait until ``url`` answers 2xx (a server may accept before it answers)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            httpx.get(url, timeout=5).raise_for_status()
+            return
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 @contextlib.contextmanager
 def process(args: list[str], *, env: dict[str, str], cwd: Path, log: Path) -> Iterator[None]:
     with log.open("wb") as out:
@@ -253,7 +266,7 @@ def auditbot_server(directory: Path) -> Iterator[tuple[int, redis.Redis]]:
         wait_for_port(redis_port)
         with process([auditbot, "serve"], env=env, cwd=directory, log=directory / "serve.log"):
             wait_for_port(port)
-            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).raise_for_status()
+            healthy(f"http://127.0.0.1:{port}/healthz")
             client = redis.Redis(port=redis_port)
             try:
                 yield port, client
