@@ -86,16 +86,17 @@ class _Piece:
     tokens: int
     refs: tuple[HunkRef, ...]
     shown: frozenset[int]
-    head: str = ""
-    lines: tuple[ShownLine, ...] = ()
+    view: HunkView | None = None  # a whole hunk, whose context lines may be dropped
     context: frozenset[int] = frozenset()  # numbers of its "." lines
 
     def text_after(self, seen: set[int]) -> str:
         """The text without context lines an earlier hunk of the same file showed."""
-        if not (self.context & seen):
+        if self.view is None or not (self.context & seen):
             return self.text
-        kept = (ln.render() for ln in self.lines if not (ln.mark == "." and ln.new_lineno in seen))
-        return "\n".join([self.head, *kept])
+        kept = (
+            ln.render() for ln in self.view.lines if not (ln.mark == "." and ln.new_lineno in seen)
+        )
+        return "\n".join([self.view.header(), *kept])
 
 
 @dataclass
@@ -247,19 +248,11 @@ def _file_header(f: FileDiff, part: tuple[int, int] | None = None) -> str:
 
 
 def _piece(view: HunkView, text: str, tokens: int) -> _Piece:
-    context = frozenset(
-        ln.new_lineno for ln in view.lines if ln.mark == "." and ln.new_lineno is not None
-    )
-    return _Piece(
-        view.path,
-        text,
-        tokens,
-        (_ref(view, view.lines),),
-        _shown(view.lines),
-        view.header(),
-        view.lines,
-        context,
-    )
+    """A whole hunk's piece; what it shows comes from the hunk and the context ranges."""
+    body = [ln.new_lineno for ln in view.hunk.lines if ln.new_lineno is not None]
+    context = view.around.numbers() if view.around is not None else frozenset()
+    ref = HunkRef(view.path, view.hunk_index, min(body, default=None), max(body, default=None))
+    return _Piece(view.path, text, tokens, (ref,), context.union(body), view, context)
 
 
 def _file_units(
@@ -282,7 +275,7 @@ def _file_units(
         cost = piece.tokens + _JOIN_MARGIN
         if cost > room:
             # Too big with its context: try the bare hunk, then cut it at line boundaries.
-            bare = replace(view, lines=tuple(ln for ln in view.lines if ln.mark in "+- "))
+            bare = replace(view, around=None)
             bare_text = bare.render()
             bare_piece = _piece(bare, bare_text, count_tokens(bare_text, opts.model))
             if bare_piece.tokens + _JOIN_MARGIN <= room:

@@ -19,6 +19,7 @@ cannot parse (or whose scope is too long) gets ``context_lines`` lines on each s
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -31,6 +32,7 @@ DEFAULT_MAX_SCOPE_LINES = 60
 # tree-sitter parses ~5 MB/s here while holding the GIL: a bigger file gets fixed lines.
 MAX_PARSE_CHARS = 512_000
 _NUM_WIDTH = 5
+_GAP = f"{'':>{_NUM_WIDTH}} ..."
 
 
 class ShownLine(NamedTuple):
@@ -43,9 +45,29 @@ class ShownLine(NamedTuple):
 
     def render(self) -> str:
         if self.mark == "…":
-            return f"{'':>{_NUM_WIDTH}} ..."
+            return _GAP
         num = "" if self.new_lineno is None else str(self.new_lineno)
         return f"{num:>{_NUM_WIDTH}} {self.mark} {self.text}".rstrip()
+
+
+@dataclass(frozen=True, slots=True)
+class Around:
+    """Where a hunk's context lines come from: 1-based numbers into ``content``.
+
+    Kept as ranges, not as lines: a big PR has a million of them, and most are only
+    rendered once (see ``HunkView.render``).
+    """
+
+    content: Sequence[str]
+    title: int | None  # first line of a scope too long to show whole
+    gap: bool  # a "..." between ``title`` and ``before``
+    before: range
+    after: range
+
+    def numbers(self) -> frozenset[int]:
+        """New-side numbers of the context lines."""
+        title = () if self.title is None else (self.title,)
+        return frozenset(itertools.chain(title, self.before, self.after))
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +80,24 @@ class HunkView:
     hunk: Hunk
     scope: Scope | None
     scope_title: str | None
-    lines: tuple[ShownLine, ...]
+    around: Around | None  # None: the hunk's own lines only
+
+    @property
+    def lines(self) -> tuple[ShownLine, ...]:
+        """Every line shown, in order (built on demand: rendering does not need them)."""
+        body = [ShownLine(ln.kind, ln.text, ln.new_lineno, ln.old_lineno) for ln in self.hunk.lines]
+        a = self.around
+        if a is None:
+            return tuple(body)
+        out: list[ShownLine] = []
+        if a.title is not None:
+            out.append(ShownLine(".", a.content[a.title - 1], a.title))
+            if a.gap:
+                out.append(ShownLine("…", "", None))
+        out.extend(ShownLine(".", a.content[k - 1], k) for k in a.before)
+        out.extend(body)
+        out.extend(ShownLine(".", a.content[k - 1], k) for k in a.after)
+        return tuple(out)
 
     def header(self, part: tuple[int, int] | None = None) -> str:
         rng = self.hunk.new_range
@@ -76,7 +115,27 @@ class HunkView:
         return head + " @@"
 
     def render(self) -> str:
-        return "\n".join([self.header(), *(ln.render() for ln in self.lines)])
+        """``header()`` and every line of ``lines`` rendered, without building ``lines``.
+
+        Same text as ``ShownLine.render`` gives; this formats straight from the hunk and
+        the content (the width 5 is ``_NUM_WIDTH``).
+        """
+        out = [self.header()]
+        a = self.around
+        if a is not None:
+            content = a.content
+            if a.title is not None:
+                out.append(f"{a.title:>5} . {content[a.title - 1]}".rstrip())
+                if a.gap:
+                    out.append(_GAP)
+            out += [f"{k:>5} . {content[k - 1]}".rstrip() for k in a.before]
+        out += [
+            f"{'' if new is None else new:>5} {kind} {text}".rstrip()
+            for kind, text, _, new in self.hunk.lines
+        ]
+        if a is not None:
+            out += [f"{k:>5} . {content[k - 1]}".rstrip() for k in a.after]
+        return "\n".join(out)
 
 
 def printable(text: str) -> str:
@@ -100,6 +159,8 @@ def split_content(content: str | None) -> list[str] | None:
     lines = content.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
+    if "\r" not in content:  # one C scan spares a Python pass over every line
+        return lines
     return [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
 
 
@@ -130,7 +191,7 @@ def hunk_views(
                 hunk=hunk,
                 scope=scope,
                 scope_title=_title(lines, scope),
-                lines=tuple(_shown(hunk, lines, scope, context_lines, max_scope_lines)),
+                around=_around(hunk, lines, scope, context_lines, max_scope_lines),
             )
         )
     return views
@@ -157,34 +218,28 @@ def _title(lines: Sequence[str] | None, scope: Scope | None) -> str | None:
     return title[:120] if title else None
 
 
-def _shown(
+def _around(
     hunk: Hunk,
     content: Sequence[str] | None,
     scope: Scope | None,
     context_lines: int,
     max_scope_lines: int,
-) -> list[ShownLine]:
-    body = [ShownLine(ln.kind, ln.text, ln.new_lineno, ln.old_lineno) for ln in hunk.lines]
+) -> Around | None:
     if content is None:
-        return body
+        return None
     n = len(content)
     first = hunk.target_start if hunk.target_length else hunk.target_start + 1
     last = hunk.target_start + hunk.target_length - 1 if hunk.target_length else hunk.target_start
     before_from = max(1, first - context_lines)
     after_to = min(n, last + context_lines)
-    title_line: int | None = None
+    title: int | None = None
     if scope is not None:
         if scope.end - scope.start + 1 <= max_scope_lines:
             before_from = min(before_from, scope.start)
             after_to = max(after_to, min(scope.end, n))
-        elif scope.start < before_from:
-            title_line = scope.start
-    out: list[ShownLine] = []
-    if title_line is not None and title_line <= n:
-        out.append(ShownLine(".", content[title_line - 1], title_line))
-        if title_line + 1 < before_from:
-            out.append(ShownLine("…", "", None))
-    out.extend(ShownLine(".", content[k - 1], k) for k in range(before_from, min(first, n + 1)))
-    out.extend(body)
-    out.extend(ShownLine(".", content[k - 1], k) for k in range(last + 1, after_to + 1))
-    return out
+        elif scope.start < before_from and scope.start <= n:
+            title = scope.start
+    gap = title is not None and title + 1 < before_from
+    return Around(
+        content, title, gap, range(before_from, min(first, n + 1)), range(last + 1, after_to + 1)
+    )
