@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import posixpath
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from bot.diff.context import (
@@ -201,27 +202,57 @@ def _units(
 ) -> Iterator[tuple[FileDiff, list[_Unit]]]:
     """Each file's units, in order; texts are counted in batches of files.
 
-    One ``count_many`` call per batch lets tiktoken encode on all cores without the GIL;
-    batches (rather than the whole PR at once) keep the views' memory bounded.
+    A thread counts one batch while this one renders the next: tiktoken releases the GIL
+    for the whole of a ``count_many`` call, so on two cores counting costs almost no
+    wall time. Batches (rather than the whole PR at once) keep the memory bounded.
     """
-    for i in range(0, len(targets), _FILES_PER_BATCH):
-        batch = targets[i : i + _FILES_PER_BATCH]
-        views = [
-            hunk_views(
-                f,
-                contents.get(f.path),
-                context_lines=opts.context_lines,
-                max_scope_lines=opts.max_scope_lines,
-                scopes=opts.scopes,
-            )
-            for f in batch
-        ]
-        texts = [v.render() for vs in views for v in vs]
-        counts = iter(count_many(texts + [_file_header(f) for f in batch], opts.model))
-        rendered = iter(texts)
-        pieces = [[_piece(v, next(rendered), next(counts)) for v in vs] for vs in views]
-        for f, vs, ps in zip(batch, views, pieces, strict=True):
-            yield f, _file_units(f, vs, ps, next(counts), opts)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="count-tokens") as counter:
+        ahead: _Batch | None = None
+        for i in range(0, len(targets), _FILES_PER_BATCH):
+            batch = _render_batch(targets[i : i + _FILES_PER_BATCH], contents, opts, counter)
+            if ahead is not None:
+                yield from ahead.units(opts)
+            ahead = batch
+        if ahead is not None:
+            yield from ahead.units(opts)
+
+
+@dataclass
+class _Batch:
+    """Some files' hunk views, their texts, and the count of those texts (running)."""
+
+    files: list[FileDiff]
+    views: list[list[HunkView]]
+    texts: list[str]
+    counts: Future[list[int]]
+
+    def units(self, opts: _Options) -> Iterator[tuple[FileDiff, list[_Unit]]]:
+        counted = iter(zip(self.texts, self.counts.result(), strict=True))
+        for f, views in zip(self.files, self.views, strict=True):
+            pieces = [_piece(v, *next(counted)) for v in views]
+            _, header_tokens = next(counted)
+            yield f, _file_units(f, views, pieces, header_tokens, opts)
+
+
+def _render_batch(
+    files: list[FileDiff], contents: Mapping[str, str], opts: _Options, counter: Executor
+) -> _Batch:
+    views = [
+        hunk_views(
+            f,
+            contents.get(f.path),
+            context_lines=opts.context_lines,
+            max_scope_lines=opts.max_scope_lines,
+            scopes=opts.scopes,
+        )
+        for f in files
+    ]
+    # Each file's hunks, then its header: the order ``_Batch.units`` reads them back.
+    texts: list[str] = []
+    for f, vs in zip(files, views, strict=True):
+        texts += [v.render() for v in vs]
+        texts.append(_file_header(f))
+    return _Batch(files, views, texts, counter.submit(count_many, texts, opts.model))
 
 
 def sending_order(chunks: Sequence[Chunk]) -> list[Chunk]:

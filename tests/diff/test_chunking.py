@@ -153,3 +153,21 @@ def test_file_names_cannot_forge_structure() -> None:
     assert sum(1 for ln in lines if ln.startswith("### ")) == 1
     assert not any(ln.lstrip().startswith("99 ") for ln in lines)
     assert chunk.paths == (path,)
+
+
+def test_many_files_are_counted_in_batches_like_one_by_one() -> None:
+    """More files than one counting batch: the same chunks as each directory alone."""
+    made = [_file(f"d{i % 7}/m{i:03d}.py", 1 + i % 3) for i in range(300)]
+    files = [f for f, _ in made]
+    contents = {f.path: c for f, c in made}
+    chunks = build_chunks(files, contents, budget_tokens=3000, model="gpt-4o")
+    for c in chunks:
+        exact = count_tokens(c.text, "gpt-4o")
+        assert exact <= c.token_count <= 3000
+    by_dir: set[str] = set()
+    for d in range(7):
+        part = [f for f in files if f.path.startswith(f"d{d}/")]
+        by_dir |= {c.id for c in build_chunks(part, contents, budget_tokens=3000, model="gpt-4o")}
+    assert {c.id for c in chunks} == by_dir
+    refs = sorted((r.path, r.hunk_index) for c in chunks for r in c.hunks)
+    assert refs == sorted((f.path, i) for f in files for i in range(len(f.hunks)))

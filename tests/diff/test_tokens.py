@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 import tiktoken_ext.openai_public as openai_public
 
-from bot.diff.tokens import FOREIGN_SAFETY_FACTOR, count_tokens, get_encoding, openai_encoding_for
+from bot.diff.tokens import (
+    FOREIGN_SAFETY_FACTOR,
+    count_many,
+    count_tokens,
+    get_encoding,
+    openai_encoding_for,
+)
 
 
 @pytest.mark.parametrize("name", ["o200k_base", "cl100k_base"])
@@ -73,3 +79,20 @@ def test_within_two_percent_of_an_independent_tokenizer(
     assert abs(ours - expected) <= 0.02 * expected, (ours, expected)
     # In fact the shipped vocabulary makes the counts identical.
     assert ours == expected
+
+
+@pytest.mark.parametrize("model", ["gpt-4o", "gpt-4", None, "claude-sonnet-4-5"])
+def test_counting_many_texts_at_once_is_exact(model: str | None) -> None:
+    texts = [
+        "def add(a, b):\n    return a + b\n",
+        "",
+        "   12 + x = 1;\n   13 - }\n",
+        "trailing spaces   ",
+        "\n\n",
+        "加法 <|endofprompt|> 'll",
+    ]
+    assert count_many(texts, model) == [count_tokens(t, model) for t in texts]
+    # A text holding the separator itself is still counted as text.
+    tricky = [*texts, "a <|endoftext|> b"]
+    assert count_many(tricky, model) == [count_tokens(t, model) for t in tricky]
+    assert count_many([], model) == []
