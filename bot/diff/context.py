@@ -29,7 +29,7 @@ from bot.diff.scopes import Scope, ScopeIndex
 
 DEFAULT_CONTEXT_LINES = 5
 DEFAULT_MAX_SCOPE_LINES = 60
-# tree-sitter parses ~5 MB/s here while holding the GIL: a bigger file gets fixed lines.
+# tree-sitter parses 5-8 MB/s here while holding the GIL: a bigger file gets fixed lines.
 MAX_PARSE_CHARS = 512_000
 _NUM_WIDTH = 5
 _GAP = f"{'':>{_NUM_WIDTH}} ..."
@@ -54,8 +54,8 @@ class ShownLine(NamedTuple):
 class Around:
     """Where a hunk's context lines come from: 1-based numbers into ``content``.
 
-    Kept as ranges, not as lines: a big PR has a million of them, and most are only
-    rendered once (see ``HunkView.render``).
+    Ranges rather than ShownLines: a big PR shows hundreds of thousands of context
+    lines, and almost all are only rendered once (see ``HunkView.render``).
     """
 
     content: Sequence[str]
