@@ -203,8 +203,9 @@ def _units(
     """Each file's units, in order; texts are counted in batches of files.
 
     A thread counts one batch while this one renders the next: tiktoken releases the GIL
-    for the whole of a ``count_many`` call, so on two cores counting costs almost no
-    wall time. Batches (rather than the whole PR at once) keep the memory bounded.
+    for the whole of a ``count_many`` call, so on two cores counting runs beside
+    tree-sitter and rendering instead of after them. Batches (rather than the whole PR
+    at once) keep the memory bounded.
     """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="count-tokens") as counter:
         ahead: _Batch | None = None
