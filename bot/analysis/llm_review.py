@@ -117,7 +117,9 @@ class LLMReviewer:
         hints: Sequence[Finding],
         progress: Callable[..., Awaitable[None]] | None = None,
     ) -> tuple[list[Finding], LLMStats]:
-        chunks = self.chunks(diffs, contents)
+        # Seconds of CPU on a large PR (tree-sitter, token counts): off the event loop, so
+        # the worker's other jobs, its heartbeat and progress events keep going meanwhile.
+        chunks = await asyncio.to_thread(self.chunks, diffs, contents)
         stats = LLMStats(model=f"{self.service.provider}/{self.service.model}")
         stats.chunks_total = len(chunks)
         system = system_prompt(config.review.language)
