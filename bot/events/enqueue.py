@@ -28,6 +28,7 @@ from redis.exceptions import NoScriptError, ResponseError
 from bot.jobs.contracts import QUEUE_NAME, JobRequest
 
 DELIVERY_KEY_PREFIX: Final = "auditbot:delivery:"
+DEADLINE_S: Final = 5.0  # for one batch's round trip to Redis
 
 # KEYS: delivery key, queue, then (job key, result key) per job.
 # ARGV: delivery TTL (s), delivery record, then (job id, job bytes, expiry ms, score) per job.
@@ -64,8 +65,16 @@ class DeliveryQueue:
     each is still its own atomic script run, but N concurrent deliveries cost one send and
     one receive on the Redis socket instead of N of each (a group commit)."""
 
-    def __init__(self, redis: Redis, *, ttl_s: int, queue_name: str = QUEUE_NAME) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        ttl_s: int,
+        queue_name: str = QUEUE_NAME,
+        deadline_s: float = DEADLINE_S,
+    ) -> None:
         self._redis = redis
+        self._deadline_s = deadline_s
         self._sha = hashlib.sha1(_SCRIPT.encode()).hexdigest()  # noqa: S324 - Redis's script id
         self._ttl_s = ttl_s
         self._queue = queue_name
@@ -112,6 +121,12 @@ class DeliveryQueue:
             self._flusher = None
 
     async def _execute(self, batch: list[_Call]) -> list[Any]:
+        # One deadline for the whole batch: the web process answers 503 rather than hang
+        # when Redis stops answering (TimeoutError is an OSError, which it catches).
+        async with asyncio.timeout(self._deadline_s):
+            return await self._execute_batch(batch)
+
+    async def _execute_batch(self, batch: list[_Call]) -> list[Any]:
         results = await self._pipeline(batch)
         missing = [i for i, result in enumerate(results) if isinstance(result, NoScriptError)]
         if missing:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from arq.connections import ArqRedis
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route
@@ -62,10 +63,14 @@ def create_app(
         app.state.redis = ArqRedis.from_url(
             settings.redis_url, socket_connect_timeout=2, socket_timeout=5
         )
+        # The webhook queue's own client: no per-reply socket timeout (an asyncio timer per
+        # reply was ~3 % of a delivery); DeliveryQueue bounds each whole batch instead.
+        app.state.queue_redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2)
         await warn_if_redis_may_lose_jobs(app.state.redis)
         try:
             yield
         finally:
+            await app.state.queue_redis.aclose()
             await app.state.redis.aclose()
             await app.state.engine.dispose()
 

@@ -91,7 +91,7 @@ class WebhookState:
     slug_checked_at: float = field(default=-SLUG_REFRESH_S)
 
     @classmethod
-    def build(cls, settings: Settings, redis: Any) -> WebhookState:
+    def build(cls, settings: Settings, redis: Any, queue_redis: Any) -> WebhookState:
         secrets = [settings.webhook_secret, settings.webhook_secret_previous]
         return cls(
             github_secrets=tuple(s.get_secret_value().encode() for s in secrets if s),
@@ -101,7 +101,7 @@ class WebhookState:
                 else None
             ),
             max_bytes=settings.max_webhook_bytes,
-            queue=DeliveryQueue(redis, ttl_s=settings.delivery_ttl_days * 86_400),
+            queue=DeliveryQueue(queue_redis, ttl_s=settings.delivery_ttl_days * 86_400),
             redis=redis,
             app_slug=settings.app_slug,
             slug_fixed=settings.app_slug is not None,
@@ -125,7 +125,7 @@ def _state(app: Any) -> WebhookState:
     state: WebhookState | None = getattr(app.state, "webhooks", None)
     # Rebuilt when a new lifespan made a new Redis client (an app started twice in tests).
     if state is None or state.redis is not app.state.redis:
-        state = WebhookState.build(app.state.settings, app.state.redis)
+        state = WebhookState.build(app.state.settings, app.state.redis, app.state.queue_redis)
         app.state.webhooks = state
     return state
 

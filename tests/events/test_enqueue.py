@@ -162,3 +162,40 @@ async def test_five_copies_at_once_on_five_connections_make_one_job(redis_url: s
     finally:
         for client in clients:
             await client.aclose()
+
+
+async def test_a_redis_that_stops_answering_is_an_oserror_within_the_deadline(
+    redis_url: str,
+) -> None:
+    """A server that accepts and never answers (a hung Redis): the batch gives up at its
+    deadline with an OSError, which the web process answers with 503."""
+    from redis.asyncio import Redis
+
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = Redis.from_url(f"redis://127.0.0.1:{port}/0", socket_connect_timeout=2)
+    queue = DeliveryQueue(client, ttl_s=TTL_S, deadline_s=0.3)
+    try:
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(TimeoutError) as raised:
+            await queue.submit("github", "d-hung", [review()])
+        assert isinstance(raised.value, OSError)
+        assert asyncio.get_running_loop().time() - started < 2
+        assert accepted  # it did connect: the deadline, not the connection, ended it
+    finally:
+        await client.aclose()
+        for writer in accepted:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+    # The real Redis never saw the delivery.
+    real = Redis.from_url(redis_url)
+    try:
+        assert not await real.exists(delivery_key("github", "d-hung"))
+    finally:
+        await real.aclose()
