@@ -29,32 +29,27 @@ async def metrics(request: Request) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-class MetricsMiddleware:
-    """Counts answers by route template (never the raw path: ids would explode cardinality)."""
+class StatusRecorder:
+    """A `send` that remembers the status it passed on (500 until a response starts)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    __slots__ = ("_send", "started", "status")
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.status = 500
+        self.started = False
 
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.started = True
+        await self._send(message)
 
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            route = scope.get("route")
-            template = getattr(route, "path", "unmatched")
-            HTTP_REQUESTS.labels(template, scope["method"], str(status)).inc()
-            HTTP_LATENCY.labels(template).observe(time.perf_counter() - started)
+
+def record(template: str, method: str, status: int, started: float) -> None:
+    """Count and time one answer under its route template."""
+    _requests(template, method, status).inc()
+    _latency(template).observe(time.perf_counter() - started)
 
 
 @functools.lru_cache(maxsize=256)
@@ -66,6 +61,25 @@ def _requests(template: str, method: str, status: int) -> Counter:
 @functools.lru_cache(maxsize=64)
 def _latency(template: str) -> Histogram:
     return HTTP_LATENCY.labels(template)
+
+
+class MetricsMiddleware:
+    """Counts answers by route template (never the raw path: ids would explode cardinality)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        recorder = StatusRecorder(send)
+        try:
+            await self.app(scope, receive, recorder)
+        finally:
+            template = getattr(scope.get("route"), "path", "unmatched")
+            record(template, scope["method"], recorder.status, started)
 
 
 INTERNAL_ERROR = (
@@ -85,20 +99,13 @@ class MeasuredEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
-        status = 500
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        recorder = StatusRecorder(send)
         try:
-            await self.app(scope, receive, send_wrapper)
+            await self.app(scope, receive, recorder)
         except Exception as exc:
             log.error("unhandled %s on %s", type(exc).__name__, self.template)
-            if status == 500:  # nothing sent yet
-                await send_wrapper(
+            if not recorder.started:
+                await recorder(
                     {
                         "type": "http.response.start",
                         "status": 500,
@@ -108,8 +115,7 @@ class MeasuredEndpoint:
                         ],
                     }
                 )
-                await send({"type": "http.response.body", "body": INTERNAL_ERROR})
+                await recorder({"type": "http.response.body", "body": INTERNAL_ERROR})
             raise
         finally:
-            _requests(self.template, "POST", status).inc()
-            _latency(self.template).observe(time.perf_counter() - started)
+            record(self.template, scope["method"], recorder.status, started)

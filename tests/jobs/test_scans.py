@@ -57,13 +57,17 @@ async def test_push_scan_concludes_a_check_on_the_pushed_commit(
     assert len(fake_github.check_runs) == 1
 
 
-async def test_public_repository_check_shows_counts_not_details(
-    deps: JobDeps, fake_github: FakeGitHub
-) -> None:
+async def public_repository(deps: JobDeps, fake_github: FakeGitHub) -> None:
     prepare(fake_github)
     await audits.ensure_project(
         deps.sessions, kind="github", external_id=REPO.id, full_name=REPO.full_name, private=False
     )
+
+
+async def test_public_repository_check_shows_counts_not_details(
+    deps: JobDeps, fake_github: FakeGitHub
+) -> None:
+    await public_repository(deps, fake_github)
     await scan_push(ctx_of(deps, "scan_push:2"), push_payload())
     run = next(iter(fake_github.check_runs.values()))
     assert run["annotations"] == []
@@ -139,10 +143,7 @@ async def test_archive_outside_data_dir_is_refused(deps: JobDeps, tmp_path: Path
 async def test_public_details_when_the_setting_allows(
     deps: JobDeps, fake_github: FakeGitHub
 ) -> None:
-    prepare(fake_github)
-    await audits.ensure_project(
-        deps.sessions, kind="github", external_id=REPO.id, full_name=REPO.full_name, private=False
-    )
+    await public_repository(deps, fake_github)
     deps.settings = deps.settings.model_copy(update={"publish_public_details": True})
     await scan_push(ctx_of(deps, "scan_push:3"), push_payload())
     run = next(iter(fake_github.check_runs.values()))
