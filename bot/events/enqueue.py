@@ -140,7 +140,7 @@ class DeliveryQueue:
     async def _pipeline(self, batch: list[_Call]) -> list[Any]:
         """One write of every call's EVALSHA, then their replies in order (an error reply
         is returned in its place, not raised). The commands are packed by hiredis, in C:
-        redis-py's own pipeline packed and parsed them in Python, a fifth of the web
+        redis-py's own pipeline packed and parsed them in Python, about 15 % of the web
         process's time per delivery in bench/bench_webhooks.py."""
         packed = b"".join(
             hiredis.pack_command(("EVALSHA", self._sha, len(call.keys), *call.keys, *call.args))
