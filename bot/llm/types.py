@@ -21,7 +21,9 @@ class CompletionRequest:
 
     ``prompt_version`` is part of the cache key: bump it when the prompt text changes so
     old answers are not served for a new prompt. ``stream`` uses the provider's streaming
-    transport (long answers do not hit idle timeouts); ``on_text`` sees each text delta.
+    transport (long answers do not hit idle timeouts); ``on_text`` sees each text delta
+    (for progress only: when a stream breaks off and is retried, the deltas start again
+    from the beginning; ``CompletionResult.text`` is the answer).
     """
 
     system: str

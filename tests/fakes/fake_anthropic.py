@@ -19,6 +19,7 @@ from tests.fakes.fake_openai import (
     answer_text,
     broken_body,
     event_stream,
+    stalled_stream,
     token_count,
 )
 
@@ -68,7 +69,7 @@ class FakeAnthropic:
             return _error(500, "api_error", "Internal server error")
         if fault in ("503", "529"):
             return _error(int(fault), "overloaded_error", "Overloaded")
-        if fault == "slow":
+        if fault == "slow" or (fault == "stall_stream" and not body.get("stream")):
             await asyncio.sleep(self.slow_s)
         if fault == "drop" or (fault == "cut_stream" and not body.get("stream")):
             return StreamingResponse(broken_body(b""), media_type="application/json")
@@ -103,6 +104,9 @@ class FakeAnthropic:
             events = _events(body["model"], block, stop, usage)
             if fault == "cut_stream":
                 return StreamingResponse(broken_body(b"".join(events[:4])),
+                                         media_type="text/event-stream")
+            if fault == "stall_stream":
+                return StreamingResponse(stalled_stream(events, 4, self.slow_s),
                                          media_type="text/event-stream")
             return StreamingResponse(event_stream(events), media_type="text/event-stream")
         return JSONResponse({

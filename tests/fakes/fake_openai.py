@@ -21,8 +21,8 @@ from starlette.routing import Route
 
 # Faults a fake can be told to produce, one per request, in order; then it answers "ok".
 FAULTS = (
-    "ok", "429", "500", "503", "529", "slow", "drop", "cut_stream", "invalid_json",
-    "wrong_shape", "fenced", "truncated", "bare_list",
+    "ok", "429", "500", "503", "529", "slow", "drop", "cut_stream", "stall_stream",
+    "invalid_json", "wrong_shape", "fenced", "truncated", "bare_list",
 )
 
 DEFAULT_FINDINGS: list[dict[str, Any]] = [
@@ -178,7 +178,7 @@ class FakeOpenAI:
                            "param": None, "code": None}},
                 status_code=int(fault),
             )
-        if fault == "slow":
+        if fault == "slow" or (fault == "stall_stream" and not body.get("stream")):
             await asyncio.sleep(self.slow_s)
         if fault == "drop" or (fault == "cut_stream" and not body.get("stream")):
             return StreamingResponse(broken_body(b""), media_type="application/json")
@@ -197,6 +197,9 @@ class FakeOpenAI:
             events = _sse(model, content, finish, usage if include_usage else None)
             if fault == "cut_stream":
                 return StreamingResponse(broken_body(b"".join(events[:2])),
+                                         media_type="text/event-stream")
+            if fault == "stall_stream":
+                return StreamingResponse(stalled_stream(events, 2, self.slow_s),
                                          media_type="text/event-stream")
             return StreamingResponse(event_stream(events), media_type="text/event-stream")
         return JSONResponse({
@@ -295,6 +298,15 @@ def _sse(model: str, content: str, finish: str, usage: dict[str, Any] | None) ->
 
 async def event_stream(events: list[bytes]) -> AsyncIterator[bytes]:
     for item in events:
+        yield item
+
+
+async def stalled_stream(events: list[bytes], at: int, pause_s: float) -> AsyncIterator[bytes]:
+    """Send the first ``at`` events, then go silent for ``pause_s`` (a provider that hangs
+    mid-answer with the connection open), then finish."""
+    for index, item in enumerate(events):
+        if index == at:
+            await asyncio.sleep(pause_s)
         yield item
 
 

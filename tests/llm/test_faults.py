@@ -3,10 +3,12 @@ recorded failure, within bounded time."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
 import pytest
+from redis.asyncio import Redis
 
 from bot.analysis.answer import ModelAnswer
 from bot.config import Settings
@@ -31,28 +33,44 @@ def settings(llm_settings: Callable[..., Settings]) -> Settings:
     return llm_settings(**KEYS)
 
 
+# What the retry loop logs for the failed first attempt: proof the fault really happened
+# on the wire and was classified as retryable for the right reason.
+TRANSIENT = [
+    ("500", False, "HTTP 500"),
+    ("503", False, "HTTP 503"),
+    ("529", False, "HTTP 529"),
+    ("slow", False, "timed out"),
+    ("drop", False, "connection failed"),
+    ("cut_stream", True, "stream broke off"),
+    ("stall_stream", True, "Timeout"),  # silent mid-stream past the per-read timeout
+]
+
+
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-@pytest.mark.parametrize(
-    ("fault", "stream"),
-    [("500", False), ("503", False), ("529", False), ("slow", False), ("drop", False),
-     ("cut_stream", True)],
-)
+@pytest.mark.parametrize(("fault", "stream", "reason"), TRANSIENT,
+                         ids=[fault for fault, _, _ in TRANSIENT])
 async def test_transient_fault_is_retried(
-    protocol: str, fault: str, stream: bool, settings: Settings
+    protocol: str, fault: str, stream: bool, reason: str, settings: Settings,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     fake = make_fake(protocol, slow_s=1.0)  # past the 0.5 s timeout
     fake.script.set([fault])
     sink = MemoryUsageSink()
-    with serving(fake) as (server,):
+    deltas: list[str] = []
+    with serving(fake) as (server,), caplog.at_level(logging.INFO, logger="bot.llm.retry"):
         service = make_service(settings, [(protocol, base_url(protocol, server))], sink=sink)
         started = time.monotonic()
-        result = await service.complete(review_request(stream=stream))
+        result = await service.complete(review_request(stream=stream, on_text=deltas.append))
         elapsed = time.monotonic() - started
         await service.aclose()
     assert isinstance(result.parsed, ModelAnswer) and len(result.parsed.findings) == 2
     assert len(fake.requests) == 2  # the failed attempt and the retry
     assert elapsed < 3.0
     assert [r.ok for r in sink.records] == [True]
+    failed = [r.getMessage() for r in caplog.records if "attempt 1 failed" in r.getMessage()]
+    assert len(failed) == 1 and reason in failed[0], failed
+    if stream:  # the cut attempt had already shown part of the answer
+        assert "".join(deltas).endswith(result.text) and len("".join(deltas)) > len(result.text)
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
@@ -70,6 +88,35 @@ async def test_429_retry_after_is_obeyed(
     assert result.parsed is not None
     assert len(fake.requests) == 2
     assert 0.9 <= elapsed < 3.0  # waited the server's Retry-After, not the tiny backoff
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_retry_after_past_the_retry_budget_falls_back_at_once(
+    protocol: str, redis: Redis, llm_settings: Callable[..., Settings]
+) -> None:
+    # Waiting out a 30 s Retry-After would spend the whole 2 s retry budget: give up on
+    # this provider now, and every worker skips it until the wait is over.
+    settings = llm_settings(LLM_RETRY_BUDGET_S="2", **KEYS)
+    other = "anthropic" if protocol == "openai" else "openai"
+    limited, backup = make_fake(protocol, retry_after="30"), make_fake(other)
+    limited.script.set(["429"])
+    sink = MemoryUsageSink()
+    with serving(limited, backup) as (first, second):
+        chain = [(protocol, base_url(protocol, first)), (other, base_url(other, second))]
+        worker_a = make_service(settings, chain, redis=redis, sink=sink)
+        worker_b = make_service(settings, chain, redis=redis, sink=sink)
+        started = time.monotonic()
+        during = await worker_a.complete(review_request(user="chunk 1"))
+        elsewhere = await worker_b.complete(review_request(user="chunk 2"))
+        elapsed = time.monotonic() - started
+        await worker_a.aclose()
+        await worker_b.aclose()
+    assert elapsed < 1.5
+    assert (during.provider, elsewhere.provider) == (other, other)
+    assert len(limited.requests) == 1  # the 429; worker B never called the blocked provider
+    errors = [r.error or "" for r in sink.records if not r.ok]
+    assert "HTTP 429" in errors[0] and "retry budget spent" in errors[0]
+    assert "rate limit leaves no room" in errors[1]
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)

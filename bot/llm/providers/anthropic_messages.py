@@ -141,7 +141,11 @@ class AnthropicProvider:
                         if call.on_text is not None:
                             call.on_text(event.delta.text)
                     elif event.delta.type == "input_json_delta":
+                        # The forced tool call's JSON is the answer: the caller's progress
+                        # view sees it like the text deltas of the other protocol.
                         tool_parts.append(event.delta.partial_json)
+                        if call.on_text is not None:
+                            call.on_text(event.delta.partial_json)
                 elif event.type == "message_delta":
                     output_tokens = event.usage.output_tokens
                     stop_reason = event.delta.stop_reason
