@@ -10,7 +10,7 @@ from collections.abc import Callable
 from redis.asyncio import Redis
 
 from bot.config import Settings
-from bot.llm.breaker import RedisCircuitBreaker
+from bot.llm.breaker import MemoryCircuitBreaker, RedisCircuitBreaker
 from tests.llm.helpers import KEYS, base_url, make_fake, make_service, review_request, serving
 
 
@@ -72,3 +72,21 @@ async def test_provider_is_tried_again_after_the_cooldown(
         "openai", "openai", "anthropic",
     )
     assert len(flaky.requests) == 2  # the failure, then the probe after the cooldown
+
+
+async def test_in_process_breaker_opens_probes_once_and_closes() -> None:
+    breaker = MemoryCircuitBreaker(threshold=2, cooldown_s=0.2)
+    await breaker.failure("p:m")
+    assert await breaker.allow("p:m")
+    await breaker.failure("p:m")
+    assert not await breaker.allow("p:m")
+    await asyncio.sleep(0.25)
+    assert await breaker.allow("p:m")  # the one probe
+    assert not await breaker.allow("p:m")
+    await breaker.failure("p:m")
+    await breaker.failure("p:m")  # the probe failed too: open again
+    assert not await breaker.allow("p:m")
+    await asyncio.sleep(0.25)
+    assert await breaker.allow("p:m")
+    await breaker.success("p:m")
+    assert await breaker.allow("p:m") and await breaker.allow("p:m")

@@ -88,3 +88,25 @@ async def test_zero_means_no_cap(llm_settings: Callable[..., Settings]) -> None:
     for _ in range(10):
         await budgets.reserve(100.0, "big", None, None)
     assert await budgets.spent_usd(task_id="big") == 1000.0
+
+
+async def test_installation_month_is_shared_by_its_projects(
+    redis: Redis, llm_settings: Callable[..., Settings]
+) -> None:
+    # Two projects of one installation, each far under its own monthly cap: the
+    # installation's cap, counted across both, is what stops the third call.
+    settings = llm_settings(BUDGET_INSTALLATION_MONTHLY_USD="0.25",
+                            BUDGET_PROJECT_MONTHLY_USD="10")
+    budgets = Budgets(settings, RedisBudgetStore(redis))
+    first = await budgets.reserve(0.10, "t-a", 1, 42)
+    await budgets.reserve(0.10, "t-b", 2, 42)
+    with pytest.raises(BudgetExhausted) as raised:
+        await budgets.reserve(0.10, "t-c", 1, 42)
+    assert raised.value.scope == "installation" and raised.value.limit_usd == 0.25
+    assert await budgets.spent_usd(project_id=1) == pytest.approx(0.10)  # nothing half-taken
+    await budgets.settle(first, 0.02)  # the call cost less than reserved: room comes back
+    await budgets.reserve(0.10, "t-c", 1, 42)
+    assert await budgets.spent_usd(installation_id=42) == pytest.approx(0.22)
+    other = Budgets(settings, RedisBudgetStore(redis))
+    other.set_installation_monthly(42, 0)  # an override of 0 lifts the cap
+    await other.reserve(1.0, "t-d", 2, 42)
