@@ -40,6 +40,7 @@ from detect_secrets.plugins.telegram_token import TelegramBotTokenDetector
 from detect_secrets.plugins.twilio import TwilioKeyDetector
 
 from bot.analysis.findings import Category, Finding, Severity
+from bot.analysis.rendered_paths import RENDER_PREFIX, path_of_each_line
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ _NEWLINE = re.compile("\n")
 _MAX_LINE = 2000
 _PRIVATE_KEY_BEGIN = re.compile(r"-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----")
 _PRIVATE_KEY_END = re.compile(r"-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----")
-_KEY_BODY_LINE = re.compile(r"^[\s+\"'`]*[A-Za-z0-9+/=]{16,}[\s\"'`,;\\n]*$")
+_KEY_BODY_LINE = re.compile(rf"^{RENDER_PREFIX}[\s+\"'`]*[A-Za-z0-9+/=]{{16,}}[\s\"'`,;\\n]*$")
 _SENSITIVE_WORDS = (
     r"(?:secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|passw(?:or)?d|pwd|"
     r"credential|auth[_-]?key|client[_-]?secret|signing[_-]?key|encryption[_-]?key)"
@@ -106,7 +107,7 @@ _KEYWORD_ASSIGNMENT = re.compile(
 )
 # In .env files, Dockerfiles, shell and config formats values are often unquoted.
 _UNQUOTED_ASSIGNMENT = re.compile(
-    rf"(?i)^\s*(?:export\s+|ENV\s+|ARG\s+|set\s+|-\s+)?[\"']?{_NAME}[\"']?\s*[=:]\s*"
+    rf"(?i)^{RENDER_PREFIX}\s*(?:export\s+|ENV\s+|ARG\s+|set\s+|-\s+)?[\"']?{_NAME}[\"']?\s*[=:]\s*"
     r"(?P<secret>[^\s\"'#][^\s#]{5,199})\s*$"
 )
 _CONFIG_FILES = re.compile(
@@ -246,12 +247,20 @@ def _candidate_lines(text: str) -> tuple[set[int], set[int]]:
     return format_lines, keyword_lines
 
 
+def _config_like(path: str, lines: list[str]) -> list[bool]:
+    """Per line, whether it belongs to a config file. Without a path (a prompt chunk, a
+    diff) the text's own headers say which file each line is in."""
+    if path:
+        return [bool(_CONFIG_FILES.search(path))] * len(lines)
+    return [bool(_CONFIG_FILES.search(p)) if p else False for p in path_of_each_line(lines)]
+
+
 def _line_hits(path: str, text: str, starts: list[int]) -> Iterator[_Hit]:
-    config_like = bool(_CONFIG_FILES.search(path))
     plugins = _plugins()
     scan = _scannable(text)
     format_lines, keyword_lines = _candidate_lines(scan)
     lines = scan.split("\n")
+    config_like = _config_like(path, lines)
     for number in sorted(format_lines | keyword_lines):
         line = lines[number]
         if len(line) < 8:
@@ -266,7 +275,7 @@ def _line_hits(path: str, text: str, starts: list[int]) -> Iterator[_Hit]:
         for match in _KEYWORD_ASSIGNMENT.finditer(line):
             if not heuristic.is_indirect_reference(line):
                 yield _hit("password", match, offset)
-        if config_like:
+        if config_like[number]:
             for match in _UNQUOTED_ASSIGNMENT.finditer(line):
                 # Unquoted words (policy: strict) are settings; a password has a digit or symbol.
                 if re.search(r"[\d\W_]", match.group("secret")):
