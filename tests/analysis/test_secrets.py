@@ -133,3 +133,46 @@ def test_hard_coded_passwords_across_file_types(path: str, line: str) -> None:
 )
 def test_references_in_config_files_are_not_secrets(path: str, line: str) -> None:
     assert find_secrets(path, line) == []
+
+
+# The formats detect-secrets' plugins supply, each with a line that holds one and the same
+# line reading the value from the environment. Every value is made up.
+PLUGIN_EXAMPLES = [
+    ("artifactory-token",
+     'ARTIFACTORY_API_KEY = "AKCp8C3J27XDCG2LmlZGEONYlgCtjfIZ4SOcMz9CPVNPkNa1Hedcm4pMbXDuCL1m"',
+     'ARTIFACTORY_API_KEY = os.environ["ARTIFACTORY_API_KEY"]'),
+    ("azure-storage-key",
+     'CONN = "DefaultEndpointsProtocol=https;AccountName=shop;AccountKey=J0kGODKdinZnLXicaBAg8WY'
+     '1jzIRlNQb0prFmbh7+wy5yq1XoY1BaIMcAxYmfsB4HbQLXjjlAFbVV6q9rXxtND==;EndpointSuffix=core.wi'
+     'ndows.net"',
+     'CONN = os.environ["AZURE_STORAGE_CONNECTION_STRING"]'),
+    ("discord-token",
+     'bot.run("N0NpUmkVO8JmR8y4EMfAdggc.G9qpVT.zqA05MFsHl7UeioEJP2NNern66n")',
+     'bot.run(os.environ["DISCORD_TOKEN"])'),
+    ("mailchimp-key",
+     'client.set_config({"api_key": "ber02pdclsx7ifxi2v7icb4wtcbe4etu-us14", "server": "us14"})',
+     'client.set_config({"api_key": os.environ["MAILCHIMP_KEY"], "server": "us14"})'),
+    ("pypi-token",
+     "password = pypi-AgEIcHlwaS5vcmcieeCIxVc57VVTiY96vwfRE5e32A8Yb3FKaNQyyLaMeffOhq4AUvy7VSLDCD"
+     "1IfHWGbtMfEbo9ShFXNQ6",
+     "password = ${PYPI_TOKEN}"),
+    ("square-oauth-secret",
+     'SQUARE_OAUTH_SECRET = "sq0csp-Fq5axtjRNmHkW5vQ7CF5puzQqmOBZZW6m4nyoL6unii"',
+     'SQUARE_OAUTH_SECRET = settings.SQUARE_OAUTH_SECRET'),
+    ("telegram-token",
+     'bot = telebot.TeleBot("7750142177:AAr7n1AyOHFRuT11NCue1cr3McRTrKwtPYK")',
+     'bot = telebot.TeleBot(os.environ["TELEGRAM_TOKEN"])'),
+    ("twilio-key",
+     'client = Client("ACbiz3mbrpjdh2g8xemm4qla48clorw876", auth_token)',
+     'client = Client(os.environ["TWILIO_ACCOUNT_SID"], auth_token)'),
+]
+
+
+@pytest.mark.parametrize(("kind", "line", "reference"), PLUGIN_EXAMPLES,
+                         ids=[kind for kind, _, _ in PLUGIN_EXAMPLES])
+def test_detect_secrets_formats(kind: str, line: str, reference: str) -> None:
+    matches = find_secrets("app/settings.py", line)
+    assert kind in {m.kind for m in matches}
+    masked, _ = mask_secrets(line)
+    assert "<secret:" in masked
+    assert find_secrets("app/settings.py", reference) == []
