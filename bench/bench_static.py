@@ -5,6 +5,11 @@
 A vulnerable snippet counts as found when analyze_file() reports any finding of severity low
 or above ("any"); "strict" also requires a finding whose CWE is in the same family as the
 labelled one. A safe snippet is a false positive when it gets any finding of low or above.
+
+holdout/ and holdout2/ were written after the first tuning and scored before any change for
+them; their misses have since been fixed in places (holdout: SQL quoting, in 93a08f4;
+holdout2: Ruby constantize and ssh host key checks, in 0eac200), so they are no longer blind
+for those rules.
 """
 
 from __future__ import annotations
