@@ -203,6 +203,7 @@ class FakeGitHub:
         self.repos: dict[str, Repo] = {}
         self.tokens: dict[str, tuple[int, float]] = {}  # token -> (installation, expires at)
         self.token_requests = 0
+        self.refused_tokens = 0  # requests answered 401 for a missing or expired token
         self.reviews: dict[tuple[str, int], list[dict[str, Any]]] = {}
         self.comments: dict[int, dict[str, Any]] = {}  # issue comments by id
         self.check_runs: dict[int, dict[str, Any]] = {}
@@ -210,6 +211,8 @@ class FakeGitHub:
         self.write_times: list[float] = []
         self.secondary_limits = 0  # the next N content-creating requests are refused
         self.secondary_retry_after: int | None = 1
+        self.secondary_status = 403  # GitHub answers a secondary limit with 403 or 429
+        self.secondary_refusals = 0  # how many requests were refused for a secondary limit
         self.rate_remaining = 5000
         self.injected: list[Injected] = []
         self.roles: dict[str, str] = {}  # username -> role_name ("admin", "write", "read"...)
@@ -223,7 +226,12 @@ class FakeGitHub:
         self.redelivered: list[int] = []  # delivery ids asked to be delivered again
         self._ids = itertools.count(1000)
         self._last_write: dict[int, float] = {}
-        self.app = Starlette(routes=self._routes())
+        # Anything else is GitHub's JSON 404 ({"message": "Not Found", "documentation_url":
+        # ...}), the answer it gives for what it will not show (docs.github.com/en/rest/
+        # using-the-rest-api/troubleshooting-the-rest-api); a method a path does not take
+        # gets it too rather than Starlette's 405, so a wrong call fails as on GitHub.
+        not_served = {404: _not_served, 405: _not_served}
+        self.app = Starlette(routes=self._routes(), exception_handlers=not_served)
 
     # Set-up helpers used by tests ---------------------------------------------------
 
@@ -340,8 +348,13 @@ class FakeGitHub:
         # -apps/authenticating-with-a-github-app/generating-an-installation-access-token
         # -for-a-github-app); a missing, unknown or expired token is "Bad credentials".
         if entry is None or entry[1] < time.time():
+            self.refused_tokens += 1
             return None, error(401, "Bad credentials")
         if repo is None or repo.installation_id != entry[0]:
+            # A repository the installation cannot see is "Not Found", not 403: GitHub does
+            # not confirm that a private repository exists (docs.github.com/en/rest/
+            # using-the-rest-api/troubleshooting-the-rest-api, "404 ... for an existing
+            # repository").
             return None, error(404, "Not Found")
         self.rate_remaining -= 1
         if self.rate_remaining < 0:
@@ -358,16 +371,19 @@ class FakeGitHub:
             self.write_times.append(now)
             if self.secondary_limits > 0 or too_soon:
                 # Secondary limits guard content creation ("make requests serially",
-                # "wait at least one second between each request"): 403 and maybe
-                # retry-after (docs.github.com/en/rest/using-the-rest-api/
-                # rate-limits-for-the-rest-api#about-secondary-rate-limits).
+                # "wait at least one second between each request"): "a 403 or 429
+                # response", with retry-after when GitHub sets one (docs.github.com/en/rest/
+                # using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits,
+                # #exceeding-the-rate-limit).
                 self.secondary_limits = max(0, self.secondary_limits - 1)
+                self.secondary_refusals += 1
                 headers = self._headers()
                 if self.secondary_retry_after is not None:
                     headers["retry-after"] = str(self.secondary_retry_after)
-                return None, error(403, "You have exceeded a secondary rate limit and have been "
-                                   "temporarily blocked from content creation. Please retry "
-                                   "your request again later.", headers=headers)
+                return None, error(self.secondary_status, "You have exceeded a secondary rate "
+                                   "limit and have been temporarily blocked from content "
+                                   "creation. Please retry your request again later.",
+                                   headers=headers)
         injected = self._injected(request, after=False)
         if injected:
             return None, injected
@@ -442,6 +458,8 @@ class FakeGitHub:
         if refused:
             return refused
         installation = request.path_params["installation_id"]
+        # An installation the App does not have (uninstalled, or another App's) is 404
+        # (docs.github.com/en/rest/apps/apps#create-an-installation-access-token-for-an-app).
         if installation not in {r.installation_id for r in self.repos.values()}:
             return error(404, "Not Found")
         _, problem = await self._body(request, "apps__create-installation-access-token")
@@ -469,6 +487,8 @@ class FakeGitHub:
         return self._answer("repos__get", payload)
 
     def _pull(self, repo: Repo, request: Request) -> Pull | None:
+        """None (answered 404) for a number that is no pull request of the repository
+        (docs.github.com/en/rest/pulls/pulls#get-a-pull-request, status codes)."""
         return repo.pulls.get(request.path_params["number"])
 
     async def get_pull(self, request: Request) -> Response:
@@ -565,8 +585,12 @@ class FakeGitHub:
             # docs.github.com/rest/issues/comments#create-an-issue-comment.
             return error(422, "Unprocessable Entity",
                          ["Body is too long (maximum is 65536 characters)"])
-        if event is None and any(r["state"] == "PENDING" for r in stored):
-            # A user (here, the app) has at most one pending review per pull request.
+        if any(r["state"] == "PENDING" for r in stored):
+            # A user (here, the app) has at most one pending review per pull request, and
+            # while it has one GitHub refuses any new review, a submitted COMMENT too. The
+            # REST pages do not say so; the 422 is GitHub's answer as reported in
+            # github.com/microsoft/vscode-pull-request-github/issues/1317 and observed
+            # with event COMMENT in github.com/max-sixty/tend/pull/1171.
             return error(422, "Unprocessable Entity",
                          ["User can only have one pending review per pull request"])
         files = {f.filename: f for f in pull.files}
@@ -655,6 +679,8 @@ class FakeGitHub:
         if problem:
             return problem
         if len(body["body"]) > 65536:
+            # The same limit as creating; docs.github.com/rest/issues/comments
+            # #update-an-issue-comment lists 422 "Validation failed".
             return error(422, "Validation Failed", [{"resource": "IssueComment",
                          "code": "custom", "field": "body",
                          "message": "body is too long (maximum is 65536 characters)"}])
@@ -691,6 +717,8 @@ class FakeGitHub:
         base, dots, head = request.path_params["basehead"].partition("...")
         found = repo.comparisons.get((base, head)) if dots else None
         if found is None:
+            # A commit that does not exist (force-pushed away) is 404 "Not Found"
+            # (docs.github.com/en/rest/commits/commits#compare-two-commits, status codes).
             return error(404, "Not Found")
         merge_base, files = found
         payload = op("repos__compare-commits-with-basehead").example("200")
@@ -707,6 +735,8 @@ class FakeGitHub:
             return problem or error(404, "Not Found")
         tree = self._resolve(repo, request.path_params["sha"])
         if tree is None:
+            # docs.github.com/en/rest/git/trees#get-a-tree, status codes: 404 for an
+            # unknown tree SHA or ref.
             return error(404, "Not Found")
         payload = op("git__get-tree").example("200", "response-recursively-retrieving-a-tree")
         template = payload["tree"][-1]
@@ -1035,6 +1065,10 @@ class FakeGitHub:
         self.add_delivery(guid=found[0]["guid"], event=found[0]["event"],
                           action=found[0]["action"], redelivery=True)
         return self._answer("apps__redeliver-webhook-delivery", {}, 202)
+
+
+async def _not_served(request: Request, exc: Exception) -> Response:
+    return error(404, "Not Found")
 
 
 def run_id(fake: FakeGitHub, run: dict[str, Any]) -> int:

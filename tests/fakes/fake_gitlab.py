@@ -111,8 +111,14 @@ class FakeGitLab:
         self.has_diffs_endpoint = True  # False: a GitLab older than 15.7
         self.awards: dict[int, list[dict[str, Any]]] = {}  # note id -> award emoji
         self.resolved_discussions: list[str] = []  # discussion ids, in order resolved
+        self.delay_s = 0.0  # how long every answer takes (a slow or distant instance)
         self._ids = itertools.count(500)
-        self.app = Starlette(routes=self._routes())
+        # A path GitLab's API does not serve, or a method a path does not take, falls to
+        # the catch-all "route :any, '*path'" of lib/api/api.rb (gitlab.com/gitlab-org/
+        # gitlab): error!('404 Not Found', 404), {"error": "404 Not Found"}. Grape tries
+        # that ANY route before answering 405, so there is no 405.
+        not_served = {404: _no_route, 405: _no_route}
+        self.app = Starlette(routes=self._routes(), exception_handlers=not_served)
 
     def add_project(self, project_id: int, path: str, **kw: Any) -> Project:
         project = Project(project_id, path, **kw)
@@ -178,6 +184,8 @@ class FakeGitLab:
 
     def _gate(self, request: Request) -> Response | None:
         self.requests.append((request.method, request.url.path))
+        if self.delay_s:
+            time.sleep(self.delay_s)  # the server's own thread: only this fake waits
         # docs.gitlab.com/api/rest/authentication/: PRIVATE-TOKEN header; else 401.
         if request.headers.get("private-token") != self.token:
             return JSONResponse({"message": "401 Unauthorized"}, status_code=401)
@@ -189,6 +197,8 @@ class FakeGitLab:
                 # (docs.gitlab.com/security/rate_limits/ "Response headers").
                 return JSONResponse({"message": message}, status_code=status, headers=headers)
         if "pid" in request.path_params and request.path_params["pid"] not in self.projects:
+            # 404 for a resource that does not exist or the user may not see, "404 Project
+            # Not Found" (docs.gitlab.com/api/rest/troubleshooting/, status codes).
             return not_found("Project")
         return None
 
@@ -258,7 +268,9 @@ class FakeGitLab:
         if mr is None:
             return not_found("Merge Request")
         base, start, head = mr.versions[-1] if mr.versions else (None, None, None)
-        # diff_refs is null until GitLab has computed the first version.
+        # diff_refs is null until GitLab has computed the first version, for seconds after
+        # the MR is opened (gitlab.com/gitlab-org/gitlab/-/issues/386562: "The API
+        # documentation does not state that behavior").
         refs = {"base_sha": base, "start_sha": start, "head_sha": head} if mr.versions else None
         pipeline = {"id": mr.pipeline_id, "sha": head, "status": "running"} \
             if mr.pipeline_id else None
@@ -312,11 +324,16 @@ class FakeGitLab:
         key = (request.path_params["pid"], request.path_params["iid"])
         notes = self.notes.setdefault(key, [])
         if request.method == "GET":
-            return self._page(request, notes)
+            # Newest first unless asked otherwise: sort defaults to desc on created_at
+            # (docs.gitlab.com/api/notes/#list-all-merge-request-notes; lib/api/notes.rb,
+            # "values: %w[asc desc], default: 'desc'").
+            newest_first = request.query_params.get("sort", "desc") != "asc"
+            return self._page(request, list(reversed(notes)) if newest_first else notes)
         body = json.loads(await request.body())
         if not body.get("body"):
-            return JSONResponse({"message": "400 (Bad request) \"body\" not given"},
-                                status_code=400)
+            # "body" is required (docs.gitlab.com/api/notes/#create-new-merge-request-note);
+            # a missing required parameter is Grape's 400 "<name> is missing".
+            return JSONResponse({"error": "body is missing"}, status_code=400)
         # docs.gitlab.com/api/notes/: a note body holds at most 1,000,000 characters.
         if len(body["body"]) > 1_000_000:
             return JSONResponse({"message": {"note": ["is too long (maximum is 1000000 "
@@ -333,6 +350,8 @@ class FakeGitLab:
         if not found:
             return not_found("Note")
         if found[0]["author"]["id"] != self.user["id"]:
+            # Only a note's author may edit it (docs.gitlab.com/api/notes/
+            # #modify-existing-merge-request-note; the API checks :admin_note): 403.
             return JSONResponse({"message": "403 Forbidden"}, status_code=403)
         found[0]["body"] = json.loads(await request.body())["body"]
         return JSONResponse(found[0])
@@ -412,7 +431,8 @@ class FakeGitLab:
                  if d["id"] == request.path_params["discussion_id"]]
         if not found:
             return not_found("Discussion")
-        # "resolved" is required; only resolvable threads (on the diff) can be resolved.
+        # "resolved" is required; only resolvable threads (on the diff) can be resolved
+        # (docs.gitlab.com/api/discussions/#resolve-a-merge-request-thread).
         value = request.query_params.get("resolved")
         if value not in {"true", "false"}:
             return JSONResponse({"error": "resolved is missing"}, status_code=400)
@@ -430,6 +450,8 @@ class FakeGitLab:
         if (problem := self._gate(request)) is not None:
             return problem
         key = (request.path_params["pid"], request.path_params["iid"])
+        # The reactions of a note, paginated; an unknown note is 404
+        # (docs.gitlab.com/api/emoji_reactions/, reactions on comments).
         if not any(n["id"] == request.path_params["note_id"] for n in self.notes.get(key, [])):
             return not_found("Note")
         return self._page(request, self.awards.get(request.path_params["note_id"], []))
@@ -440,6 +462,8 @@ class FakeGitLab:
         project = self.projects[request.path_params["pid"]]
         tree = project.trees.get(request.query_params.get("ref", project.default_branch))
         path = request.path_params["file_path"]
+        # docs.gitlab.com/api/repository_files/#get-raw-file-from-repository: the raw bytes;
+        # ref defaults to the default branch; a missing file is "404 File Not Found".
         if tree is None or path not in tree:
             return not_found("File")
         return Response(tree[path], media_type="text/plain")
@@ -449,6 +473,8 @@ class FakeGitLab:
             return problem
         project = self.projects[request.path_params["pid"]]
         tree = project.trees.get(request.query_params.get("ref", project.default_branch))
+        # docs.gitlab.com/api/repositories/#list-repository-tree: paginated (20 a page by
+        # default), "404 Tree Not Found" for an unknown ref.
         if tree is None:
             return not_found("Tree")
         items = [{"id": hashlib.sha1(data).hexdigest(), "name": p.rsplit("/", 1)[-1],
@@ -460,6 +486,8 @@ class FakeGitLab:
             return problem
         project = self.projects[request.path_params["pid"]]
         key = (request.query_params.get("from", ""), request.query_params.get("to", ""))
+        # docs.gitlab.com/api/repositories/#compare-branches-tags-or-commits: one answer
+        # with every diff (not paginated); a ref that does not exist is a 404.
         if key not in project.comparisons:
             return not_found("Ref")
         return JSONResponse({"commit": {"id": key[1]}, "commits": [], "compare_timeout": False,
@@ -472,15 +500,23 @@ class FakeGitLab:
         project = self.projects[request.path_params["pid"]]
         sha = request.path_params["sha"]
         # The commit must exist in this project: an MR from a fork has its commits in the
-        # source project (docs.gitlab.com/api/commits/#set-the-pipeline-status-of-a-commit).
+        # source project (docs.gitlab.com/api/commits/#set-the-pipeline-status-of-a-commit);
+        # GitLab answers "404 Commit Not Found" (lib/api/commit_statuses.rb,
+        # "not_found! 'Commit' unless commit", gitlab.com/gitlab-org/gitlab).
         if sha not in project.commits:
-            return not_found("References for commit")
+            return not_found("Commit")
         body = json.loads(await request.body())
+        # "state" is one of the listed values, else Grape's 400 (same page and file).
         if body.get("state") not in STATES:
             return JSONResponse({"error": "state does not have a valid value"}, status_code=400)
         name = body.get("name") or body.get("context") or "default"
         previous = [s for s in self.statuses if s["project_id"] == project.id
                     and s["sha"] == sha and s["name"] == name and s["ref"] == body.get("ref")]
+        # A status still pending or running is updated in place through its state machine;
+        # a transition it does not allow (pending -> pending, running -> running, running
+        # -> pending) is "Cannot transition status via :<event> from :<state>", 400
+        # (lib/api/commit_statuses.rb rescues StateMachines::InvalidTransition with
+        # render_api_error!(e.message, 400); the docs page does not list transitions).
         if previous and previous[-1]["status"] not in _TERMINAL:
             current = previous[-1]
             if current["status"] == body["state"] or (current["status"], body["state"]) == (
@@ -503,3 +539,7 @@ class FakeGitLab:
 
 def not_found(what: str) -> JSONResponse:
     return JSONResponse({"message": f"404 {what} Not Found"}, status_code=404)
+
+
+async def _no_route(request: Request, exc: Exception) -> Response:
+    return JSONResponse({"error": "404 Not Found"}, status_code=404)

@@ -90,3 +90,55 @@ def test_gitlab_fake_refusals(gitlab: tuple[FakeGitLab, httpx.Client]) -> None:
     assert again.status_code == 400
     assert httpx.get(str(client.base_url).rstrip("/") + "/user").status_code == 401
     assert len(fake.discussions[(1, 1)]) == 1
+
+
+def test_github_fake_answers_404_to_what_it_does_not_serve(github: httpx.Client) -> None:
+    wrong_method = github.put("/repos/octo/demo/pulls/7/files", json={})
+    assert wrong_method.status_code == 404
+    assert wrong_method.json()["message"] == "Not Found"
+    assert github.get("/no/such/endpoint").json()["message"] == "Not Found"
+
+
+def test_github_fake_refuses_any_review_while_one_is_pending(github: httpx.Client) -> None:
+    pending = github.post("/repos/octo/demo/pulls/7/reviews", json={"commit_id": HEAD})
+    assert pending.status_code == 200
+    submitted = github.post("/repos/octo/demo/pulls/7/reviews", json={
+        "commit_id": HEAD, "event": "COMMENT", "body": "b"})
+    assert submitted.status_code == 422
+    assert submitted.json()["errors"] == [
+        "User can only have one pending review per pull request"]
+
+
+def test_github_fake_secondary_limit_status_and_retry_after(
+    github: httpx.Client, fake_github: FakeGitHub
+) -> None:
+    fake_github.secondary_limits = 1
+    fake_github.secondary_status = 429
+    fake_github.secondary_retry_after = 7
+    refused = github.post("/repos/octo/demo/issues/7/comments", json={"body": "x"})
+    assert (refused.status_code, refused.headers["retry-after"]) == (429, "7")
+    assert "secondary rate limit" in refused.json()["message"]
+    assert github.post("/repos/octo/demo/issues/7/comments", json={"body": "x"}
+                       ).status_code == 201
+
+
+def test_gitlab_fake_statuses_notes_and_unknown_routes(
+    gitlab: tuple[FakeGitLab, httpx.Client]
+) -> None:
+    _, client = gitlab
+    unknown = client.post(f"/projects/1/statuses/{'0' * 40}", json={"state": "pending"})
+    assert (unknown.status_code, unknown.json()) == (404, {"message": "404 Commit Not Found"})
+    bad_state = client.post(f"/projects/1/statuses/{HEAD}", json={"state": "neutral"})
+    assert bad_state.status_code == 400  # GitLab has no neutral state
+    no_body = client.post("/projects/1/merge_requests/1/notes", json={})
+    assert (no_body.status_code, no_body.json()) == (400, {"error": "body is missing"})
+    for text in ("first", "second"):
+        assert client.post("/projects/1/merge_requests/1/notes",
+                           json={"body": text}).status_code == 201
+    listed = client.get("/projects/1/merge_requests/1/notes")
+    assert [n["body"] for n in listed.json()] == ["second", "first"]  # newest first
+    ascending = client.get("/projects/1/merge_requests/1/notes", params={"sort": "asc"})
+    assert [n["body"] for n in ascending.json()] == ["first", "second"]
+    for response in (client.get("/projects/1/no-such-thing"),
+                     client.delete("/projects/1/merge_requests/1/versions")):
+        assert (response.status_code, response.json()) == (404, {"error": "404 Not Found"})

@@ -265,3 +265,27 @@ async def test_feedback_from_replies_and_thumbs_down(
     fake.reply(1, 3, threads["k4"]["id"], "is this a false positive?", "dave")
     assert await forge.feedback(MR_TARGET) == {"k1": "alice", "k2": "bob"}
     assert await forge.feedback(ChangeTarget()) == {}
+
+
+async def test_python_gitlab_waits_in_threads_not_on_the_event_loop(
+    fake: FakeGitLab, forge: GitLabForge
+) -> None:
+    fake.delay_s = 0.2  # every answer takes 200 ms
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.02)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    try:
+        change = await forge.fetch_change(MR_TARGET)
+    finally:
+        ticker.cancel()
+    assert change.head_sha == HEAD
+    calls = len(fake.requests)
+    assert calls >= 4  # versions, two pages of diffs, the big file at both SHAs
+    # Had python-gitlab blocked the loop, the ticker would run only between calls.
+    assert ticks >= calls * 5
