@@ -185,9 +185,21 @@ class Budgets:
             raise BudgetExhausted(full.kind, full.limit_micro / MICRO, amount_usd)
         return Reservation(tuple(scopes), amount)
 
-    async def settle(self, reservation: Reservation, actual_usd: float) -> None:
+    async def reserve_more(self, reservation: Reservation, amount_usd: float) -> Reservation:
+        """Reserve ``amount_usd`` more on the same budgets, for a further call of the same
+        request (the fix-up of an invalid answer); raises :class:`BudgetExhausted`."""
+        amount = _micro(amount_usd)
+        full = await self._store.reserve(list(reservation.scopes), amount)
+        if full is not None:
+            raise BudgetExhausted(full.kind, full.limit_micro / MICRO, amount_usd)
+        return Reservation(reservation.scopes, reservation.amount_micro + amount)
+
+    async def settle(self, reservation: Reservation, actual_usd: float) -> Reservation:
+        """Replace the reserved amount with what was really spent; returns the reservation
+        that now stands (settling it again later only adds the difference)."""
         delta = _micro(actual_usd) - reservation.amount_micro
         await self._store.add([s.key for s in reservation.scopes], delta)
+        return Reservation(reservation.scopes, _micro(actual_usd))
 
     async def seed_month(
         self, spent_usd: float, *, project_id: int | None = None,

@@ -10,7 +10,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.llm.breaker import CircuitBreaker, MemoryCircuitBreaker, RedisCircuitBreaker
-from bot.llm.budget import Budgets, MemoryBudgetStore, RedisBudgetStore
+from bot.llm.budget import Budgets, MemoryBudgetStore, RedisBudgetStore, Reservation
 from bot.llm.cache import CachedAnswer, DiskCache, RedisCache, ResponseCache, cache_key
 from bot.llm.factory import build_provider, default_model
 from bot.llm.limits import MemoryRateLimiter, RateLimiter, RedisRateLimiter
@@ -28,6 +28,7 @@ from bot.llm.pricing import estimate_tokens, model_info
 from bot.llm.retry import GaveUp, Handle, RetryPolicy, call_with_retries
 from bot.llm.structured import OutputError, json_schema_of, parse_structured
 from bot.llm.types import (
+    BudgetExhausted,
     CompletionRequest,
     CompletionResult,
     InvalidOutput,
@@ -67,8 +68,10 @@ class CacheStats:
 
 @dataclass
 class _Spend:
+    """The money of one request: what stands reserved in the budgets, what was spent."""
+
+    reservation: Reservation
     usd: float = 0.0
-    usage: Usage = field(default_factory=Usage)
 
 
 class LLMService:
@@ -136,22 +139,19 @@ class LLMService:
         if request.cache:
             self.cache_stats.misses += 1
         async with self._semaphore:
-            estimated_input = estimate_tokens(call.system + call.user) + (
-                estimate_tokens(json.dumps(call.json_schema)) if call.json_schema else 0
-            )
-            estimate = Usage(estimated_input, request.max_output_tokens)
+            estimate = _estimate(call)
             reservation = await self.budgets.reserve(
                 max(handle.info.cost(estimate) for handle in self._handles),
                 request.task_id, request.project_id, request.installation_id,
             )
-            spend = _Spend()
+            spend = _Spend(reservation)
             try:
                 return await self._run_chain(
-                    request, call, keys, estimated_input + request.max_output_tokens,
+                    request, call, keys, estimate.input_tokens + estimate.output_tokens,
                     started, spend,
                 )
             finally:
-                await self.budgets.settle(reservation, spend.usd)
+                await self.budgets.settle(spend.reservation, spend.usd)
 
     def _call(self, request: CompletionRequest) -> ProviderCall:
         system = request.system
@@ -265,9 +265,18 @@ class LLMService:
                     max_output_tokens=call.max_output_tokens,
                     temperature=0.0,
                 )
+                estimate = _estimate(fixup)
                 try:
-                    fixed = await self._attempt(handle, fixup, estimate_tokens(fixup.user))
-                except GaveUp as exc:
+                    # The fix-up is a second call: it gets its own room in the budgets,
+                    # after the first call's reservation is settled to its real cost.
+                    spend.reservation = await self.budgets.settle(spend.reservation, spend.usd)
+                    spend.reservation = await self.budgets.reserve_more(
+                        spend.reservation, handle.info.cost(estimate)
+                    )
+                    fixed = await self._attempt(
+                        handle, fixup, estimate.input_tokens + estimate.output_tokens
+                    )
+                except (GaveUp, BudgetExhausted) as exc:
                     reason = f"invalid answer ({first.reason}); fix-up request failed: {exc.reason}"
                     await self._record_failure(
                         handle, request, usage, handle.info.cost(usage), started, reason
@@ -322,6 +331,13 @@ class LLMService:
             await self.sink.record(record)
         except Exception:
             log.exception("usage sink failed; the call itself is unaffected")
+
+
+def _estimate(call: ProviderCall) -> Usage:
+    """The most a call may use, before the provider says what it did: the prompt with the
+    schema (some providers get it in the prompt) and every output token allowed."""
+    schema = estimate_tokens(json.dumps(call.json_schema)) if call.json_schema else 0
+    return Usage(estimate_tokens(call.system + call.user) + schema, call.max_output_tokens)
 
 
 def _ms(started: float) -> int:

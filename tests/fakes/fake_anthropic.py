@@ -41,7 +41,8 @@ class Refused(Exception):
 class FakeAnthropic:
     def __init__(self, *, key: str, model: str, findings: list[dict[str, Any]] | None = None,
                  answer_as_text: bool = False, cache_read_tokens: int = 0,
-                 retry_after: str = "0", slow_s: float = 2.0) -> None:
+                 retry_after: str = "0", slow_s: float = 2.0,
+                 output_tokens: int | None = None) -> None:
         self.key = key
         self.model = model
         self.findings = DEFAULT_FINDINGS if findings is None else findings
@@ -49,6 +50,7 @@ class FakeAnthropic:
         self.cache_read_tokens = cache_read_tokens
         self.retry_after = retry_after
         self.slow_s = slow_s
+        self.output_tokens = output_tokens  # reported instead of the text's count
         self.script = Script()
         self.requests: list[dict[str, Any]] = []
         self.refusals: list[str] = []
@@ -88,7 +90,7 @@ class FakeAnthropic:
         prompt = sum(token_count(json.dumps(m["content"])) for m in body["messages"])
         usage = {
             "input_tokens": prompt,
-            "output_tokens": token_count(text),
+            "output_tokens": self.output_tokens or token_count(text),
             "cache_creation_input_tokens": 0,
             "cache_read_input_tokens": self.cache_read_tokens,
         }

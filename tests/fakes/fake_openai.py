@@ -132,13 +132,17 @@ class FakeOpenAI:
     with JSON findings, streams SSE with usage, and plays scripted faults."""
 
     def __init__(self, expect: OpenAIExpect, *, findings: list[dict[str, Any]] | None = None,
-                 cached_tokens: int = 0, retry_after: str = "0", slow_s: float = 2.0) -> None:
+                 cached_tokens: int = 0, retry_after: str = "0", slow_s: float = 2.0,
+                 output_tokens: int | None = None) -> None:
         self.expect = expect
         self.script = Script()
         self.findings = DEFAULT_FINDINGS if findings is None else findings
         self.cached_tokens = cached_tokens
         self.retry_after = retry_after
         self.slow_s = slow_s
+        # Output tokens to report instead of the text's count: a reasoning model's hidden
+        # tokens, or an answer that used all of max_tokens.
+        self.output_tokens = output_tokens
         self.requests: list[dict[str, Any]] = []
         self.refusals: list[str] = []
         self.in_flight = 0
@@ -185,10 +189,11 @@ class FakeOpenAI:
         content = answer_text(fault, self.findings)
         finish = "length" if fault == "truncated" else "stop"
         prompt = sum(token_count(str(m.get("content", ""))) for m in body["messages"])
+        completion = self.output_tokens or token_count(content)
         usage = {
             "prompt_tokens": prompt,
-            "completion_tokens": token_count(content),
-            "total_tokens": prompt + token_count(content),
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
             "prompt_tokens_details": {"cached_tokens": min(self.cached_tokens, prompt)},
         }
         model = body.get("model") or self.expect.model

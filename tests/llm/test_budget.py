@@ -12,8 +12,18 @@ from redis.asyncio import Redis
 from bot.config import Settings
 from bot.errors import BudgetExceeded
 from bot.llm.budget import Budgets, MemoryBudgetStore, RedisBudgetStore
-from bot.llm.types import BudgetExhausted
-from tests.llm.helpers import KEYS, base_url, make_fake, make_service, review_request, serving
+from bot.llm.pricing import model_info
+from bot.llm.types import BudgetExhausted, InvalidOutput, Usage
+from tests.llm.helpers import (
+    KEYS,
+    MODELS,
+    PROTOCOLS,
+    base_url,
+    make_fake,
+    make_service,
+    review_request,
+    serving,
+)
 
 
 async def test_task_over_budget_skips_the_llm(
@@ -110,3 +120,34 @@ async def test_installation_month_is_shared_by_its_projects(
     other = Budgets(settings, RedisBudgetStore(redis))
     other.set_installation_monthly(42, 0)  # an override of 0 lifts the cap
     await other.reserve(1.0, "t-d", 2, 42)
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("room", ["one call", "two calls"])
+async def test_fixup_request_needs_its_own_room_in_the_budget(
+    protocol: str, room: str, redis: Redis, llm_settings: Callable[..., Settings]
+) -> None:
+    # Every answer uses all 1,024 output tokens (as a truncated one does). A cap with room
+    # for the first call only must stop the fix-up request; with room for two, it is sent.
+    full_call = model_info(protocol, MODELS[protocol]).cost(Usage(1_000, 1_024))
+    cap = full_call * (1.5 if room == "one call" else 3.0)
+    fake = make_fake(protocol, output_tokens=1_024)
+    fake.script.set(["invalid_json"])
+    with serving(fake) as (server,):
+        service = make_service(
+            llm_settings(BUDGET_PER_TASK_USD=f"{cap:.6f}", **KEYS),
+            [(protocol, base_url(protocol, server))], redis=redis,
+        )
+        try:
+            if room == "one call":
+                with pytest.raises(InvalidOutput) as raised:
+                    await service.complete(review_request(task_id="t-fix"))
+                assert "fix-up request failed: task budget exhausted" in raised.value.reason
+            else:
+                result = await service.complete(review_request(task_id="t-fix"))
+                assert any(r.startswith("fix-up request") for r in result.repairs)
+            spent = await service.budgets.spent_usd(task_id="t-fix")
+        finally:
+            await service.aclose()
+    assert len(fake.requests) == (1 if room == "one call" else 2)
+    assert 0 < spent <= cap  # settled to the real cost, never past the cap
