@@ -13,9 +13,10 @@ import click
 
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError
-from bot.logs import register_secrets, setup_logging
+from bot.logs import mask, register_secrets, setup_logging
 
 EXIT_USAGE = 2
+EXIT_UNAVAILABLE = 1
 
 
 def fail(message: str) -> NoReturn:
@@ -31,11 +32,7 @@ def settings_or_exit(**overrides: str) -> Settings:
             settings = settings.model_copy(update=overrides)
     except ConfigError as exc:
         fail(f"invalid setting {exc}")
-    register_secrets(
-        value.get_secret_value()
-        for value in settings.model_dump().values()
-        if hasattr(value, "get_secret_value")
-    )
+    register_secrets(settings.secret_values())
     setup_logging(settings.log_level, settings.log_format)
     return settings
 
@@ -113,11 +110,18 @@ def worker(burst: bool) -> None:
     Start as many as you like on the same REDIS_URL; each job runs once.
     """
     from arq.worker import Worker
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
 
     from bot.jobs.worker import worker_settings
 
     settings = settings_or_exit()
-    Worker(**worker_settings(settings), burst=burst).run()
+    try:
+        Worker(**worker_settings(settings), burst=burst).run()
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        # arq has already retried the connection; a traceback would add nothing to this.
+        click.echo(f"auditbot: Redis at REDIS_URL does not answer ({mask(str(exc))})", err=True)
+        sys.exit(EXIT_UNAVAILABLE)
 
 
 @main.command()

@@ -9,35 +9,29 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from contextlib import suppress
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from dotenv import dotenv_values
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.errors import ConfigError
+from bot.mail import parse_smtp_url
 
-# The documented provider order: it decides which provider runs when LLM_PROVIDER is unset
-# and several keys are present but Gemini's is not. `bot/llm/presets.py` must cover each.
-KNOWN_PROVIDERS: tuple[str, ...] = (
-    "gemini",
-    "openai",
-    "anthropic",
-    "qwen",
-    "deepseek",
-    "glm",
-    "kimi",
-    "ernie",
-    "minimax",
-    "doubao",
-    "ollama",
-    "openai_compatible",
-)
-
-# Each provider's usual key variable; Ollama and the generic endpoint need none.
+# Each provider's usual key variable, in the documented provider order: it decides which
+# provider runs when LLM_PROVIDER is unset and several keys are present but Gemini's is not.
 PROVIDER_KEY_VARIABLES: dict[str, str] = {
     "gemini": "GEMINI_API_KEY",
     "openai": "OPENAI_API_KEY",
@@ -50,8 +44,19 @@ PROVIDER_KEY_VARIABLES: dict[str, str] = {
     "minimax": "MINIMAX_API_KEY",
     "doubao": "ARK_API_KEY",
 }
+# Ollama and the generic endpoint need no key. `bot/llm/presets.py` must cover each.
+KNOWN_PROVIDERS: tuple[str, ...] = (*PROVIDER_KEY_VARIABLES, "ollama", "openai_compatible")
 
 SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "info")
+
+# Probot's level names, accepted so a Probot deployment's LOG_LEVEL keeps working.
+LOG_LEVEL_ALIASES = {"TRACE": "DEBUG", "WARN": "WARNING", "FATAL": "ERROR"}
+
+# RFC 7518 §3.2: an HS256 key shorter than the hash output (32 bytes) weakens every token,
+# and PyJWT warns on each one it signs.
+JWT_SECRET_MIN_BYTES = 32
+
+REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 
 class Settings(BaseSettings):
@@ -153,6 +158,60 @@ class Settings(BaseSettings):
     def _database_url(cls, value: str) -> str:
         return normalise_database_url(value)
 
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _any_case(cls, value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, str):
+            return value
+        if info.field_name == "log_format":
+            return value.strip().lower()
+        level = value.strip().upper()
+        return LOG_LEVEL_ALIASES.get(level, level)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        parts = _split_url(value)
+        if parts.scheme not in REDIS_SCHEMES:
+            raise ValueError(
+                f"expected redis://, rediss:// or unix:// (e.g. redis://127.0.0.1:6379/0), "
+                f"got {_without_password(parts)!r}"
+            )
+        database = parts.path.strip("/")
+        if parts.scheme != "unix" and database and not database.isdigit():
+            raise ValueError(f"the database after the host must be a number, got {database!r}")
+        return value
+
+    @field_validator("public_url", "github_api_url", "gitlab_url", "llm_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = _split_url(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"expected an http:// or https:// URL with a host, got {_without_password(parts)!r}"
+            )
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_smtp_url(value)  # raises ConfigError naming SMTP_URL
+        return value
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _jwt_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < JWT_SECRET_MIN_BYTES:
+            raise ConfigError(
+                "JWT_SECRET",
+                f"shorter than {JWT_SECRET_MIN_BYTES} bytes, too weak to sign tokens",
+                hint="generate one with `openssl rand -hex 32`",
+            )
+        return value
+
     @field_validator("llm_provider")
     @classmethod
     def _llm_provider(cls, value: str | None) -> str | None:
@@ -188,16 +247,41 @@ class Settings(BaseSettings):
                     hint="use the secret entered in the GitHub App's webhook settings",
                 )
         if self.private_key_path is not None and not self.private_key_path.is_file():
-            raise ConfigError(
-                "PRIVATE_KEY_PATH", f"file {str(self.private_key_path)!r} does not exist"
-            )
+            problem = "is a directory" if self.private_key_path.is_dir() else "does not exist"
+            raise ConfigError("PRIVATE_KEY_PATH", f"file {str(self.private_key_path)!r} {problem}")
         if self.gitlab_token is not None and self.gitlab_webhook_secret is None:
             raise ConfigError(
                 "GITLAB_WEBHOOK_SECRET",
                 "GITLAB_TOKEN is set but GITLAB_WEBHOOK_SECRET is not",
                 hint="set the same secret token in the GitLab project's webhook settings",
             )
+        self._check_llm_provider()
         return self
+
+    def _check_llm_provider(self) -> None:
+        # Caught here, a missing key is one line at start; later it would kill the worker
+        # in its start-up or fail every review.
+        provider = self.llm_provider
+        if provider is None:
+            if self.llm_api_key is not None and self.chosen_provider() is None:
+                raise ConfigError(
+                    "LLM_PROVIDER",
+                    "LLM_API_KEY is set but LLM_PROVIDER is not, so no provider would use it",
+                    hint=f"name the key's provider: one of {', '.join(KNOWN_PROVIDERS)}",
+                )
+            return
+        variable = PROVIDER_KEY_VARIABLES.get(provider)
+        if variable is not None and self.provider_key(provider) is None:
+            raise ConfigError(
+                variable,
+                f"LLM_PROVIDER is {provider} but neither {variable} nor LLM_API_KEY is set",
+            )
+        if provider == "openai_compatible" and self.llm_base_url is None:
+            raise ConfigError(
+                "LLM_BASE_URL",
+                "LLM_PROVIDER is openai_compatible but LLM_BASE_URL is not set",
+                hint="the endpoint's base, e.g. http://127.0.0.1:8000/v1 for vLLM",
+            )
 
     # Derived values -------------------------------------------------------------------
 
@@ -242,6 +326,20 @@ class Settings(BaseSettings):
             return "gemini"
         return present[0]
 
+    def secret_values(self) -> list[str]:
+        """Every value that must never reach a log: secret settings, the private key file,
+        and passwords written inside DATABASE_URL, REDIS_URL and SMTP_URL."""
+        fields = (getattr(self, name) for name in type(self).model_fields)
+        values = [value.get_secret_value() for value in fields if isinstance(value, SecretStr)]
+        if self.private_key_path is not None:
+            with suppress(OSError):  # unreadable: then it cannot be logged either
+                values.append(self.private_key_path.read_text(errors="replace").strip())
+        for url in (self.database_url, self.redis_url, self.smtp_url):
+            password = _split_url(url).password if url else None
+            if password:
+                values.extend({password, unquote(password)})
+        return values
+
     @property
     def fallbacks(self) -> list[tuple[str, str]]:
         pairs = []
@@ -257,6 +355,21 @@ class Settings(BaseSettings):
 
 def _split_list(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _split_url(value: str) -> SplitResult:
+    parts = urlsplit(value.strip())
+    try:
+        parts.port  # noqa: B018 -- urlsplit checks the port only when it is read
+    except ValueError as exc:
+        raise ValueError(f"cannot parse {_without_password(parts)!r} as a URL: {exc}") from None
+    return parts
+
+
+def _without_password(parts: SplitResult) -> str:
+    if parts.password:
+        parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1))
+    return parts.geturl()
 
 
 def normalise_database_url(value: str) -> str:

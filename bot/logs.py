@@ -60,20 +60,22 @@ class _ContextFilter(logging.Filter):
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
+        # Masked before encoding: JSON escapes a secret's newlines or quotes, and the
+        # escaped form would no longer match the registered value.
         entry: dict[str, object] = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
             + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": mask(record.getMessage()),
         }
         for key in ("delivery_id", "task_id"):
             value = getattr(record, key, None)
             if value:
-                entry[key] = value
+                entry[key] = mask(str(value))
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return mask(json.dumps(entry, ensure_ascii=False))
+            entry["exception"] = mask(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False)
 
 
 class ConsoleFormatter(logging.Formatter):

@@ -38,3 +38,25 @@ def test_console_lines_are_readable(capsys: pytest.CaptureFixture[str]) -> None:
         logging.getLogger("bot.test").warning("careful")
     err = capsys.readouterr().err
     assert "WARNING" in err and "task=t-2" in err and "careful" in err
+
+
+def test_a_traceback_is_masked_too(capsys: pytest.CaptureFixture[str]) -> None:
+    # Exceptions from HTTP clients and drivers often quote the URL or header that failed.
+    setup_logging("INFO", "json")
+    register_secrets(["redis-password-4321"])
+    try:
+        raise ConnectionError("cannot reach redis://:redis-password-4321@cache:6379/0")
+    except ConnectionError:
+        logging.getLogger("bot.test").exception("queue down")
+    entry = json.loads(capsys.readouterr().err.strip())
+    assert "redis-password-4321" not in json.dumps(entry)
+    assert "redis://:***@cache:6379/0" in entry["exception"]
+
+
+def test_a_multi_line_secret_is_masked_in_json(capsys: pytest.CaptureFixture[str]) -> None:
+    pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA\n-----END RSA PRIVATE KEY-----"
+    setup_logging("INFO", "json")
+    register_secrets([pem])
+    logging.getLogger("bot.test").error("bad key %s", pem)
+    entry = json.loads(capsys.readouterr().err.strip())
+    assert entry["message"] == "bad key ***"

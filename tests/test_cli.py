@@ -1,0 +1,172 @@
+"""The `auditbot` command line as deployments use it: help, `serve --dev`, `migrate` on both
+databases, a worker without Redis, and the Procfile and app.yml that call or describe it."""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from alembic.script import ScriptDirectory
+from click.testing import CliRunner
+from sqlalchemy import text
+
+from bot.cli import main
+from bot.store.db import create_engine
+from bot.store.migrate import alembic_config
+from tests.support.processes import Process, base_env
+from tests.support.servers import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        env=base_env(env),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+
+
+@pytest.mark.parametrize(
+    ("command", "explains"),
+    [
+        ("serve", "Run the web process"),
+        ("worker", "Run an arq worker"),
+        ("migrate", "Create or upgrade the database schema"),
+        ("review", "Audit a local git change"),
+        ("providers", "List the LLM provider presets"),
+        ("createuser", "Create an account"),
+    ],
+)
+def test_help_explains_each_command(command: str, explains: str) -> None:
+    listing = CliRunner().invoke(main, ["--help"])
+    assert listing.exit_code == 0 and command in listing.output
+    result = CliRunner().invoke(main, [command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert explains in " ".join(result.output.split())
+
+
+def test_serve_dev_generates_a_jwt_secret_and_says_so(tmp_path: Path) -> None:
+    port = free_port()
+    env = base_env(
+        {
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'auditbot.db'}",
+            "DATA_DIR": str(tmp_path / "data"),
+            "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",  # not needed for /healthz
+        }
+    )
+    process = Process("web", ["serve", "--dev", "--port", str(port)], env, tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        answer = None
+        while answer is None and time.monotonic() < deadline:
+            assert process.popen.poll() is None, process.log()
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        assert answer is not None, process.log()
+        assert answer.json() == {"status": "ok"}
+        assert "--dev generated a JWT_SECRET for this session only" in process.log()
+    finally:
+        process.stop()
+
+
+def _revision_in(database_url: str) -> str:
+    async def read() -> str:
+        engine = create_engine(database_url)
+        async with engine.connect() as connection:
+            version = await connection.scalar(text("SELECT version_num FROM alembic_version"))
+        await engine.dispose()
+        return str(version)
+
+    return asyncio.run(read())
+
+
+def _head() -> str:
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert head is not None
+    return head
+
+
+def test_migrate_upgrades_sqlite_to_head(tmp_path: Path) -> None:
+    # A relative path in a directory that does not exist yet, as on a fresh clone.
+    result = run_cli("migrate", env={"DATABASE_URL": "sqlite:///var/auditbot.db"}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "database at revision head" in result.stdout
+    assert _revision_in(f"sqlite+aiosqlite:///{tmp_path / 'var' / 'auditbot.db'}") == _head()
+
+
+@pytest.mark.postgres
+def test_migrate_upgrades_postgres_to_head(postgres_url: str, tmp_path: Path) -> None:
+    # The spelling platforms hand out (postgres://), normalised by the settings.
+    plain = postgres_url.replace("postgresql+asyncpg://", "postgres://", 1)
+    result = run_cli("migrate", env={"DATABASE_URL": plain}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert _revision_in(postgres_url) == _head()
+
+
+def test_worker_without_redis_ends_with_one_line_not_a_traceback(tmp_path: Path) -> None:
+    url = f"redis://:worker-pass-1234@127.0.0.1:{free_port()}/0"
+    result = run_cli(
+        "worker",
+        "--burst",
+        env={
+            "REDIS_URL": url,
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'auditbot.db'}",
+        },
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("auditbot: Redis at REDIS_URL does not answer")
+    assert "worker-pass-1234" not in result.stderr
+
+
+def test_procfile_runs_auditbot_commands_that_exist() -> None:
+    processes = {}
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        name, _, command = line.partition(":")
+        processes[name.strip()] = shlex.split(command)
+    assert set(processes) == {"web", "worker", "release"}
+    assert processes["release"][:2] == ["auditbot", "migrate"]
+    assert processes["worker"][:2] == ["auditbot", "worker"]
+    assert processes["web"][:2] == ["auditbot", "serve"]
+    for argv in processes.values():
+        # --help parses every option before it: a misspelt one would fail here.
+        result = CliRunner().invoke(main, [*argv[1:], "--help"])
+        assert result.exit_code == 0, result.output
+
+
+def test_app_manifest_asks_for_what_the_bot_needs() -> None:
+    manifest = yaml.safe_load((ROOT / "app.yml").read_text())
+    assert manifest["default_permissions"] == {
+        "pull_requests": "write",
+        "checks": "write",
+        "contents": "read",
+        "issues": "write",
+        "metadata": "read",
+        "statuses": "write",
+    }
+    assert set(manifest["default_events"]) == {
+        "pull_request",
+        "push",
+        "check_run",
+        "check_suite",
+        "issue_comment",
+        "installation",
+        "installation_repositories",
+    }
+    assert manifest["hook_attributes"]["url"].endswith("/webhooks/github")
+    assert manifest["public"] is False
