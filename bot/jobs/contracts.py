@@ -65,6 +65,9 @@ class ReviewPullRequest(_Payload):
     head_sha: str
     head_ref: str | None = None
     base_ref: str | None = None
+    # The base commit the forge compared against, when the payload names it (GitHub does;
+    # GitLab's merge request hook does not): .auditbot.yml is read there.
+    base_sha: str | None = None
     author: str | None = None  # the PR author's login
     draft: bool = False
     trigger: str  # "pull_request.opened", "check_run.rerequested", "merge_request.update", ...

@@ -24,7 +24,7 @@ from bot.analysis.pipeline import ReviewOutcome, ReviewPipeline, ReviewRequest, 
 from bot.diff.repo_config import RepoConfig, load_repo_config
 from bot.errors import AuditbotError, RetryLater
 from bot.forges.base import ChangeTarget, CheckUpdate, Forge
-from bot.jobs.budgets import apply_budgets
+from bot.jobs.budgets import apply_budgets, release_budgets
 from bot.jobs.contracts import ReviewPullRequest
 from bot.jobs.deps import JobDeps, deps_of, task_for_job
 from bot.jobs.progress import CheckProgress, Fanout, RedisProgress
@@ -90,6 +90,7 @@ class ReviewRun:
             try:
                 return await self._run(forge)
             finally:
+                release_budgets(self.deps, self.task_id)
                 await forge.close()
 
     async def _run(self, forge: Forge) -> str:
@@ -204,8 +205,10 @@ class ReviewRun:
         return check_id
 
     async def _config(self, forge: Forge) -> tuple[RepoConfig, list[str]]:
-        # The base branch, never the PR head: the PR author must not choose the rules.
-        ref = self.job.base_ref or self.job.repository.default_branch or "HEAD"
+        # The PR's base commit (else its base branch), never the PR head: the PR author
+        # must not choose the rules.
+        ref = self.job.base_sha or self.job.base_ref or self.job.repository.default_branch
+        ref = ref or "HEAD"
         text = await forge.read_repo_config(ref)
         return load_repo_config(text, allowed_models=self.deps.settings.allowed_models)
 

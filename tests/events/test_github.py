@@ -21,6 +21,7 @@ from bot.jobs.contracts import (
 from tests.events.payloads import github_payload
 
 HEAD = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"
+BASE = "f95f852bd8fca8fcc58a9a2d6c842781e32a215e"
 DELIVERY = "72d3162e-cc78-11e3-81ab-4c9367dc0958"
 
 
@@ -64,6 +65,7 @@ def test_pull_request_actions_review(name: str, installation_id: int | None) -> 
                 head_sha=HEAD,
                 head_ref="changes",
                 base_ref="master",
+                base_sha=BASE,
                 author="Codertocat",
                 draft=False,
                 trigger=name,
@@ -155,6 +157,7 @@ def test_check_suite_rerun_reviews_each_pull_request_again() -> None:
                 head_sha=HEAD,
                 head_ref="changes",
                 base_ref="master",
+                base_sha=BASE,
                 trigger="check_suite.rerequested",
                 requested_by="octocoders-linter[bot]",
                 delivery_id=DELIVERY,

@@ -179,3 +179,18 @@ async def test_the_time_limit_concludes_the_check(deps: JobDeps, fake_github: Fa
     assert "longer than" in run["output"]["title"]
     task = await audits.find_task_by_job(deps.sessions, "review:slow")
     assert task is not None and task.status == "failed"
+
+
+async def test_config_is_read_at_the_base_commit_not_the_branch_tip_or_head(
+    deps: JobDeps, fake_github: FakeGitHub
+) -> None:
+    """The base SHA the PR was compared against decides; a later push to the base branch
+    or the PR's own head cannot change the rules of this audit."""
+    base_sha = "d" * 40
+    prepare(fake_github, config="enabled: true\n")
+    repo = fake_github.repos["octo/demo"]
+    repo.trees[base_sha] = {".auditbot.yml": b"enabled: false\n"}
+    repo.trees[HEAD][".auditbot.yml"] = b"enabled: true\n"
+    status = await review_pull_request(ctx_of(deps, "r:base"), payload(base_sha=base_sha))
+    assert status == "skipped"
+    assert "disabled" in only_run(fake_github)["output"]["title"]
