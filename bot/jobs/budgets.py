@@ -39,3 +39,9 @@ async def apply_budgets(deps: JobDeps, project_id: int, task_id: str) -> int | N
         await usage.month_cost(installation_id=installation.id), installation_id=installation.id
     )
     return installation.id
+
+
+def release_budgets(deps: JobDeps, task_id: str) -> None:
+    """Forget the task's cap override once the task ends (a worker runs for months)."""
+    if deps.llm is not None:
+        deps.llm.budgets.forget_task(task_id)

@@ -32,7 +32,7 @@ from bot.forges.base import (
 )
 from bot.forges.tree import TreeSource
 from bot.forges.zipcheck import vet_archive
-from bot.jobs.budgets import apply_budgets
+from bot.jobs.budgets import apply_budgets, release_budgets
 from bot.jobs.contracts import Repository, ScanArchive, ScanPush, ScanRepository
 from bot.jobs.deps import JobDeps, deps_of, task_for_job
 from bot.jobs.progress import RedisProgress
@@ -153,6 +153,21 @@ async def scan_archive(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
 
 
 async def _run(
+    scan: ScanContext,
+    source: ChangeSource,
+    forge: Forge | None,
+    target: ChangeTarget,
+    *,
+    head_sha: str | None,
+    config_ref: str,
+) -> str:
+    try:
+        return await _audit(scan, source, forge, target, head_sha=head_sha, config_ref=config_ref)
+    finally:
+        release_budgets(scan.deps, scan.task_id)
+
+
+async def _audit(
     scan: ScanContext,
     source: ChangeSource,
     forge: Forge | None,

@@ -145,6 +145,10 @@ class Budgets:
     def set_task_cap(self, task_id: str, usd: float) -> None:
         self._task[task_id] = usd
 
+    def forget_task(self, task_id: str) -> None:
+        """Drop the task's override: its Redis counter expires on its own."""
+        self._task.pop(task_id, None)
+
     def set_project_monthly(self, project_id: int, usd: float) -> None:
         self._project[project_id] = usd
 

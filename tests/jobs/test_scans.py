@@ -148,3 +148,36 @@ async def test_public_details_when_the_setting_allows(
     await scan_push(ctx_of(deps, "scan_push:3"), push_payload())
     run = next(iter(fake_github.check_runs.values()))
     assert len(run["annotations"]) >= 1
+
+
+async def test_a_task_budget_override_is_forgotten_when_the_task_ends(deps: JobDeps) -> None:
+    """A worker runs for months: the per-task cap a project sets must not pile up."""
+    import dataclasses
+
+    from pydantic import SecretStr
+
+    from tests.llm.helpers import KEYS, base_url, make_fake, make_service, serving
+
+    folder = deps.settings.data_dir / "uploads"
+    folder.mkdir(parents=True)
+    archive = folder / "code.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("repo-main/tool.py", VULNERABLE)
+    task_id, project_id = await archive_task(deps, "code.zip")
+    async with deps.sessions() as session, session.begin():
+        project = await session.get(Project, project_id)
+        assert project is not None
+        project.budget_per_task_usd = 0.0001  # too little for one call
+    fake = make_fake("openai")
+    key = SecretStr(KEYS["OPENAI_API_KEY"])
+    settings = deps.settings.model_copy(update={"openai_api_key": key})
+    with serving(fake) as (server,):
+        service = make_service(settings, [("openai", base_url("openai", server))])
+        default_cap = service.budgets.scopes(task_id, None, None)[0].limit_micro
+        with_llm = dataclasses.replace(deps, llm=service)
+        payload = ScanArchive(task_id=task_id, project_id=project_id, archive_path=str(archive))
+        status = await scan_archive(ctx_of(with_llm, "scan_archive:2"), payload.model_dump())
+        await service.aclose()
+    assert status == "succeeded"
+    assert fake.requests == []  # the override applied: the model was never called
+    assert service.budgets.scopes(task_id, None, None)[0].limit_micro == default_cap
