@@ -135,6 +135,8 @@ class LLMReviewer:
                 if budget_spent.is_set():
                     stats.failed.append((chunk.id, f"{_paths(chunk)}: not sent, budget spent"))
                     return
+                # A masker per chunk, not per review: placeholder numbers then depend on
+                # the chunk alone, so its prompt (and cache key) is the same on every run.
                 masked, _ = mask_secrets(chunk.text)
                 chunk_hints = [h for h in hints if h.path in chunk.paths]
                 request = CompletionRequest(
