@@ -74,6 +74,14 @@ def test_expired_link_leads_to_the_login_page(api: Api, report_task: dict[str, A
     assert answer.url.path == "/login"
     assert "This report link has expired" in answer.text
     assert f'name="next" value="/reports/{task.id}"' in answer.text
+    # Logging in on that page leads back to the report.
+    admin = api.user(admin=True)
+    with httpx.Client(base_url=api.base, follow_redirects=True) as browser:
+        report = browser.post("/login", data={"email": admin.email,
+                                              "password": "correct horse battery",
+                                              "next": f"/reports/{task.id}"})
+    assert (report.status_code, report.url.path) == (200, f"/reports/{task.id}")
+    assert "Command built from input" in report.text
 
 
 def test_login_cookie_opens_granted_reports_only(api: Api, report_task: dict[str, Any]) -> None:

@@ -1,7 +1,7 @@
 """Findings: list with filters, get, and triage (open, fixed, false_positive, ignored).
 
 A status is set on every record of the finding's fingerprint in its project, so the next
-run's pipeline (`bot.reports.triage.silenced_fingerprints`) keeps a dismissed finding silent.
+run's pipeline (`bot.store.audits.silenced_fingerprints`) keeps a dismissed finding silent.
 """
 
 from __future__ import annotations

@@ -130,30 +130,39 @@ async def remove(call: Call) -> None:
     await call.session.delete(project)
 
 
-async def list_members(call: Call) -> Members:
+async def list_members(call: Call) -> Page[MemberOut]:
     project = await get_project(call.session, call.me, call.params["project_id"])
+    query: PageQuery = call.query
+    where = ProjectMember.project_id == project.id
+    total = await call.session.scalar(select(func.count()).select_from(ProjectMember)
+                                      .where(where)) or 0
     rows = await call.session.execute(
         select(ProjectMember, User.email).join(User, User.id == ProjectMember.user_id)
-        .where(ProjectMember.project_id == project.id).order_by(ProjectMember.user_id)
+        .where(where).order_by(ProjectMember.user_id).limit(query.limit).offset(query.offset)
     )
-    items = [MemberOut(user_id=m.user_id, email=email, role=m.role,
-                       created_at=aware(m.created_at) or datetime.now(UTC)) for m, email in rows]
-    return Members(items=items)
+    return Page[MemberOut](items=[_member_out(m, email) for m, email in rows], total=total,
+                           limit=query.limit, offset=query.offset)
 
 
-class Members(BaseModel):
-    items: list[MemberOut]
+def _member_out(member: ProjectMember, email: str) -> MemberOut:
+    return MemberOut(user_id=member.user_id, email=email, role=member.role,
+                     created_at=aware(member.created_at) or datetime.now(UTC))
 
 
-async def add_member(call: Call) -> Members:
+async def add_member(call: Call) -> MemberOut:
+    """Grant the project; granting it again is no error and answers the existing grant."""
     project = await get_project(call.session, call.me, call.params["project_id"])
     body: MemberIn = call.body
-    if await call.session.get(User, body.user_id) is None:
+    user = await call.session.get(User, body.user_id)
+    if user is None:
         raise NotFound(f"no user {body.user_id}")
-    if await call.session.get(ProjectMember, (body.user_id, project.id)) is None:
-        call.session.add(ProjectMember(user_id=body.user_id, project_id=project.id, role=body.role))
+    member = await call.session.get(ProjectMember, (body.user_id, project.id))
+    if member is None:
+        member = ProjectMember(user_id=body.user_id, project_id=project.id, role=body.role)
+        call.session.add(member)
         await call.session.flush()
-    return await list_members(call)
+        await call.session.refresh(member)
+    return _member_out(member, user.email)
 
 
 async def remove_member(call: Call) -> None:
@@ -175,9 +184,9 @@ OPERATIONS = [
               body=ProjectUpdate, response=ProjectOut),
     Operation("DELETE", P, remove, "Delete a project and its history", "projects"),
     Operation("GET", P + "/members", list_members, "List a project's members", "projects",
-              response=Members),
+              query=PageQuery, response=Page[MemberOut]),
     Operation("POST", P + "/members", add_member, "Grant a user a project", "projects",
-              body=MemberIn, response=Members, admin=True),
+              body=MemberIn, response=MemberOut, status=201, admin=True),
     Operation("DELETE", P + "/members/{user_id:int}", remove_member, "Revoke a grant",
               "projects", admin=True),
 ]

@@ -3,11 +3,15 @@ invitation, throttling, and the API's refusal of bad tokens."""
 
 from __future__ import annotations
 
+import hashlib
 import time
+from typing import Any
 
 import httpx
 import jwt
+from sqlalchemy import select
 
+from bot.store.models import OneTimeToken, RefreshToken
 from tests.web.api.conftest import PASSWORD, Api
 
 
@@ -158,3 +162,20 @@ def test_disabled_user_loses_access(api: Api) -> None:
     assert api.client(tokens["access_token"]).get("/api/v1/auth/me").status_code == 401
     assert httpx.post(f"{api.base}/api/v1/auth/refresh",
                       json={"refresh_token": tokens["refresh_token"]}).status_code == 401
+
+
+def test_refresh_and_reset_tokens_are_stored_only_hashed(api: Api) -> None:
+    user = api.user()
+    raw = api.login(user.email)["refresh_token"]
+    admin = api.as_user(api.user(admin=True))
+    invitation = admin.post("/api/v1/invitations", json={"email": "x@example.com"}).json()
+
+    async def stored(session: Any) -> list[str]:
+        rows = [*await session.scalars(select(RefreshToken)),
+                *await session.scalars(select(OneTimeToken))]
+        return [str(value) for row in rows for value in vars(row).values()]
+
+    values = api.run(stored)
+    for secret in (raw, invitation["token"]):
+        assert secret not in values
+        assert hashlib.sha256(secret.encode()).hexdigest() in values

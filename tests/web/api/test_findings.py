@@ -1,12 +1,26 @@
 """Findings: filters, triage with who and why, and a false positive staying silent through its
-fingerprint (what the pipeline asks `silenced_fingerprints`)."""
+fingerprint: `bot.store.audits.silenced_fingerprints`, what the review, push and scan jobs
+hand the pipeline, answers with the fingerprints the API dismissed."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from bot.reports.triage import silenced_fingerprints
+from bot.store.audits import silenced_fingerprints
+from bot.store.db import create_engine, session_factory
 from tests.web.api.conftest import Api
+
+
+def _silenced(api: Api, project_id: int) -> frozenset[str]:
+    async def ask() -> frozenset[str]:
+        engine = create_engine(api.settings.database_url)
+        try:
+            return await silenced_fingerprints(session_factory(engine), project_id)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(ask())
 
 
 def test_filters(db_api: Api) -> None:
@@ -61,13 +75,13 @@ def test_false_positive_is_recorded_and_silences_the_fingerprint(api: Api) -> No
     admin = api.as_user(api.user(admin=True))
     assert admin.get(f"/api/v1/findings/{elsewhere.id}").json()["status"] == "open"
 
-    async def ask(session: Any) -> dict[str, str]:
-        return await silenced_fingerprints(session, project.id, ["fp-1", "fp-2", "fp-3"])
-
-    assert api.run(ask) == {"fp-1": "false_positive"}
-    # Re-opened: no longer silent.
-    client.patch(f"/api/v1/findings/{old.id}", json={"status": "open"})
-    assert api.run(ask) == {}
+    assert _silenced(api, project.id) == {"fp-1"}
+    # Ignored silences too; re-opened, no longer silent.
+    client.patch(f"/api/v1/findings/{unrelated.id}", json={"status": "ignored"})
+    assert _silenced(api, project.id) == {"fp-1", "fp-2"}
+    for finding in (old, unrelated):
+        client.patch(f"/api/v1/findings/{finding.id}", json={"status": "open"})
+    assert _silenced(api, project.id) == frozenset()
 
 
 def test_bad_status_is_refused(api: Api) -> None:
