@@ -82,11 +82,17 @@ async def learn_app_slug(settings: Settings, redis: Any) -> str | None:
 
 
 async def on_shutdown(ctx: dict[str, Any]) -> None:
-    await ctx["redis"].zrem(HEARTBEAT_KEY, ctx["worker_name"])
+    # Also runs after a failed on_startup: clean up only what was made, so the real
+    # start-up error is the one reported.
+    name = ctx.get("worker_name")
+    if name is not None:
+        await ctx["redis"].zrem(HEARTBEAT_KEY, name)
     deps: JobDeps | None = ctx.get("deps")
     if deps is not None and deps.llm is not None:
         await deps.llm.aclose()
-    await ctx["engine"].dispose()
+    engine = ctx.get("engine")
+    if engine is not None:
+        await engine.dispose()
 
 
 FUNCTIONS: list[Any] = [

@@ -102,3 +102,16 @@ async def test_start_up_uses_the_learned_slug(
         assert await redis.get(APP_SLUG_KEY) == b"octo-audit"
     finally:
         await on_shutdown(ctx)
+
+
+async def test_shutdown_after_a_failed_start_up_hides_nothing(
+    make_settings: Callable[..., Settings], redis: Redis
+) -> None:
+    """arq runs on_shutdown even when on_startup raised: it must not raise a KeyError of
+    its own over the real start-up error."""
+    from bot.jobs.worker import HEARTBEAT_KEY, on_shutdown
+
+    await redis.zadd(HEARTBEAT_KEY, {"other-worker": 1.0})
+    ctx: dict[str, object] = {"redis": redis, "settings": make_settings()}
+    await on_shutdown(ctx)  # nothing was made yet: nothing to clean up, no error
+    assert await redis.zscore(HEARTBEAT_KEY, "other-worker") == 1.0
