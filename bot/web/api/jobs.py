@@ -16,6 +16,7 @@ from typing import Any
 from arq.connections import ArqRedis
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.exceptions import HTTPException
 
 from bot.errors import RetryLater
 from bot.jobs.contracts import (
@@ -54,7 +55,8 @@ async def enqueue_forge_rerun(
     """Queue a PR review or push scan again; the worker records it as a new task."""
     project = await session.get(Project, task.project_id) if task.project_id else None
     if project is None or project.kind not in ("github", "gitlab") or not project.external_id:
-        raise RetryLater("the task's repository is no longer known", retry_after=3600)
+        # Permanent: asking again later cannot help, so 409 rather than 503 + Retry-After.
+        raise HTTPException(409, "the task's repository is no longer known")
     installation = (
         await session.get(Installation, project.installation_id)
         if project.installation_id else None
@@ -69,7 +71,7 @@ async def enqueue_forge_rerun(
     payload: ReviewPullRequest | ScanPush
     if task.kind == "review":
         if not task.head_sha:
-            raise RetryLater("the task has no head commit to review again", retry_after=3600)
+            raise HTTPException(409, "the task has no head commit to review again")
         payload = ReviewPullRequest(
             repository=repository, number=task.pr_number, head_sha=task.head_sha,
             head_ref=task.head_ref, base_ref=task.base_ref, trigger="api.retry",
@@ -78,7 +80,7 @@ async def enqueue_forge_rerun(
         name: Any = REVIEW_PULL_REQUEST
     else:
         if not (task.base_sha and task.head_sha):
-            raise RetryLater("the task has no commit range to scan again", retry_after=3600)
+            raise HTTPException(409, "the task has no commit range to scan again")
         payload = ScanPush(repository=repository, ref=task.head_ref or project.default_branch,
                            before=task.base_sha, after=task.head_sha, delivery_id=delivery)
         name = SCAN_PUSH

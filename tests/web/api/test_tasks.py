@@ -119,6 +119,17 @@ def test_retry_of_a_pr_review_uses_the_contract_payload(api: Api) -> None:
     assert (payload["number"], payload["head_sha"]) == (7, "c" * 40)
 
 
+def test_retry_that_cannot_work_is_a_conflict_not_try_later(api: Api) -> None:
+    client = api.as_user(api.user(admin=True))
+    no_commit = api.task(api.project(), kind="review", status="failed", pr_number=1)
+    local = api.task(api.project("/srv/repo", kind="local"), kind="push", status="failed",
+                     base_sha="a" * 40, head_sha="b" * 40)
+    for task in (no_commit, local):
+        answer = client.post(f"/api/v1/tasks/{task.id}/retry")
+        assert answer.status_code == 409, answer.text
+        assert "retry-after" not in answer.headers
+
+
 def test_task_list_paginates_with_totals(api: Api) -> None:
     project = api.project()
     for _ in range(5):
