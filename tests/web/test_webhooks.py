@@ -92,6 +92,7 @@ async def test_pull_request_opened_is_queued_once(
             "head_sha": HEAD,
             "head_ref": "changes",
             "base_ref": "master",
+            "base_sha": "f95f852bd8fca8fcc58a9a2d6c842781e32a215e",
             "author": "Codertocat",
             "draft": False,
             "trigger": "pull_request.opened",
