@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from functools import lru_cache
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from redis.asyncio import Redis
@@ -183,12 +183,34 @@ async def register_page(request: Request) -> Response:
 
 
 async def _form(request: Request) -> dict[str, str]:
+    if not _same_origin(request):
+        # Login CSRF: another site's form would log the visitor into an account of its
+        # choosing (the cookie is SameSite=Lax, but a response may still set it).
+        raise HTTPException(403, "this form must be sent from auditbot's own pages")
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "application/x-www-form-urlencoded":
         raise HTTPException(415, "send the form as application/x-www-form-urlencoded")
     raw = await read_limited(request, FORM_LIMIT)
     parsed = parse_qs(raw.decode("utf-8", errors="replace"), keep_blank_values=True)
     return {key: values[0] for key, values in parsed.items()}
+
+
+def _same_origin(request: Request) -> bool:
+    """A browser says where a form comes from (Sec-Fetch-Site, Origin); a client that says
+    nothing is not a browser, and no other site can make it send a form."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    own = {_origin_of(request.app.state.settings.public_url), _origin_of(str(request.base_url))}
+    return origin.rstrip("/").lower() in own
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def page_routes() -> list[BaseRoute]:

@@ -113,6 +113,23 @@ def test_login_page_refuses_open_redirects(api: Api) -> None:
     assert "Wrong e-mail or password" in bad.text
 
 
+def test_forms_from_another_site_are_refused(api: Api) -> None:
+    """Login CSRF: a form on another site must not log the visitor into its account."""
+    user = api.user()
+    form = {"email": user.email, "password": "correct horse battery"}
+    for headers in ({"Origin": "https://evil.example"}, {"Origin": "null"},
+                    {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"}):
+        answer = httpx.post(f"{api.base}/login", data=form, headers=headers)
+        assert answer.status_code == 403, headers
+        assert "set-cookie" not in answer.headers
+    own = httpx.post(f"{api.base}/login", data=form,
+                     headers={"Origin": api.base, "Sec-Fetch-Site": "same-origin"})
+    assert own.status_code == 303 and "set-cookie" in own.headers
+    reset = httpx.post(f"{api.base}/reset-password", data={"token": "x", "password": "p" * 12},
+                       headers={"Origin": "https://evil.example"})
+    assert reset.status_code == 403
+
+
 # Headless Chromium ---------------------------------------------------------------------
 
 
