@@ -161,21 +161,6 @@ async def _run(
     head_sha: str | None,
     config_ref: str,
 ) -> str:
-    try:
-        return await _audit(scan, source, forge, target, head_sha=head_sha, config_ref=config_ref)
-    finally:
-        release_budgets(scan.deps, scan.task_id)
-
-
-async def _audit(
-    scan: ScanContext,
-    source: ChangeSource,
-    forge: Forge | None,
-    target: ChangeTarget,
-    *,
-    head_sha: str | None,
-    config_ref: str,
-) -> str:
     deps = scan.deps
     await audits.start_task(deps.sessions, scan.task_id)
     link = report_url(deps.settings, scan.task_id)
@@ -240,6 +225,8 @@ async def _audit(
             )
         await audits.finish_task(deps.sessions, scan.task_id, status="failed", error=reason[:2000])
         return "failed"
+    finally:
+        release_budgets(deps, scan.task_id)  # the model's part is over either way
     if forge is not None and check_id is not None:
         await forge.update_check(
             check_id,

@@ -99,12 +99,17 @@ async def archive_task(deps: JobDeps, name: str) -> tuple[str, int]:
     return task_id, project_id
 
 
-async def test_archive_scan(deps: JobDeps) -> None:
+def uploaded_archive(deps: JobDeps) -> Path:
     folder = deps.settings.data_dir / "uploads"
     folder.mkdir(parents=True)
     archive = folder / "code.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("repo-main/tool.py", VULNERABLE)
+    return archive
+
+
+async def test_archive_scan(deps: JobDeps) -> None:
+    archive = uploaded_archive(deps)
     task_id, project_id = await archive_task(deps, "code.zip")
     payload = ScanArchive(task_id=task_id, project_id=project_id, archive_path=str(archive))
     assert await scan_archive(ctx_of(deps, "scan_archive:1"), payload.model_dump()) == "succeeded"
@@ -158,11 +163,7 @@ async def test_a_task_budget_override_is_forgotten_when_the_task_ends(deps: JobD
 
     from tests.llm.helpers import KEYS, base_url, make_fake, make_service, serving
 
-    folder = deps.settings.data_dir / "uploads"
-    folder.mkdir(parents=True)
-    archive = folder / "code.zip"
-    with zipfile.ZipFile(archive, "w") as zf:
-        zf.writestr("repo-main/tool.py", VULNERABLE)
+    archive = uploaded_archive(deps)
     task_id, project_id = await archive_task(deps, "code.zip")
     async with deps.sessions() as session, session.begin():
         project = await session.get(Project, project_id)
