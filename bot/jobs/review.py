@@ -205,12 +205,18 @@ class ReviewRun:
         return check_id
 
     async def _config(self, forge: Forge) -> tuple[RepoConfig, list[str]]:
-        # The PR's base commit (else its base branch), never the PR head: the PR author
-        # must not choose the rules.
-        ref = self.job.base_sha or self.job.base_ref or self.job.repository.default_branch
-        ref = ref or "HEAD"
-        text = await forge.read_repo_config(ref)
+        text = await forge.read_repo_config(await self._config_ref(forge))
         return load_repo_config(text, allowed_models=self.deps.settings.allowed_models)
+
+    async def _config_ref(self, forge: Forge) -> str:
+        """The PR's base commit, never its head: the PR author must not choose the rules."""
+        if self.job.base_sha:
+            return self.job.base_sha  # GitHub's payload names it
+        # GitLab's merge request hook does not: the latest MR version's base does.
+        version_refs = getattr(forge, "version_refs", None)
+        if version_refs is not None and self.job.number is not None:
+            return str((await version_refs(self.job.number)).base_sha)
+        return self.job.base_ref or self.job.repository.default_branch or "HEAD"
 
     def _skip_reason(self, config: RepoConfig) -> str | None:
         if not config.enabled:

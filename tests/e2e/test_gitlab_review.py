@@ -179,6 +179,31 @@ def test_partial_audit_without_blocking_findings_is_a_success_that_says_so(
     assert len(stack.summaries(pid, iid)) == 1
 
 
+def test_config_is_read_at_the_merge_base_not_the_target_tip(
+    stack: GitLabStack, tmp_path: Path
+) -> None:
+    """GitLab's hook names no base SHA: the latest MR version's base decides the rules, not
+    the target branch's tip (which moved on) nor the MR's head."""
+    payload = open_payload("")
+    pid, iid = stack.project(payload), payload["object_attributes"]["iid"]
+    target = payload["object_attributes"]["target_branch"]
+    repo = merge_request_repo(tmp_path / "src", HEAD)
+    base, _, head = stack.push_mr_version(pid, iid, repo, base="main~1", start="main",
+                                          head="feature")
+    project = stack.gitlab.projects[pid]
+    lenient = b"review:\n  fail_on: critical\n"
+    project.trees[base] = {".auditbot.yml": lenient}
+    project.trees[target] = {".auditbot.yml": b"review:\n  fail_on: low\n"}
+    project.trees[head][".auditbot.yml"] = b"enabled: false\n"
+    worker = stack.worker()
+    assert stack.deliver("Merge Request Hook", open_payload(head)).status_code == 202
+    wait_for(lambda: bool(stack.concluded(head)), timeout=40, what="the status", logs=[worker])
+
+    [status] = stack.statuses(head)
+    assert status["status"] == "success", status  # the high shell finding is under critical
+    assert any(p["new_line"] == SHELL_LINE for p in positions(stack, pid, iid))
+
+
 def test_update_with_new_commits_posts_only_new_findings(
     stack: GitLabStack, tmp_path: Path
 ) -> None:
