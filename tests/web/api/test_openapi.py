@@ -7,21 +7,12 @@ from typing import Any
 
 import httpx
 import pytest
-import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import (
-    content_type_conformance,
-    not_a_server_error,
-    response_schema_conformance,
-    status_code_conformance,
-)
 from starlette.routing import Route
 
 from bot.web.api import api_routes, openapi_document
 from tests.web.api.conftest import Api
-
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance]
+from tests.web.api.schema import CHECKS, schema
 
 
 @pytest.fixture
@@ -41,12 +32,6 @@ def seeded(api: Api) -> dict[str, Any]:
     }}
 
 
-# ZIP uploads are raw bytes, like application/octet-stream.
-schemathesis.serializer.alias("application/zip", "application/octet-stream")
-
-# The document is generated from the route declarations, so no server is needed to load it;
-# the tests below check that the served document is the same one.
-schema = schemathesis.openapi.from_dict(openapi_document())
 
 
 @schema.parametrize()

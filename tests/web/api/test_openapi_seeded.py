@@ -16,23 +16,12 @@ from typing import Any
 
 import httpx
 import pytest
-import schemathesis
-from schemathesis.checks import (
-    content_type_conformance,
-    not_a_server_error,
-    response_schema_conformance,
-    status_code_conformance,
-)
 
-from bot.web.api import OPERATIONS, openapi_document
+from bot.web.api import OPERATIONS
 from bot.web.api.spec import Operation
 from bot.web.auth_tokens import RESET_TTL, issue_one_time_token
 from tests.web.api.conftest import PASSWORD, Api
-
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance]
-schemathesis.serializer.alias("application/zip", "application/octet-stream")
-schema = schemathesis.openapi.from_dict(openapi_document())
+from tests.web.api.schema import CHECKS, schema
 
 # What only an administrator may do on a project a member was granted.
 ADMIN_ON_GRANTED = {("PATCH", "/api/v1/projects/{project_id}"),
