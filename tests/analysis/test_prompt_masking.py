@@ -10,24 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from bot.analysis.llm_review import LLMReviewer
-from bot.analysis.pipeline import ReviewOutcome, ReviewPipeline, ReviewRequest
 from bot.analysis.render import SummaryFacts, comment_body, summary_body
 from bot.analysis.secrets import mask_secrets
 from bot.config import Settings
 from bot.diff.chunking import build_chunks
 from bot.diff.parse import parse_unified_diff
-from bot.forges.base import ChangeTarget
-from bot.forges.local import LocalGitSource
 from bot.jobs.local import report_from_outcome
-from bot.llm.service import build_llm_service
 from bot.reports.render import FORMATS, render
+from tests.analysis.test_llm_review import KEY, llm_env, review
 from tests.analysis.test_masking import KEY_BODY, PLANTED, _python_source
 from tests.fakes.fake_openai import FakeOpenAI, OpenAIExpect
 from tests.support.gitrepo import commit, make_repo
 from tests.support.servers import serve_in_thread
 
-LLM_KEY = "sk-test-" + "0123456789abcdef0123456789abcdef"
 # Unquoted values: only the config-file check finds them, and it needs to know the file.
 CONFIG_VALUES = {
     "env": "Hq4!mLz9wX" + "7q",
@@ -56,23 +51,10 @@ def _planted() -> list[str]:
 @pytest.fixture
 def fake_llm() -> Iterator[tuple[FakeOpenAI, str]]:
     fake = FakeOpenAI(
-        OpenAIExpect(path="/v1/chat/completions", key=LLM_KEY, model="review-model"), findings=[]
+        OpenAIExpect(path="/v1/chat/completions", key=KEY, model="review-model"), findings=[]
     )
     with serve_in_thread(fake.app) as base:
         yield fake, base
-
-
-async def _review(settings: Settings, repo: Path) -> ReviewOutcome:
-    service = build_llm_service(settings, None)
-    assert service is not None
-    source = LocalGitSource(repo)
-    try:
-        return await ReviewPipeline(source, llm=LLMReviewer(service, concurrency=2)).run(
-            ReviewRequest(target=ChangeTarget(base="HEAD~1", head="HEAD"))
-        )
-    finally:
-        await service.aclose()
-        await source.close()
 
 
 async def test_no_planted_secret_leaves_a_review(
@@ -86,11 +68,7 @@ async def test_no_planted_secret_leaves_a_review(
     fake, base = fake_llm
     repo = make_repo(tmp_path / "r", {"README.md": "shop\n"})
     commit(repo, _files(), "settings")
-    settings = make_settings(
-        LLM_PROVIDER="openai_compatible", LLM_BASE_URL=f"{base}/v1", LLM_MODEL="review-model",
-        LLM_API_KEY=LLM_KEY, LLM_TIMEOUT_S="2", LLM_MAX_RETRIES="1",
-    )
-    outcome = await _review(settings, repo)
+    outcome = await review(make_settings(**llm_env(base)), repo)
 
     prompts = "\n".join(str(request) for request in fake.requests)
     for path in _files():
