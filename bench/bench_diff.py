@@ -10,6 +10,7 @@ memory per stage and in total. Goal on the project's machine: under 2 s and unde
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import time
 from collections.abc import Callable
@@ -18,7 +19,8 @@ from typing import TypeVar
 from bot.diff.chunking import build_chunks
 from bot.diff.filters import FileFilter
 from bot.diff.parse import FileDiff, parse_patch
-from bot.diff.tokens import get_encoding
+from bot.diff.scopes import ScopeIndex
+from bot.diff.tokens import count_many, get_encoding
 
 T = TypeVar("T")
 
@@ -117,6 +119,9 @@ def main() -> None:
     ap.add_argument("--model", default="gpt-4o")
     ap.add_argument("--functions", type=int, default=20, help="functions per file (size)")
     ap.add_argument("--no-scopes", action="store_true", help="skip tree-sitter")
+    ap.add_argument(
+        "--no-floor", action="store_true", help="skip the lower-bound measurement at the end"
+    )
     args = ap.parse_args()
 
     patches: dict[str, str] = {}
@@ -173,6 +178,38 @@ def main() -> None:
         f"{sum(len(c.hunks) for c in chunks)}"
     )
     print(f"peak RSS: {peak:.0f} MB (after building the inputs: {base_rss:.0f} MB)")
+    if not args.no_floor:
+        print_floor(contents, [c.text for c in chunks], args.model, parse_cpu=rows[1][2])
+
+
+def print_floor(
+    contents: dict[str, str], chunk_texts: list[str], model: str, *, parse_cpu: float
+) -> None:
+    """CPU time of the work no schedule can skip, and the wall time it implies.
+
+    tree-sitter's parse of every head file (the enclosing scopes need the whole tree),
+    the token counts of the chunk texts and the diff parsing are each measured alone.
+    Spread perfectly over every core, their sum divided by the cores is a lower bound
+    of the wall time of the stages above (which also render, filter and pack).
+    """
+    cores = os.cpu_count() or 1
+    c0 = time.process_time()
+    for path, text in contents.items():
+        ScopeIndex.build(path, text)  # each tree dropped at once, as build_chunks does
+    parse_ts = time.process_time() - c0
+    c0 = time.process_time()
+    count_many(chunk_texts, model)
+    counting = time.process_time() - c0
+    size = sum(len(t.encode("utf-8")) for t in contents.values()) / 1e6
+    floor = (parse_ts + counting + parse_cpu) / cores
+    print("lower bound (each part measured alone, CPU s):")
+    print(
+        f"  tree-sitter parse of {size:.1f} MB of head content  {parse_ts:6.2f}"
+        f"  ({size / parse_ts:.1f} MB/s)"
+    )
+    print(f"  token counts of the chunk texts                 {counting:6.2f}")
+    print(f"  diff parsing (the parse stage above)            {parse_cpu:6.2f}")
+    print(f"  => at least {floor:.2f} s wall on {cores} cores with tree-sitter context")
 
 
 if __name__ == "__main__":
