@@ -3,6 +3,7 @@ mail, follows it, and logs in with the new password; tokens work once and expire
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -11,6 +12,7 @@ from email import message_from_bytes
 from email.message import Message
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
@@ -160,3 +162,32 @@ def test_reset_mails_are_limited_per_address(api_factory: Callable[..., Any],
         inbox.wait(3)
         time.sleep(0.5)
         assert len(inbox.messages) == 3
+
+
+@pytest.mark.postgres
+def test_reset_answers_before_the_account_is_looked_up(
+    api_factory: Callable[..., Any], smtp: tuple[str, Inbox], postgres_url: str
+) -> None:
+    """The answer must not wait on the lookup, or its timing would tell which addresses
+    have accounts. With the users table locked by another connection, the lookup blocks:
+    the 202 still comes at once, and the mail follows when the lock goes."""
+    url, inbox = smtp
+    with api_factory(SMTP_URL=url, DATABASE_URL=postgres_url) as api:
+        user = api.user("erin@example.com")
+        dsn = postgres_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+        async def ask_while_locked() -> int:
+            locker = await asyncpg.connect(dsn)
+            try:
+                async with locker.transaction():
+                    await locker.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+                    async with httpx.AsyncClient(timeout=5) as client:
+                        answer = await client.post(f"{api.base}/api/v1/auth/password-reset",
+                                                   json={"email": user.email})
+                    assert inbox.messages == []  # the lookup is still waiting
+                    return answer.status_code
+            finally:
+                await locker.close()
+
+        assert asyncio.run(ask_while_locked()) == 202
+        assert [m["To"] for m in inbox.wait(1)] == ["erin@example.com"]
