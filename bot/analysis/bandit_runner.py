@@ -16,6 +16,7 @@ from typing import Any
 from bandit.core import config as bandit_config
 from bandit.core import manager as bandit_manager
 
+from bot.analysis.bandit_wording import title_and_message
 from bot.analysis.findings import Category, Finding, Severity
 from bot.analysis.secrets import mask_secrets
 
@@ -47,14 +48,14 @@ def _to_finding(path: str, issue: Any, source_lines: list[str]) -> Finding:
     start, end = min(line_range), max(line_range)
     quote, _ = mask_secrets("\n".join(source_lines[start - 1 : end]), path=path)
     cwe = getattr(getattr(issue, "cwe", None), "id", 0)
-    message = _message(issue)
+    title, message = title_and_message(str(issue.test_id), _message(issue))
     return Finding(
         path=path,
         start_line=start,
         end_line=end,
         severity=_SEVERITY.get(str(issue.severity), Severity.INFO),
         category=Category.SECURITY,
-        title=f"{issue.test_id}: {message.split('. ')[0].rstrip('.')}"[:200],
+        title=title,
         message=message,
         cwe=f"CWE-{cwe}" if cwe else None,
         confidence=_CONFIDENCE.get(str(issue.confidence), 0.5),

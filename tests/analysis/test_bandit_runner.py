@@ -7,6 +7,7 @@ import logging
 import pytest
 
 from bot.analysis.bandit_runner import bandit_findings, run_bandit
+from bot.analysis.bandit_wording import WORDING, title_and_message
 from bot.analysis.findings import Category, Severity
 
 SHELL = "import subprocess\n\n\ndef run(cmd):\n    return subprocess.call(cmd, shell=True)\n"
@@ -59,3 +60,34 @@ def test_hardcoded_password_text_never_repeats_the_value() -> None:
     assert any(f.rule_id == "bandit/B105" for f in findings)
     for finding in findings:
         assert value not in finding.model_dump_json()
+
+
+def test_comment_wording_is_a_title_and_a_fix_not_bandits_log_line() -> None:
+    finding = next(f for f in bandit_findings("tools/run.py", SHELL) if f.rule_id == "bandit/B602")
+    assert finding.title == "Shell command run with shell=True"
+    assert finding.message.startswith("Subprocess call with shell=True. Fix: Pass a list")
+    assert "security issue" not in finding.message
+    assert finding.message.endswith("(Bandit B602)")
+
+
+def test_every_check_of_the_installed_bandit_has_its_wording() -> None:
+    """A newer Bandit with a new check fails here, so its comments get a title and a fix."""
+    from bandit.core.extension_loader import MANAGER
+
+    checks = set(MANAGER.plugins_by_id) | set(MANAGER.blacklist_by_id)
+    assert len(checks) > 60
+    assert sorted(checks - set(WORDING)) == []
+
+
+def test_an_unknown_check_keeps_its_own_text_without_the_log_phrasing() -> None:
+    assert title_and_message("B999", "foo call identified, security issue.") == (
+        "Foo call",
+        "Foo call. (Bandit B999)",
+    )
+    assert title_and_message("B998", "") == ("Bandit B998", "(Bandit B998)")
+    title, message = title_and_message("B301", "Pickle is unsafe.")
+    assert (title, message) == (
+        "Unpickling data",
+        "Pickle is unsafe. Fix: Unpickle only data this program wrote and signed; exchange data"
+        " as JSON. (Bandit B301)",
+    )
