@@ -19,6 +19,7 @@ from bot.mail import send_mail
 from bot.store.models import User
 from bot.web import auth_throttle
 from bot.web.api.access import visible_project_ids
+from bot.web.api.paging import page_rows
 from bot.web.api.schemas import Accepted, Page, PageQuery, Text, UserOut, aware
 from bot.web.api.spec import Call, Operation
 from bot.web.auth import (
@@ -266,11 +267,8 @@ async def confirm_reset(call: Call) -> None:
 
 async def list_users(call: Call) -> Page[UserOut]:
     query: PageQuery = call.query
-    total = await call.session.scalar(select(func.count()).select_from(User)) or 0
-    rows = await call.session.scalars(
-        select(User).order_by(User.id).limit(query.limit).offset(query.offset)
-    )
-    items = [await user_out(call, user) for user in rows]
+    rows, total = await page_rows(call.session, select(User).order_by(User.id), query)
+    items = [await user_out(call, user) for user, in rows]
     return Page[UserOut](items=items, total=total, limit=query.limit, offset=query.offset)
 
 

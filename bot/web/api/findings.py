@@ -10,11 +10,12 @@ import logging
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from bot.analysis.findings import Category, FindingStatus, Severity
 from bot.store.models import FindingRecord
 from bot.web.api.access import get_finding, visible, visible_project_ids
+from bot.web.api.paging import like_escaped, page_rows
 from bot.web.api.schemas import Page, PageQuery, Text, aware
 from bot.web.api.spec import Call, Operation
 
@@ -101,17 +102,12 @@ async def list_findings(call: Call) -> Page[FindingOut]:
         where.append(FindingRecord.status == query.status.value)
     if query.path is not None:
         if query.path.endswith("/"):
-            escaped = query.path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            where.append(FindingRecord.path.like(f"{escaped}%", escape="\\"))
+            where.append(FindingRecord.path.like(f"{like_escaped(query.path)}%", escape="\\"))
         else:
             where.append(FindingRecord.path == query.path)
-    total = await call.session.scalar(select(func.count(FindingRecord.id)).where(*where)) or 0
-    rows = await call.session.scalars(
-        select(FindingRecord).where(*where)
-        .order_by(FindingRecord.created_at.desc(), FindingRecord.id.desc())
-        .limit(query.limit).offset(query.offset)
-    )
-    return Page[FindingOut](items=[finding_out(r) for r in rows], total=total,
+    rows, total = await page_rows(call.session, select(FindingRecord).where(*where).order_by(
+        FindingRecord.created_at.desc(), FindingRecord.id.desc()), query)
+    return Page[FindingOut](items=[finding_out(r) for r, in rows], total=total,
                             limit=query.limit, offset=query.offset)
 
 

@@ -7,12 +7,13 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from starlette.exceptions import HTTPException
 
 from bot.errors import NotFound
 from bot.store.models import Project, ProjectMember, User
 from bot.web.api.access import get_project, visible, visible_project_ids
+from bot.web.api.paging import like_escaped, page_rows
 from bot.web.api.schemas import Page, PageQuery, Text, aware
 from bot.web.api.spec import Call, Operation
 
@@ -82,14 +83,11 @@ async def list_projects(call: Call) -> Page[ProjectOut]:
     if query.kind:
         where.append(Project.kind == query.kind)
     if query.q:
-        escaped = query.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        where.append(Project.full_name.ilike(f"%{escaped}%", escape="\\"))
-    total = await call.session.scalar(select(func.count(Project.id)).where(*where)) or 0
-    rows = await call.session.scalars(
-        select(Project).where(*where).order_by(Project.full_name, Project.id)
-        .limit(query.limit).offset(query.offset)
+        where.append(Project.full_name.ilike(f"%{like_escaped(query.q)}%", escape="\\"))
+    rows, total = await page_rows(
+        call.session, select(Project).where(*where).order_by(Project.full_name, Project.id), query
     )
-    return Page[ProjectOut](items=[project_out(p) for p in rows], total=total,
+    return Page[ProjectOut](items=[project_out(p) for p, in rows], total=total,
                             limit=query.limit, offset=query.offset)
 
 
@@ -133,13 +131,10 @@ async def remove(call: Call) -> None:
 async def list_members(call: Call) -> Page[MemberOut]:
     project = await get_project(call.session, call.me, call.params["project_id"])
     query: PageQuery = call.query
-    where = ProjectMember.project_id == project.id
-    total = await call.session.scalar(select(func.count()).select_from(ProjectMember)
-                                      .where(where)) or 0
-    rows = await call.session.execute(
-        select(ProjectMember, User.email).join(User, User.id == ProjectMember.user_id)
-        .where(where).order_by(ProjectMember.user_id).limit(query.limit).offset(query.offset)
-    )
+    rows, total = await page_rows(call.session, select(ProjectMember, User.email)
+                                  .join(User, User.id == ProjectMember.user_id)
+                                  .where(ProjectMember.project_id == project.id)
+                                  .order_by(ProjectMember.user_id), query)
     return Page[MemberOut](items=[_member_out(m, email) for m, email in rows], total=total,
                            limit=query.limit, offset=query.offset)
 

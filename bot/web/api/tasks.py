@@ -11,13 +11,14 @@ from typing import Any, Literal
 
 from arq.constants import abort_jobs_ss
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import select
 from starlette.exceptions import HTTPException
 
 from bot.jobs.contracts import SCAN_ARCHIVE, SCAN_REPOSITORY, ScanArchive, ScanRepository
 from bot.store.models import AuditTask, Project
 from bot.web.api.access import get_project, get_task, visible, visible_project_ids
 from bot.web.api.jobs import enqueue_forge_rerun, enqueue_scan
+from bot.web.api.paging import page_rows
 from bot.web.api.schemas import Page, PageQuery, Text, aware
 from bot.web.api.spec import Call, Operation
 
@@ -96,12 +97,9 @@ async def list_tasks(call: Call) -> Page[TaskOut]:
         value = getattr(query, name)
         if value is not None:
             where.append(getattr(AuditTask, name) == value)
-    total = await call.session.scalar(select(func.count(AuditTask.id)).where(*where)) or 0
-    rows = await call.session.scalars(
-        select(AuditTask).where(*where).order_by(AuditTask.created_at.desc(), AuditTask.id)
-        .limit(query.limit).offset(query.offset)
-    )
-    return Page[TaskOut](items=[task_out(t) for t in rows], total=total,
+    rows, total = await page_rows(call.session, select(AuditTask).where(*where).order_by(
+        AuditTask.created_at.desc(), AuditTask.id), query)
+    return Page[TaskOut](items=[task_out(t) for t, in rows], total=total,
                          limit=query.limit, offset=query.offset)
 
 
