@@ -329,14 +329,8 @@ def _scan(path: str, text: str) -> list[_Hit]:
 
 
 def _index_of(starts: list[int], offset: int) -> int:
-    low, high = 0, len(starts) - 1
-    while low < high:
-        middle = (low + high + 1) // 2
-        if starts[middle] <= offset:
-            low = middle
-        else:
-            high = middle - 1
-    return low
+    """The 0-based line holding ``offset``, given each line's starting offset."""
+    return max(bisect.bisect_right(starts, offset) - 1, 0)
 
 
 def _preview(hit: _Hit) -> str:

@@ -12,6 +12,7 @@ head only matters in a ``pull_request_target`` workflow.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import fnmatch
 import logging
@@ -212,14 +213,8 @@ def _rule_applies(rule: Rule, path: str, content: str) -> bool:
 
 
 def _line_of(starts: list[int], offset: int) -> int:
-    low, high = 0, len(starts) - 1
-    while low < high:
-        middle = (low + high + 1) // 2
-        if starts[middle] <= offset:
-            low = middle
-        else:
-            high = middle - 1
-    return low + 1
+    """The 1-based line holding ``offset``, given each line's starting offset."""
+    return max(bisect.bisect_right(starts, offset), 1)
 
 
 def _rule_hits(rule: Rule, language: Language, content: str,
