@@ -3,8 +3,9 @@
 The rule: two findings are the same problem when they are on the same path and side, their
 line ranges overlap, and either their CWEs belong to a common family (CWE-259 and CWE-798 are
 both "hard-coded credentials"), or at least one has no CWE and both have the same category.
-Same-problem findings (transitively) become one: the primary is the worst (severity, then
-confidence, then an LLM's message over a rule's canned one, then the longer message); it keeps
+Same-problem findings (transitively) become one: the primary is the worst (severity), then the
+best written for the reader (a model's message about this very code, then our own rules' texts,
+then Bandit's generic ones), then the most confident, then the longer message; it keeps
 its lines, message and title, takes the highest confidence, the first CWE, rule id and quote
 any member has, and a source naming every member ("static:python/eval+llm:openai/gpt-4o").
 The output is sorted, so the same findings in any order give the same list.
@@ -89,10 +90,17 @@ def _same_problem(a: Finding, b: Finding) -> bool:
     return a.category == b.category
 
 
-def _primary_key(finding: Finding) -> tuple[int, float, int, int, str]:
-    from_model = 1 if finding.source.startswith("llm:") else 0
-    return (finding.severity.rank, finding.confidence, from_model, len(finding.message),
-            finding.source)
+def _primary_key(finding: Finding) -> tuple[int, int, float, int, str]:
+    # The merged finding takes the highest confidence of its members anyway: confidence
+    # only picks whose words the reader sees, and a text written for this code reads best.
+    return (finding.severity.rank, _author_rank(finding.source), finding.confidence,
+            len(finding.message), finding.source)
+
+
+def _author_rank(source: str) -> int:
+    if source.startswith("llm:"):
+        return 2
+    return 0 if source.startswith("static:bandit/") else 1
 
 
 def _order_key(finding: Finding) -> tuple[str, str, int, int, int, str, str, str]:

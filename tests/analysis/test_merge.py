@@ -111,3 +111,19 @@ def test_fingerprint_accepts_the_whole_file_or_just_the_findings_lines() -> None
     whole = ["import db", "", "def get(user_id):", '    db.execute(f"SELECT {user_id}")', ""]
     finding = make(start_line=3, end_line=4)
     assert fingerprint(finding, whole) == fingerprint(finding, whole[2:4])
+
+
+def test_the_words_shown_are_the_best_written_not_the_most_confident() -> None:
+    """Same severity: a model's message about this code beats our rule's text, which beats
+    Bandit's generic one, whatever their confidences; the merged confidence is the highest."""
+    bandit = make(source="static:bandit/B608", rule_id="bandit/B608", confidence=0.9,
+                  title="SQL built from strings")
+    rule = make(confidence=0.6)
+    model = make(source="llm:openai/gpt-4o", rule_id=None, confidence=0.5,
+                 title="user_id pasted into the query", message="Use a bound parameter.")
+    merged = merge_findings([bandit, rule])
+    assert [(f.title, f.confidence) for f in merged] == [("SQL injection", 0.9)]
+    merged = merge_findings([bandit, rule, model])
+    assert [(f.title, f.confidence) for f in merged] == [("user_id pasted into the query", 0.9)]
+    worse = make(source="static:bandit/B608", severity=Severity.CRITICAL, title="Bandit's")
+    assert [f.title for f in merge_findings([rule, model, worse])] == ["Bandit's"]
