@@ -422,7 +422,7 @@ def secret_findings(path: str, text: str, lines: Collection[int] | None = None) 
                 category=Category.SECURITY,
                 title=f"{match.title} committed in the code",
                 message=(
-                    f"A {match.title.lower()} ({match.preview}) is written into the source. "
+                    f"{match.title} ({match.preview}) is written into the source. "
                     "Anyone who can read the repository or its history can use it. "
                     + CREDENTIAL_FIX
                 ),

@@ -70,6 +70,8 @@ def test_findings_are_critical_and_masked(caplog: pytest.LogCaptureFixture) -> N
     assert finding.cwe == "CWE-798"
     assert finding.source == "static:secret/openai-api-key"
     assert (finding.start_line, finding.end_line) == (2, 2)
+    # The title's own capitals (no "a openai ... api key").
+    assert finding.message.startswith("OpenAI or OpenAI-compatible API key (sk-p")
     dumped = finding.model_dump_json()
     assert secret not in dumped
     assert secret[8:20] not in dumped
