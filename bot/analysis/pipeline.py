@@ -179,8 +179,11 @@ class ReviewPipeline:
             if reason is not None:
                 skipped.append((changed.path, reason))
                 continue
+            # The adapters already rebuilt every patch the forge left out: an empty one
+            # with no changed lines is a file with nothing to show (an empty new file).
             diff = parse_patch(
-                changed.path, changed.patch, old_path=changed.old_path, status=changed.status
+                changed.path, changed.patch, old_path=changed.old_path, status=changed.status,
+                changes=changed.additions + changed.deletions,
             )
             if diff.no_patch_reason or diff.binary:
                 skipped.append((changed.path, diff.no_patch_reason or "binary file"))

@@ -61,6 +61,9 @@ class Rule:
     file_excludes: tuple[re.Pattern[str], ...] = ()
     globs: tuple[str, ...] = ()
     multiline: bool = False
+    # Only matches that start in code count: not inside a string literal or a trailing
+    # comment on that line (a message that says "never pass verify=False" is no finding).
+    in_code: bool = False
     positive: tuple[Example, ...] = ()
     negative: tuple[Example, ...] = ()
     # All patterns as one alternation, so a line costs one search; None when a pattern uses
@@ -138,6 +141,7 @@ def _rule(data: dict[str, Any], language: str, where: str, macros: dict[str, str
         file_excludes=_compile(data.get("file_excludes"), where, re.M),
         globs=tuple(data.get("globs", ())),
         multiline=bool(data.get("multiline", False)),
+        in_code=bool(data.get("in_code", False)),
         positive=_examples(examples.get("positive")),
         negative=_examples(examples.get("negative")),
     )
@@ -235,15 +239,44 @@ def _rule_hits(rule: Rule, language: Language, content: str,
     # then the better reading anyway (eval( with a literal on the next line).
     if not any(p.search(content) for p in rule.prefilter):
         return hits
+    trailing_comments = tuple(m for m in language.comments if m != "*")  # * is multiplication
     for number, line in enumerate(source_lines, start=1):
         if not any(p.search(line) for p in patterns):
             continue
         stripped = line.lstrip()
         if language.comments and stripped.startswith(language.comments):
             continue
+        if rule.in_code and not any(_in_code(line, m.start(), trailing_comments)
+                                    for p in patterns for m in p.finditer(line)):
+            continue
         if not any(p.search(line) for p in rule.exclude):
             hits.append((number, number))
     return hits
+
+
+_QUOTES = frozenset("'\"`")
+
+
+def _in_code(line: str, offset: int, comment_markers: tuple[str, ...]) -> bool:
+    """Whether ``offset`` in ``line`` is code, as far as the line alone shows: outside string
+    literals (', " and ` with backslash escapes; a triple quote reads as three) and before
+    a comment. A line inside a multi-line string looks like code here."""
+    quote: str | None = None
+    index = 0
+    while index < offset:
+        char = line[index]
+        if quote is not None:
+            if char == "\\":
+                index += 2
+                continue
+            if char == quote:
+                quote = None
+        elif char in _QUOTES:
+            quote = char
+        elif comment_markers and line.startswith(comment_markers, index):
+            return False
+        index += 1
+    return quote is None
 
 
 def rule_findings(path: str, content: str, lines: Collection[int] | None = None) -> list[Finding]:

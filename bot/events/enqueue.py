@@ -75,7 +75,8 @@ class DeliveryQueue:
     ) -> None:
         self._redis = redis
         self._deadline_s = deadline_s
-        self._sha = hashlib.sha1(_SCRIPT.encode()).hexdigest()  # noqa: S324 - Redis's script id
+        # Redis names a script by its SHA-1; nothing here relies on SHA-1 being strong.
+        self._sha = hashlib.sha1(_SCRIPT.encode(), usedforsecurity=False).hexdigest()
         self._ttl_s = ttl_s
         self._queue = queue_name
         self._pending: list[_Call] = []
