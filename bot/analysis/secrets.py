@@ -118,8 +118,8 @@ _CONFIG_FILES = re.compile(
 _KEYWORD_HINT = re.compile(r"(?i)key|pass|pwd|secret|token|credential|contrase")
 _PLACEHOLDER = re.compile(
     r"(?i)example|placeholder|changeme|change[_-]me|your[_-]|xxxx|\*\*\*|dummy|redacted|"
-    r"sample|<|>|\{\{|\$\(|%s|%\(|_here\b|^(?:password|passwd|secret|none|null|nil|true|false|"
-    r"test|admin|root|token|string|undefined|required|optional)$"
+    r"sample|<|>|\{\{|\$\(|%s|%\(|_here\b|^(?:password|passwd|pass|pwd|secret|none|null|nil|true|"
+    r"false|test|admin|root|user|guest|foo|bar|baz|token|string|undefined|required|optional)$"
 )
 # Environment variable names (DB_PASSWORD) and dotted or dashed names without digits
 # (app.secret.name, db-password) are references to secrets, not secrets.
