@@ -5,10 +5,11 @@ Rules are data: ``rules/<language>.yml`` gives a language's file globs, comment 
 regex ``macros`` (written ``<<NAME>>`` inside patterns) and a list of rules (id, patterns,
 severity, category, CWE, message, fix, examples). A rule matches a line when one of its
 ``patterns`` matches and none of its ``exclude`` patterns does; rules with ``multiline: true``
-match across lines; rules with ``in_code: true`` only count a match that starts outside string
-literals and trailing comments (a message quoting ``eval()`` is no finding). ``file_requires`` / ``file_excludes`` (on the language or the rule) are
-searched in the whole file and gate the rule, e.g. a workflow step that checks out the PR's
-head only matters in a ``pull_request_target`` workflow.
+match across lines; rules with ``in_code: true`` only count a match that starts outside
+string literals and trailing comments (a message quoting ``eval()`` is no finding).
+``file_requires`` / ``file_excludes`` (on the language or the rule) are searched in the whole
+file and gate the rule, e.g. a workflow step that checks out the PR's head only matters in a
+``pull_request_target`` workflow.
 """
 
 from __future__ import annotations
