@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import itertools
+import zipfile
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -174,3 +176,13 @@ def api_factory(
 
 def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+
+
+def small_zip() -> bytes:
+    """The same bytes on every call: writestr with a bare name stamps the current time (to
+    two seconds), so two calls straddling a tick used to differ and fail the comparison."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        entry = zipfile.ZipInfo("app.py", date_time=(2026, 1, 1, 0, 0, 0))
+        archive.writestr(entry, "import os\nos.system(input())\n")
+    return buffer.getvalue()

@@ -9,8 +9,6 @@ too: a member is refused the administrators' operations and sees another project
 
 from __future__ import annotations
 
-import io
-import zipfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +18,7 @@ import pytest
 from bot.web.api import OPERATIONS
 from bot.web.api.spec import Operation
 from bot.web.auth_tokens import RESET_TTL, issue_one_time_token
-from tests.web.api.conftest import PASSWORD, Api
+from tests.web.api.conftest import PASSWORD, Api, small_zip
 from tests.web.api.schema import CHECKS, schema
 
 # What only an administrator may do on a project a member was granted.
@@ -33,13 +31,6 @@ LAST = [("DELETE", "/api/v1/projects/{project_id}/members/{user_id}"),
 
 def _path(op: Operation) -> str:
     return op.path.replace(":int", "")
-
-
-def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", "import os\nos.system(input())\n")
-    return buffer.getvalue()
 
 
 @dataclass
@@ -123,7 +114,7 @@ def _request(world: World, op: Operation) -> dict[str, Any]:
         request["body"] = bodies[(op.method, path)]
         request["media_type"] = "application/json"
     elif op.request_content is not None:
-        request["body"] = _zip()
+        request["body"] = small_zip()
         request["media_type"] = "application/zip"
     return request
 

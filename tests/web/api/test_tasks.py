@@ -3,15 +3,13 @@ queue with the documented payloads, and a cancel reaches arq's abort set."""
 
 from __future__ import annotations
 
-import io
 import pickle
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import redis
 
-from tests.web.api.conftest import Api
+from tests.web.api.conftest import Api, small_zip
 
 
 def _job(api: Api, job_id: str) -> dict[str, Any]:
@@ -23,13 +21,6 @@ def _job(api: Api, job_id: str) -> dict[str, Any]:
         return pickle.loads(raw)
     finally:
         client.close()
-
-
-def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", "import os\nos.system(input())\n")
-    return buffer.getvalue()
 
 
 def test_scan_enqueues_scan_repository(api: Api) -> None:
@@ -52,21 +43,21 @@ def test_scan_enqueues_scan_repository(api: Api) -> None:
 def test_upload_zip_enqueues_scan_archive(api: Api) -> None:
     project = api.project("uploads", kind="archive")
     client = api.as_user(api.user(admin=True))
-    answer = client.post(f"/api/v1/projects/{project.id}/archives", content=_zip(),
+    answer = client.post(f"/api/v1/projects/{project.id}/archives", content=small_zip(),
                          headers={"Content-Type": "application/zip"})
     assert answer.status_code == 202, answer.text
     task = answer.json()
     job = _job(api, task["job_id"])
     assert job["f"] == "scan_archive"
     saved = Path(job["a"][0]["archive_path"])
-    assert saved.read_bytes() == _zip()
+    assert saved.read_bytes() == small_zip()
     assert saved.is_relative_to(Path(api.settings.data_dir).resolve())
     not_zip = client.post(f"/api/v1/projects/{project.id}/archives", content=b"PK but no",
                           headers={"Content-Type": "application/zip"})
     assert not_zip.status_code == 400
     leftovers = [p.name for p in saved.parent.iterdir() if p.suffix != ".zip"]
     assert leftovers == []  # a refused upload leaves no partial file behind
-    wrong_type = client.post(f"/api/v1/projects/{project.id}/archives", content=_zip(),
+    wrong_type = client.post(f"/api/v1/projects/{project.id}/archives", content=small_zip(),
                              headers={"Content-Type": "text/plain"})
     assert wrong_type.status_code == 415
     # A scan by ref is refused for an archive project.
