@@ -5,8 +5,10 @@ Rules are data: ``rules/<language>.yml`` gives a language's file globs, comment 
 regex ``macros`` (written ``<<NAME>>`` inside patterns) and a list of rules (id, patterns,
 severity, category, CWE, message, fix, examples). A rule matches a line when one of its
 ``patterns`` matches and none of its ``exclude`` patterns does; rules with ``multiline: true``
-match across lines; rules with ``in_code: true`` only count a match that starts outside
-string literals and trailing comments (a message quoting ``eval()`` is no finding).
+match across lines. With ``in_code: true`` (a language's default, which a rule may override)
+a match only counts when it starts outside string literals and trailing comments: a message
+quoting ``eval()`` is no finding. Languages whose strings are the code (shell, YAML, SQL)
+keep it off.
 ``file_requires`` / ``file_excludes`` (on the language or the rule) are searched in the whole
 file and gate the rule, e.g. a workflow step that checks out the PR's head only matters in a
 ``pull_request_target`` workflow.
@@ -121,7 +123,8 @@ def _examples(items: Any) -> tuple[Example, ...]:
     return tuple(examples)
 
 
-def _rule(data: dict[str, Any], language: str, where: str, macros: dict[str, str]) -> Rule:
+def _rule(data: dict[str, Any], language: str, where: str, macros: dict[str, str],
+          in_code: bool = False) -> Rule:
     flags = 0
     for name in data.get("flags", ()):
         flags |= _REGEX_FLAGS[name]
@@ -143,7 +146,7 @@ def _rule(data: dict[str, Any], language: str, where: str, macros: dict[str, str
         file_excludes=_compile(data.get("file_excludes"), where, re.M),
         globs=tuple(data.get("globs", ())),
         multiline=bool(data.get("multiline", False)),
-        in_code=bool(data.get("in_code", False)),
+        in_code=bool(data.get("in_code", in_code)),
         positive=_examples(examples.get("positive")),
         negative=_examples(examples.get("negative")),
     )
@@ -179,7 +182,8 @@ def load_languages() -> tuple[Language, ...]:
                 example_path=data["example_path"],
                 file_requires=_compile(data.get("file_requires"), entry.name, re.M),
                 rules=tuple(
-                    _rule(rule, name, entry.name, data.get("macros") or {})
+                    _rule(rule, name, entry.name, data.get("macros") or {},
+                          in_code=bool(data.get("in_code", False)))
                     for rule in data["rules"]
                 ),
             )
@@ -260,10 +264,13 @@ _QUOTES = frozenset("'\"`")
 
 
 def _in_code(line: str, offset: int, comment_markers: tuple[str, ...]) -> bool:
-    """Whether ``offset`` in ``line`` is code, as far as the line alone shows: outside string
-    literals (', " and ` with backslash escapes; a triple quote reads as three) and before
-    a comment. A line inside a multi-line string looks like code here."""
+    """Whether ``offset`` in ``line`` may be code, as far as the line alone shows: outside
+    string literals (', " and ` with backslash escapes; a triple quote reads as three) and
+    before a comment. Braces inside a string may hold code (f"{eval(x)}", `${...}`,
+    "#{...}"), so a match inside them counts. A line inside a multi-line string looks like
+    code here: the check only ever drops what is plainly text."""
     quote: str | None = None
+    braces = 0  # open { inside the current string
     index = 0
     while index < offset:
         char = line[index]
@@ -271,14 +278,18 @@ def _in_code(line: str, offset: int, comment_markers: tuple[str, ...]) -> bool:
             if char == "\\":
                 index += 2
                 continue
-            if char == quote:
-                quote = None
+            if char == "{":
+                braces += 1
+            elif char == "}" and braces:
+                braces -= 1
+            elif char == quote:
+                quote, braces = None, 0
         elif char in _QUOTES:
             quote = char
         elif comment_markers and line.startswith(comment_markers, index):
             return False
         index += 1
-    return quote is None
+    return quote is None or braces > 0
 
 
 def rule_findings(path: str, content: str, lines: Collection[int] | None = None) -> list[Finding]:
