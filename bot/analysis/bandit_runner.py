@@ -35,6 +35,24 @@ _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 _QUOTES_VALUES = frozenset({"B105", "B106", "B107"})
 
 
+# assert is how pytest tests check things: in a test file B101 is noise, not a finding.
+_NOISE_IN_TESTS = frozenset({"B101"})
+_TEST_DIRS = frozenset({"test", "tests", "testing"})
+
+
+def is_test_path(path: str) -> bool:
+    """A Python test file by the usual layouts: a tests/ folder, test_*.py, *_test.py,
+    conftest.py."""
+    parts = path.split("/")
+    name = parts[-1]
+    return (
+        any(part in _TEST_DIRS for part in parts[:-1])
+        or name.startswith("test_")
+        or name.endswith("_test.py")
+        or name in {"conftest.py", "tests.py"}
+    )
+
+
 def _message(issue: Any) -> str:
     text = str(issue.text)
     if issue.test_id in _QUOTES_VALUES:
@@ -95,6 +113,8 @@ def run_bandit(
             if found is None:
                 continue
             path = found
+            if issue.test_id in _NOISE_IN_TESTS and is_test_path(path):
+                continue
             wanted = (lines or {}).get(path)
             line_range = issue.linerange or [issue.lineno]
             if wanted is not None and not any(n in wanted for n in line_range):

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from bot.analysis.bandit_runner import bandit_findings, run_bandit
+from bot.analysis.bandit_runner import bandit_findings, is_test_path, run_bandit
 from bot.analysis.bandit_wording import WORDING, title_and_message
 from bot.analysis.findings import Category, Severity
 
@@ -91,3 +91,15 @@ def test_an_unknown_check_keeps_its_own_text_without_the_log_phrasing() -> None:
         "Pickle is unsafe. Fix: Unpickle only data this program wrote and signed; exchange data"
         " as JSON. (Bandit B301)",
     )
+
+
+def test_assert_is_noted_in_code_but_not_in_tests() -> None:
+    code = "def check(x):\n    assert x > 0\n"
+    assert "bandit/B101" in {f.rule_id for f in bandit_findings("app/checks.py", code)}
+    for path in ("tests/test_checks.py", "pkg/tests/helpers.py", "app/checks_test.py",
+                 "conftest.py", "test_checks.py"):
+        assert "bandit/B101" not in {f.rule_id for f in bandit_findings(path, code)}, path
+    # Other checks still run on test files.
+    shell = bandit_findings("tests/test_run.py", SHELL)
+    assert "bandit/B602" in {f.rule_id for f in shell}
+    assert not is_test_path("app/contest.py") and not is_test_path("latest/app.py")
