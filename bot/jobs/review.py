@@ -104,14 +104,8 @@ class ReviewRun:
             config, errors = await self._config(forge)
             skip = self._skip_reason(config)
             if skip is not None:
-                await self._conclude(forge, check_id, "neutral", f"Audit skipped: {skip}")
-                await audits.finish_task(
-                    self.deps.sessions,
-                    self.task_id,
-                    status="succeeded",
-                    conclusion="neutral",
-                    partial_reason=skip,
-                )
+                await self._end(forge, check_id, "neutral", f"Audit skipped: {skip}",
+                                status="succeeded", partial_reason=skip)
                 return "skipped"
             await self._feedback(forge)
             only_paths = await self._incremental_paths(forge)
@@ -139,26 +133,13 @@ class ReviewRun:
             if self.job.repository.forge == "gitlab" and self.job_try < STALE_TRIES:
                 raise Retry(defer=STALE_DEFER_S) from exc
             reason = f"superseded by {exc.actual[:12]}"
-            await self._conclude(forge, check_id, "cancelled", reason.capitalize())
-            await audits.finish_task(
-                self.deps.sessions,
-                self.task_id,
-                status="cancelled",
-                conclusion="cancelled",
-                superseded_by=exc.actual,
-                error=reason,
-            )
+            await self._end(forge, check_id, "cancelled", reason.capitalize(),
+                            status="cancelled", superseded_by=exc.actual, error=reason)
             return "cancelled"
         except TimeoutError:
             reason = f"the audit took longer than {settings.job_timeout_s - TIMEOUT_MARGIN_S} s"
-            await self._conclude(forge, check_id, "timed_out", f"Audit stopped: {reason}")
-            await audits.finish_task(
-                self.deps.sessions,
-                self.task_id,
-                status="failed",
-                conclusion="timed_out",
-                error=reason,
-            )
+            await self._end(forge, check_id, "timed_out", f"Audit stopped: {reason}",
+                            status="failed", error=reason)
             return "failed"
         except RetryLater as exc:
             if self.job_try < MAX_TRIES:
@@ -339,19 +320,20 @@ class ReviewRun:
             ),
         )
 
+    async def _end(self, forge: Forge, check_id: str, conclusion: Any, title: str, *,
+                   status: str, **fields: Any) -> None:
+        """Conclude the check run and record the task's end, even when the forge refuses."""
+        try:
+            await self._conclude(forge, check_id, conclusion, title)
+        finally:
+            await audits.finish_task(self.deps.sessions, self.task_id, status=status,
+                                     conclusion=conclusion, **fields)
+
     async def _fail(self, forge: Forge, check_id: str, exc: Exception) -> None:
         reason = str(exc)[:500]
         log.error("audit failed: %s", reason)
-        try:
-            await self._conclude(forge, check_id, "neutral", f"Audit failed: {reason}")
-        finally:
-            await audits.finish_task(
-                self.deps.sessions,
-                self.task_id,
-                status="failed",
-                conclusion="neutral",
-                error=reason,
-            )
+        await self._end(forge, check_id, "neutral", f"Audit failed: {reason}",
+                        status="failed", error=reason)
 
 
 async def abort_job(redis: Any, job_id: str) -> None:
