@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from bot.errors import AuditbotError
 from bot.forges.base import CheckUpdate
 from bot.jobs.contracts import Repository, ReviewPullRequest
 from bot.jobs.deps import JobDeps, task_for_job
@@ -194,3 +195,17 @@ async def test_config_is_read_at_the_base_commit_not_the_branch_tip_or_head(
     status = await review_pull_request(ctx_of(deps, "r:base"), payload(base_sha=base_sha))
     assert status == "skipped"
     assert "disabled" in only_run(fake_github)["output"]["title"]
+
+
+async def test_the_task_ends_even_when_github_refuses_the_check_update(
+    deps: JobDeps, fake_github: FakeGitHub
+) -> None:
+    """A stale head concludes the check run and the task; if GitHub refuses the check
+    update, the task is still recorded as ended rather than left running."""
+    prepare(fake_github)
+    fake_github.inject("PATCH", r"/check-runs/\d+$", 422, times=10)
+    with pytest.raises(AuditbotError):
+        await review_pull_request(ctx_of(deps, "r:refused"), payload(head_sha="e" * 40))
+    task = await audits.find_task_by_job(deps.sessions, "r:refused")
+    assert task is not None
+    assert (task.status, task.superseded_by) == ("cancelled", HEAD)
