@@ -212,21 +212,27 @@ async def _run(
         )
     except (AuditbotError, OSError, TimeoutError) as exc:
         reason = str(exc) or "the scan took too long"
-        if forge is not None and check_id is not None:
-            await forge.update_check(
-                check_id,
-                CheckUpdate(
-                    status="completed",
-                    conclusion="neutral",
-                    title=f"Scan failed: {reason[:200]}",
-                    summary=reason,
-                    details_url=link,
-                ),
+        try:
+            if forge is not None and check_id is not None:
+                await forge.update_check(
+                    check_id,
+                    CheckUpdate(
+                        status="completed",
+                        conclusion="neutral",
+                        title=f"Scan failed: {reason[:200]}",
+                        summary=reason,
+                        details_url=link,
+                    ),
+                )
+        finally:  # the task ends even when the forge refuses the check update
+            await audits.finish_task(
+                deps.sessions, scan.task_id, status="failed", error=reason[:2000]
             )
-        await audits.finish_task(deps.sessions, scan.task_id, status="failed", error=reason[:2000])
         return "failed"
     finally:
         release_budgets(deps, scan.task_id)  # the model's part is over either way
+    # Findings first: a check update the forge refuses must not lose the scan's results.
+    await _store(scan, outcome, head_sha)
     if forge is not None and check_id is not None:
         await forge.update_check(
             check_id,
@@ -234,7 +240,6 @@ async def _run(
                 outcome, link, public=scan.public and not deps.settings.publish_public_details
             ),
         )
-    await _store(scan, outcome, head_sha)
     return "succeeded"
 
 

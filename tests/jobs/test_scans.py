@@ -6,8 +6,10 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
+from bot.errors import AuditbotError
 from bot.jobs.contracts import Repository, ScanArchive, ScanPush, ScanRepository
 from bot.jobs.deps import JobDeps, task_for_job
 from bot.jobs.scans import scan_archive, scan_push, scan_repository
@@ -182,3 +184,21 @@ async def test_a_task_budget_override_is_forgotten_when_the_task_ends(deps: JobD
     assert status == "succeeded"
     assert fake.requests == []  # the override applied: the model was never called
     assert service.budgets.scopes(task_id, None, None)[0].limit_micro == default_cap
+
+
+async def test_results_are_kept_when_github_refuses_the_check_update(
+    deps: JobDeps, fake_github: FakeGitHub
+) -> None:
+    """The findings are stored before the check run is concluded: a refused update loses
+    nothing, and the task is not left running."""
+    prepare(fake_github)
+    fake_github.inject("PATCH", r"/check-runs/\d+$", 422, times=10)
+    with pytest.raises(AuditbotError):
+        await scan_push(ctx_of(deps, "scan_push:refused"), push_payload())
+    task = await audits.find_task_by_job(deps.sessions, "scan_push:refused")
+    assert task is not None and task.status == "succeeded"
+    async with deps.sessions() as session:
+        stored = (await session.scalars(
+            select(FindingRecord).where(FindingRecord.task_id == task.id)
+        )).all()
+    assert [f.path for f in stored] and {f.path for f in stored} == {"tool.py"}
