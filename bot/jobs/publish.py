@@ -94,17 +94,8 @@ async def publish_outcome(
     # again after a crash finds the threads resolved and sends nothing.
     fixed_keys = [row.fingerprint for row in previous if row.id in fixed_ids and row.comment_id]
     await _resolve_fixed(forge, target, fixed_keys)
-    await forge.update_check(
-        check_id,
-        CheckUpdate(
-            status="completed",
-            conclusion=verdict.conclusion,
-            title=verdict.title,
-            summary=summary,
-            annotations=tuple(_annotation(f) for f in all_open) if annotate else (),
-            details_url=link,
-        ),
-    )
+    # Stored before the check concludes: its report link then shows them, and a check
+    # update the forge refuses loses no findings.
     if fixed_ids:
         await audits.mark_fixed(sessions, fixed_ids, head_sha)
 
@@ -124,6 +115,17 @@ async def publish_outcome(
         pr_number=pr_number,
         head_sha=head_sha,
         placed=rows,
+    )
+    await forge.update_check(
+        check_id,
+        CheckUpdate(
+            status="completed",
+            conclusion=verdict.conclusion,
+            title=verdict.title,
+            summary=summary,
+            annotations=tuple(_annotation(f) for f in all_open) if annotate else (),
+            details_url=link,
+        ),
     )
     log.info(
         "published: %d new comments, %d carried, %d fixed, conclusion %s",

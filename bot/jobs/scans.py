@@ -233,12 +233,21 @@ async def _run(
         release_budgets(deps, scan.task_id)  # the model's part is over either way
     # Findings first: a check update the forge refuses must not lose the scan's results.
     await _store(scan, outcome, head_sha)
-    if forge is not None and check_id is not None:
-        await forge.update_check(
-            check_id,
-            _check_update(
-                outcome, link, public=scan.public and not deps.settings.publish_public_details
-            ),
+    try:
+        if forge is not None and check_id is not None:
+            await forge.update_check(
+                check_id,
+                _check_update(
+                    outcome, link, public=scan.public and not deps.settings.publish_public_details
+                ),
+            )
+    finally:
+        await audits.finish_task(
+            deps.sessions,
+            scan.task_id,
+            status="succeeded",
+            conclusion=outcome.verdict.conclusion,
+            **outcome_fields(outcome),
         )
     return "succeeded"
 
@@ -311,13 +320,6 @@ async def _store(scan: ScanContext, outcome: ReviewOutcome, head_sha: str | None
         pr_number=None,
         head_sha=head_sha or outcome.change.head_sha,
         placed=[(p.finding, "report", None) for p in outcome.placed],
-    )
-    await audits.finish_task(
-        deps.sessions,
-        scan.task_id,
-        status="succeeded",
-        conclusion=outcome.verdict.conclusion,
-        **outcome_fields(outcome),
     )
 
 

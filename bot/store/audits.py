@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -266,9 +266,14 @@ async def save_findings(
     placed: Iterable[tuple[Finding, str, str | None]],
     status: str = FindingStatus.OPEN,
 ) -> int:
-    """Store (finding, placement, comment id) rows of one task; first-seen SHAs carry over."""
+    """Store (finding, placement, comment id) rows of one task; first-seen SHAs carry over.
+
+    The rows replace any an earlier try of the same task stored: a job retried after this
+    point (the forge refused the check update for a while) must not store them twice.
+    """
     items = list(placed)
     async with sessions() as session, session.begin():
+        await session.execute(delete(FindingRecord).where(FindingRecord.task_id == task_id))
         first_seen: dict[str, str | None] = {}
         if project_id is not None and items:
             fingerprints = {f.fingerprint for f, _, _ in items if f.fingerprint}

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.analysis.findings import Category, Finding, Severity
 from bot.errors import AuditbotError
 from bot.jobs.contracts import Repository, ScanArchive, ScanPush, ScanRepository
 from bot.jobs.deps import JobDeps, task_for_job
@@ -202,3 +203,20 @@ async def test_results_are_kept_when_github_refuses_the_check_update(
             select(FindingRecord).where(FindingRecord.task_id == task.id)
         )).all()
     assert [f.path for f in stored] and {f.path for f in stored} == {"tool.py"}
+
+
+async def test_a_retried_task_stores_its_findings_once(deps: JobDeps) -> None:
+    """save_findings replaces what an earlier try of the same task stored."""
+    project_id, task_id, _ = await task_for_job(deps, REPO, "scan:twice", kind="push")
+    finding = Finding(path="tool.py", start_line=5, end_line=5, severity=Severity.HIGH,
+                      category=Category.SECURITY, title="Shell", message="m",
+                      source="static:x", fingerprint="f" * 32)
+    for _ in range(2):
+        await audits.save_findings(deps.sessions, task_id=task_id, project_id=project_id,
+                                   pr_number=None, head_sha=AFTER,
+                                   placed=[(finding, "report", None)])
+    async with deps.sessions() as session:
+        rows = (await session.scalars(
+            select(FindingRecord).where(FindingRecord.task_id == task_id)
+        )).all()
+    assert [(r.path, r.start_line) for r in rows] == [("tool.py", 5)]
