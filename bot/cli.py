@@ -159,6 +159,13 @@ def migrate(revision: str) -> None:
     type=click.Choice(["critical", "high", "medium", "low", "info", "never"]),
     help="Exit 1 when a finding reaches this severity (default: the repository's fail_on).",
 )
+@click.option(
+    "--min-severity",
+    default=None,
+    type=click.Choice(["critical", "high", "medium", "low", "info"]),
+    help="Report only findings of this severity and above (default: all). --fail-on still "
+    "weighs every finding.",
+)
 def review(
     path: Path,
     base: str | None,
@@ -167,6 +174,7 @@ def review(
     output_format: str,
     output: Path | None,
     fail_on: str | None,
+    min_severity: str | None,
 ) -> None:
     """Audit a local git change (or a ZIP) in-process: no server, Redis or forge needed.
 
@@ -179,6 +187,7 @@ def review(
     from bot.errors import AuditbotError
     from bot.jobs.local import LocalReview, run_local_review
     from bot.jobs.progress import TerminalProgress
+    from bot.reports.model import Report
     from bot.reports.render import render
 
     settings = settings_or_exit()
@@ -197,7 +206,15 @@ def review(
         progress.close()
         fail(str(exc))
     progress.close()
-    text = render(result.report, output_format)
+    report = result.report
+    if min_severity is not None:
+        floor = Severity(min_severity)
+        shown = [f for f in report.findings if f.severity.at_least(floor)]
+        if len(shown) < len(report.findings):
+            click.echo(f"auditbot: {len(report.findings) - len(shown)} finding(s) below "
+                       f"{floor.value} not shown (--min-severity)", err=True)
+        report = Report.build(report.task, shown, report.skipped)
+    text = render(report, output_format)
     if output is not None:
         output.write_text(text, encoding="utf-8")
         click.echo(f"auditbot: report written to {output}", err=True)

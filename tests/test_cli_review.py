@@ -56,6 +56,21 @@ def test_fail_on_critical_exits_0(repo: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def test_min_severity_hides_lower_findings_but_fail_on_weighs_all(
+    repo: Path, tmp_path: Path
+) -> None:
+    everything = review(tmp_path, str(repo), "--format", "json")
+    severities = {f["severity"] for f in json.loads(everything.stdout)["findings"]}
+    assert {"high", "info"} <= severities  # shell=True, and Bandit's note on the import
+    result = review(tmp_path, str(repo), "--format", "json", "--min-severity", "high",
+                    "--fail-on", "info")
+    assert result.returncode == 1, result.stderr
+    shown = json.loads(result.stdout)
+    assert {f["severity"] for f in shown["findings"]} == {"high"}
+    assert shown["counts"]["info"] == 0
+    assert "below high not shown (--min-severity)" in result.stderr
+
+
 @pytest.mark.parametrize("fmt", ["json", "sarif", "markdown", "html"])
 def test_formats_to_file(repo: Path, tmp_path: Path, fmt: str) -> None:
     out = tmp_path / f"report.{fmt}"
