@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 
 from bot.analysis.bandit_runner import bandit_findings
+from bot.analysis.code_spans import CodeMap
 from bot.analysis.findings import Category, Finding, Severity
 from bot.analysis.merge import fingerprint, merge_findings
 from bot.analysis.secrets import mask_secrets, secret_findings
@@ -228,7 +229,7 @@ def _line_of(starts: list[int], offset: int) -> int:
 
 
 def _rule_hits(rule: Rule, language: Language, content: str,
-               source_lines: list[str]) -> list[tuple[int, int]]:
+               source_lines: list[str], code: CodeMap) -> list[tuple[int, int]]:
     hits: list[tuple[int, int]] = []
     if rule.multiline:
         starts = [0, *(match.end() for match in re.finditer("\n", content))]
@@ -245,51 +246,18 @@ def _rule_hits(rule: Rule, language: Language, content: str,
     # then the better reading anyway (eval( with a literal on the next line).
     if not any(p.search(content) for p in rule.prefilter):
         return hits
-    trailing_comments = tuple(m for m in language.comments if m != "*")  # * is multiplication
     for number, line in enumerate(source_lines, start=1):
         if not any(p.search(line) for p in patterns):
             continue
         stripped = line.lstrip()
         if language.comments and stripped.startswith(language.comments):
             continue
-        if rule.in_code and not any(_in_code(line, m.start(), trailing_comments)
+        if rule.in_code and not any(code.in_code(number, line, m.start())
                                     for p in patterns for m in p.finditer(line)):
             continue
         if not any(p.search(line) for p in rule.exclude):
             hits.append((number, number))
     return hits
-
-
-_QUOTES = frozenset("'\"`")
-
-
-def _in_code(line: str, offset: int, comment_markers: tuple[str, ...]) -> bool:
-    """Whether ``offset`` in ``line`` may be code, as far as the line alone shows: outside
-    string literals (', " and ` with backslash escapes; a triple quote reads as three) and
-    before a comment. Braces inside a string may hold code (f"{eval(x)}", `${...}`,
-    "#{...}"), so a match inside them counts. A line inside a multi-line string looks like
-    code here: the check only ever drops what is plainly text."""
-    quote: str | None = None
-    braces = 0  # open { inside the current string
-    index = 0
-    while index < offset:
-        char = line[index]
-        if quote is not None:
-            if char == "\\":
-                index += 2
-                continue
-            if char == "{":
-                braces += 1
-            elif char == "}" and braces:
-                braces -= 1
-            elif char == quote:
-                quote, braces = None, 0
-        elif char in _QUOTES:
-            quote = char
-        elif comment_markers and line.startswith(comment_markers, index):
-            return False
-        index += 1
-    return quote is None or braces > 0
 
 
 def rule_findings(path: str, content: str, lines: Collection[int] | None = None) -> list[Finding]:
@@ -301,10 +269,11 @@ def rule_findings(path: str, content: str, lines: Collection[int] | None = None)
     wanted = set(lines) if lines is not None else None
     findings: list[Finding] = []
     for language in languages_for(path, content):
+        code = CodeMap(language.name, content, language.comments)
         for rule in language.rules:
             if not _rule_applies(rule, path, content):
                 continue
-            for first, last in sorted(set(_rule_hits(rule, language, scan, scan_lines))):
+            for first, last in sorted(set(_rule_hits(rule, language, scan, scan_lines, code))):
                 if wanted is not None and not wanted.intersection(range(first, last + 1)):
                     continue
                 quote, _ = mask_secrets("\n".join(source_lines[first - 1 : last]), path=path)
