@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import Any
+from urllib.parse import unquote
 
 import yaml
 from detect_secrets.filters import heuristic
@@ -183,6 +184,11 @@ def _entropy(value: str) -> float:
 
 
 def _is_placeholder(kind: str, value: str, line: str) -> bool:
+    if kind == "url-password":
+        # URLs carry the password percent-encoded: "a%20secret" is the prose "a secret".
+        value = unquote(value)
+        if " " in value:
+            return True
     if _PLACEHOLDER.search(value) or heuristic.is_sequential_string(value):
         return True
     if kind not in _HEURISTIC_KINDS:
