@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import Any
-from urllib.parse import unquote
 
 import yaml
 from detect_secrets.filters import heuristic
@@ -42,6 +41,7 @@ from detect_secrets.plugins.twilio import TwilioKeyDetector
 
 from bot.analysis.findings import Category, Finding, Severity
 from bot.analysis.rendered_paths import RENDER_PREFIX, path_of_each_line
+from bot.analysis.secret_placeholders import HEURISTIC_KINDS, is_placeholder
 
 logger = logging.getLogger(__name__)
 
@@ -78,8 +78,6 @@ _EXTRA_TITLES = {
     "password": "Hard-coded password or secret",
     "generic-secret": "High-entropy secret",
 }
-# Kinds found by name heuristics rather than by a format: they get placeholder filtering.
-_HEURISTIC_KINDS = frozenset({"password", "generic-secret", "url-password"})
 
 _NEWLINE = re.compile("\n")
 # Longer lines are minified or generated code: only the bounded format rules look at them.
@@ -117,16 +115,6 @@ _CONFIG_FILES = re.compile(
 )
 # Every word detect-secrets' KeywordDetector and our entropy check key on contains one of these.
 _KEYWORD_HINT = re.compile(r"(?i)key|pass|pwd|secret|token|credential|contrase")
-_PLACEHOLDER = re.compile(
-    r"(?i)example|placeholder|changeme|change[_-]me|your[_-]|xxxx|\*\*\*|dummy|redacted|"
-    r"sample|<|>|\{\{|\$\(|%s|%\(|_here\b|^(?:password|passwd|pass|pwd|secret|none|null|nil|true|"
-    r"false|test|admin|root|user|guest|foo|bar|baz|token|string|undefined|required|optional)$"
-)
-# Environment variable names (DB_PASSWORD) and dotted or dashed names without digits
-# (app.secret.name, db-password) are references to secrets, not secrets.
-_IDENTIFIER_LIKE = re.compile(r"^(?:[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[a-z]+(?:[._:/-][a-z]+)+)$")
-
-
 @dataclass(frozen=True)
 class SecretMatch:
     """One credential: where it is and a masked preview. Columns are 0-based, end exclusive."""
@@ -181,30 +169,6 @@ def _entropy(value: str) -> float:
     for char in value:
         counts[char] = counts.get(char, 0) + 1
     return -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
-
-
-def _is_placeholder(kind: str, value: str, line: str) -> bool:
-    if kind == "url-password":
-        # URLs carry the password percent-encoded: "a%20secret" is the prose "a secret".
-        value = unquote(value)
-        if " " in value:
-            return True
-    if _PLACEHOLDER.search(value) or heuristic.is_sequential_string(value):
-        return True
-    if kind not in _HEURISTIC_KINDS:
-        return False
-    if len(value) < 4 or heuristic.is_templated_secret(value):
-        return True
-    if heuristic.is_prefixed_with_dollar_sign(value) or heuristic.is_not_alphanumeric_string(value):
-        return True
-    if kind == "password":
-        # Names, paths and prose assigned to a secret-sounding variable are not secrets:
-        # SECRET_ENV = "DJANGO_SECRET", password_file = "/run/secrets/db", help texts.
-        if " " in value or value.startswith(("/", "./", "~")) or _IDENTIFIER_LIKE.match(value):
-            return True
-        if heuristic.is_likely_id_string(value, line):
-            return True
-    return False
 
 
 def _line_starts(text: str) -> list[int]:
@@ -323,7 +287,7 @@ def _scan(path: str, text: str) -> list[_Hit]:
         line_index = _index_of(starts, hit.begin)
         line_end = starts[line_index + 1] - 1 if line_index + 1 < len(starts) else len(text)
         line = text[starts[line_index] : line_end]
-        if hit.kind != "private-key" and _is_placeholder(hit.kind, hit.value, line):
+        if hit.kind != "private-key" and is_placeholder(hit.kind, hit.value, line):
             continue
         at = bisect.bisect_left(accepted, hit.begin, key=lambda h: h.begin)
         if at > 0 and accepted[at - 1].finish > hit.begin:
@@ -342,7 +306,7 @@ def _index_of(starts: list[int], offset: int) -> int:
 def _preview(hit: _Hit) -> str:
     if hit.kind == "private-key":
         return hit.value.split("\n", 1)[0].strip()[:64]
-    if hit.kind in _HEURISTIC_KINDS or len(hit.value) < 16:
+    if hit.kind in HEURISTIC_KINDS or len(hit.value) < 16:
         return "********"
     return hit.value[:4] + "********"
 
@@ -434,7 +398,7 @@ def secret_findings(path: str, text: str, lines: Collection[int] | None = None) 
                 ),
                 cwe=CWE_HARDCODED_CREDENTIALS,
                 suggestion=None,
-                confidence=0.6 if match.kind in _HEURISTIC_KINDS else 0.9,
+                confidence=0.6 if match.kind in HEURISTIC_KINDS else 0.9,
                 source=f"static:{match.rule_id}",
                 rule_id=match.rule_id,
                 quote=quoted[:2000],
