@@ -18,8 +18,10 @@ HEURISTIC_KINDS = frozenset({"password", "generic-secret", "url-password"})
 
 _PLACEHOLDER = re.compile(
     r"(?i)example|placeholder|changeme|change[_-]me|your[_-]|xxxx|\*\*\*|dummy|redacted|"
-    r"sample|<|>|\{\{|\$\(|%s|%\(|_here\b|^(?:password|passwd|pass|pwd|secret|none|null|nil|true|"
-    r"false|test|admin|root|user|guest|foo|bar|baz|token|string|undefined|required|optional)$"
+    r"sample|<|>|\{\{|\$\(|%s|%\(|_here\b|\[\w+\]|"  # [password]: a template's slot
+    r"^(?:password|passwd|pass|pwd|secret|none|null|nil|true|false|test|admin|root|user|guest|"
+    r"foo|bar|baz|token|string|undefined|required|optional|"
+    r"tiger|hunter2)$"  # scott/tiger and hunter2: the classic demo credentials
 )
 # Environment variable names (DB_PASSWORD) and dotted or dashed names without digits
 # (app.secret.name, db-password) are references to secrets, not secrets.
