@@ -15,6 +15,16 @@ from detect_secrets.filters import heuristic
 
 # Kinds found by name heuristics rather than by a format: they get placeholder filtering.
 HEURISTIC_KINDS = frozenset({"password", "generic-secret", "url-password"})
+# Prose files, where `password: "s00pers3cret"` is nearly always an example.
+_DOCUMENTATION = re.compile(
+    r"(?i)\.(?:md|markdown|mdx|rst|adoc|asciidoc|txt)$|(?:^|/)(?:README|CHANGELOG|CHANGES|HISTORY)$"
+)
+
+
+def likely_example(kind: str, path: str) -> bool:
+    """A name-heuristic match in documentation: reported, but not as a critical leak. A key
+    in a known format (AKIA..., ghp_...) stays critical there: real ones get pasted in docs."""
+    return kind in HEURISTIC_KINDS and _DOCUMENTATION.search(path) is not None
 
 _PLACEHOLDER = re.compile(
     r"(?i)example|placeholder|changeme|change[_-]me|your[_-]|xxxx|\*\*\*|dummy|redacted|"

@@ -41,7 +41,7 @@ from detect_secrets.plugins.twilio import TwilioKeyDetector
 
 from bot.analysis.findings import Category, Finding, Severity
 from bot.analysis.rendered_paths import RENDER_PREFIX, path_of_each_line
-from bot.analysis.secret_placeholders import HEURISTIC_KINDS, is_placeholder
+from bot.analysis.secret_placeholders import HEURISTIC_KINDS, is_placeholder, likely_example
 
 logger = logging.getLogger(__name__)
 
@@ -369,7 +369,8 @@ def mask_secrets(text: str, *, path: str = "") -> tuple[str, list[SecretMatch]]:
 
 
 def secret_findings(path: str, text: str, lines: Collection[int] | None = None) -> list[Finding]:
-    """Findings for the credentials on ``lines``: always critical, CWE-798, masked quote."""
+    """Findings for the credentials on ``lines``: CWE-798, masked quote; critical, except a
+    name-heuristic match in documentation (medium: usually an example)."""
     masked, matches = mask_secrets(text, path=path)
     masked_lines = masked.split("\n")  # masking keeps line breaks, so lines still align
     wanted = set(lines) if lines is not None else None
@@ -383,18 +384,21 @@ def secret_findings(path: str, text: str, lines: Collection[int] | None = None) 
             continue
         seen.add((match.line, match.end_line, match.kind))
         quoted = "\n".join(masked_lines[match.line - 1 : match.end_line])
+        example = likely_example(match.kind, path)
         findings.append(
             Finding(
                 path=path,
                 start_line=match.line,
                 end_line=match.end_line,
-                severity=Severity.CRITICAL,
+                severity=Severity.MEDIUM if example else Severity.CRITICAL,
                 category=Category.SECURITY,
                 title=f"{match.title} committed in the code",
                 message=(
                     f"{match.title} ({match.preview}) is written into the source. "
                     "Anyone who can read the repository or its history can use it. "
                     + CREDENTIAL_FIX
+                    + (" It is in documentation, where such values are usually examples: "
+                       "use an obvious placeholder if it is one." if example else "")
                 ),
                 cwe=CWE_HARDCODED_CREDENTIALS,
                 suggestion=None,

@@ -178,3 +178,16 @@ def test_detect_secrets_formats(kind: str, line: str, reference: str) -> None:
     masked, _ = mask_secrets(line)
     assert "<secret:" in masked
     assert find_secrets("app/settings.py", reference) == []
+
+
+def test_a_password_in_documentation_is_medium_but_a_key_format_stays_critical() -> None:
+    password = "    password: 's00pers3cret'\n"
+    key = 'export AWS_ACCESS_KEY_ID="AKIA' + 'Z7Q2MXLP4KT8WZ1C"\n'
+    docs = secret_findings("docs/setup.md", password + key)
+    assert [(f.start_line, f.severity) for f in docs] == [
+        (1, Severity.MEDIUM), (2, Severity.CRITICAL)
+    ]
+    assert "usually examples" in docs[0].message
+    assert secret_findings("README", password)[0].severity is Severity.MEDIUM
+    code = secret_findings("app/config.py", "password = 's00pers3cret'\n")
+    assert [f.severity for f in code] == [Severity.CRITICAL]
