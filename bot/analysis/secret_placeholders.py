@@ -15,7 +15,7 @@ from detect_secrets.filters import heuristic
 
 # Kinds found by name heuristics rather than by a format: they get placeholder filtering.
 HEURISTIC_KINDS = frozenset({"password", "generic-secret", "url-password"})
-# Prose files, where `password: "s00pers3cret"` is nearly always an example.
+# Prose files, where a `password: ...` line is nearly always an example.
 _DOCUMENTATION = re.compile(
     r"(?i)\.(?:md|markdown|mdx|rst|adoc|asciidoc|txt)$|(?:^|/)(?:README|CHANGELOG|CHANGES|HISTORY)$"
 )
