@@ -25,9 +25,9 @@ from pathlib import Path
 from redis.asyncio import Redis
 
 from bot.analysis.llm_review import LLMReviewer
+from bot.analysis.repo_config import RepoConfig
 from bot.config import load_settings
 from bot.diff.parse import FileDiff, parse_patch
-from bot.diff.repo_config import RepoConfig
 from bot.llm.service import LLMService, build_llm_service
 
 # The fake provider lives with the tests; make the repository root importable.

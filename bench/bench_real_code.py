@@ -18,8 +18,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bot.analysis.findings import Finding, Severity
 from bot.analysis.static import analyze_file
+from bot.findings import Finding, Severity
 
 PACKAGES = ("httpx", "starlette", "jinja2", "click", "alembic", "sqlalchemy", "redis", "arq",
             "uvicorn")

@@ -33,8 +33,8 @@ from bot.analysis.pipeline import ReviewPipeline, ReviewRequest
 from bot.config import load_settings
 from bot.diff.tokens import count_tokens
 from bot.forges.base import ChangeTarget
-from bot.forges.github import GitHubForge
-from bot.forges.github_auth import GitHubApp, RetryPolicy
+from bot.forges.github.auth import GitHubApp, RetryPolicy
+from bot.forges.github.forge import GitHubForge
 from bot.llm.service import build_llm_service
 from tests.fakes.fake_github import FakeGitHub, Pull, PullFile
 from tests.fakes.fake_openai import FakeOpenAI, OpenAIExpect

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import yaml
 
-from bot.analysis.findings import Finding, Severity
 from bot.analysis.merge import cwe_families
 from bot.analysis.static import analyze_file
+from bot.findings import Finding, Severity
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "corpus"
 

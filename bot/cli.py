@@ -183,8 +183,8 @@ def review(
     """
     import asyncio
 
-    from bot.analysis.findings import Severity
     from bot.errors import AuditbotError
+    from bot.findings import Severity
     from bot.jobs.local import LocalReview, run_local_review
     from bot.jobs.progress import TerminalProgress
     from bot.reports.model import Report

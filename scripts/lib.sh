@@ -7,9 +7,9 @@ ensure_venv() {
     echo "== creating .venv with $PYTHON"
     "$PYTHON" -m venv .venv
   fi
-  # Reinstall only when pyproject.toml changed since the last install.
+  # Reinstall only when the packaging (pyproject.toml, setup.py) changed since the last install.
   local stamp=.venv/.auditbot-installed
-  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stamp" ]; then
     echo "== installing auditbot and its test extras"
     .venv/bin/python -m pip install --quiet --upgrade pip
     .venv/bin/python -m pip install --quiet -e '.[test]'

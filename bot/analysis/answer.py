@@ -1,6 +1,6 @@
 """The schema the model answers in, and its conversion into the findings schema.
 
-Kept apart from :class:`bot.analysis.findings.Finding`: the model never chooses the
+Kept apart from :class:`bot.findings.Finding`: the model never chooses the
 ``source``, ``fingerprint`` or ``side`` of a finding; the pipeline does. Validation is
 tolerant where it costs nothing ("High" is "high", a missing end line is the start line)
 and strict where a guess would invent content (an unknown severity is an error, which
@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from bot.analysis.findings import Category, Finding, Severity
+from bot.findings import Category, Finding, Severity
 from bot.llm.structured import OutputError, parse_structured
 
 __all__ = ["ModelAnswer", "ModelFinding", "OutputError", "parse_answer"]

@@ -17,8 +17,8 @@ from bandit.core import config as bandit_config
 from bandit.core import manager as bandit_manager
 
 from bot.analysis.bandit_wording import title_and_message
-from bot.analysis.findings import Category, Finding, Severity
 from bot.analysis.secrets import mask_secrets
+from bot.findings import Category, Finding, Severity
 
 logger = logging.getLogger(__name__)
 # Bandit's DEBUG lines quote each issue's text, and for B105-B107 that text holds the

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.analysis.findings import Finding, Severity
+from bot.findings import Finding, Severity
 
 Conclusion = Literal["success", "failure", "neutral"]
 

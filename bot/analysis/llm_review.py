@@ -17,16 +17,16 @@ from typing import Protocol
 import pathspec
 
 from bot.analysis.answer import ModelAnswer, ModelFinding
-from bot.analysis.findings import Finding
 from bot.analysis.prompts import PROMPT_VERSION, system_prompt, user_prompt
+from bot.analysis.repo_config import RepoConfig
 from bot.analysis.sanitize import sanitize_suggestion, sanitize_text, sanitize_title
 from bot.analysis.secrets import mask_secrets
 from bot.analysis.verify import quote_is_in
 from bot.diff.chunking import Chunk, build_chunks, sending_order
 from bot.diff.context import split_content
 from bot.diff.parse import FileDiff
-from bot.diff.repo_config import RepoConfig
 from bot.errors import BudgetExceeded, LLMError
+from bot.findings import Finding
 from bot.llm.types import CompletionRequest, CompletionResult
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 
-from bot.analysis.findings import Finding
+from bot.findings import Finding
 
 # CWE -> families. A CWE may sit in two families (CWE-94: code injection, and Flask's debug
 # mode, which Bandit files under it), so "same family" is a non-empty intersection.

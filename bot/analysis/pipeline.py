@@ -11,16 +11,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.analysis.conclusion import Verdict, decide
-from bot.analysis.findings import Finding
 from bot.analysis.llm_review import LLMReviewer, LLMStats
 from bot.analysis.merge import fingerprint, merge_findings
 from bot.analysis.placement import PlacedFinding, place_findings
+from bot.analysis.repo_config import RepoConfig, load_repo_config
 from bot.analysis.static import analyze_file
 from bot.diff.context import split_content
 from bot.diff.filters import FileFilter
 from bot.diff.parse import FileDiff, decode, parse_patch
-from bot.diff.repo_config import RepoConfig, load_repo_config
 from bot.errors import AuditbotError
+from bot.findings import Finding
 from bot.forges.base import Change, ChangedFile, ChangeSource, ChangeTarget
 
 log = logging.getLogger(__name__)

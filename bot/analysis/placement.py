@@ -7,9 +7,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from bot.analysis.findings import Finding, Severity
 from bot.diff.lines import place_range
 from bot.diff.parse import FileDiff
+from bot.findings import Finding, Severity
 
 Placement = Literal["inline", "summary", "report"]
 

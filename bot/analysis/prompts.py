@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from bot.analysis.findings import Finding
+from bot.findings import Finding
 
 PROMPT_VERSION = "review-2026-11-25.1"
 

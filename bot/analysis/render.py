@@ -7,8 +7,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bot.analysis.findings import Finding, Severity
 from bot.analysis.placement import PlacedFinding
+from bot.findings import Finding, Severity
 
 ICONS = {
     Severity.CRITICAL: "🛑",

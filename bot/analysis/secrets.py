@@ -39,9 +39,9 @@ from detect_secrets.plugins.stripe import StripeDetector
 from detect_secrets.plugins.telegram_token import TelegramBotTokenDetector
 from detect_secrets.plugins.twilio import TwilioKeyDetector
 
-from bot.analysis.findings import Category, Finding, Severity
 from bot.analysis.rendered_paths import RENDER_PREFIX, path_of_each_line
 from bot.analysis.secret_placeholders import HEURISTIC_KINDS, is_placeholder, likely_example
+from bot.findings import Category, Finding, Severity
 
 logger = logging.getLogger(__name__)
 

@@ -32,10 +32,10 @@ import yaml
 
 from bot.analysis.bandit_runner import bandit_findings
 from bot.analysis.code_spans import CodeMap
-from bot.analysis.findings import Category, Finding, Severity
 from bot.analysis.merge import fingerprint, merge_findings
 from bot.analysis.secrets import mask_secrets, secret_findings
 from bot.errors import ConfigError
+from bot.findings import Category, Finding, Severity
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,6 @@
 - ``context`` / ``scopes``: each hunk with its enclosing function (tree-sitter) rendered
   with new-file line numbers.
 - ``chunking``: ``build_chunks`` under a token budget, stable per file; ``sending_order``.
-- ``repo_config``: ``.auditbot.yml`` -> ``RepoConfig`` plus human-readable errors.
 
 Submodules are imported on use (tree-sitter and the vocabularies are not light).
 """

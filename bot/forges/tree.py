@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.forges.archive import added_patch
 from bot.forges.base import Change, ChangedFile, ChangeSource, ChangeTarget, SkippedFile
+from bot.forges.local.archive import added_patch
 
 EMPTY_BASE = "tree:empty"
 READ_CONCURRENCY = 16

@@ -1,1 +1,2 @@
-"""arq job functions, their payload contracts and the worker settings."""
+"""arq job functions, their payload contracts, the worker settings and the start-up check
+that Redis, the queue, will not lose jobs (``redis_checks``)."""

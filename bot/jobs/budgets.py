@@ -7,7 +7,7 @@ persistence), the month is re-seeded from the usage rows, so a budget still hold
 from __future__ import annotations
 
 from bot.jobs.deps import JobDeps
-from bot.llm.usage_store import DbUsageSink
+from bot.store.llm_usage import DbUsageSink
 from bot.store.models import Installation, Project
 
 

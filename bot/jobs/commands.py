@@ -20,9 +20,9 @@ from bot.jobs.deps import JobDeps, deps_of, task_for_job
 from bot.jobs.review import ReviewRun, abort_job
 from bot.jobs.scans import ScanContext, run_tree_scan
 from bot.logs import bind
+from bot.signing import report_url
 from bot.store import audits
 from bot.store.models import AuditTask
-from bot.web.auth import report_url
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from bot.jobs.deps import ForgeFactory
 def build_forge_factory(settings: Settings, redis: Redis) -> ForgeFactory:
     github_app = None
     if settings.github_enabled:
-        from bot.forges.github_auth import GitHubApp
+        from bot.forges.github.auth import GitHubApp
 
         github_app = GitHubApp.from_settings(
             settings, redis, write_spacing_s=settings.github_write_spacing_s
@@ -31,7 +31,7 @@ def build_forge_factory(settings: Settings, redis: Redis) -> ForgeFactory:
                     f"{repo.full_name}: no GitHub App installation is known for it",
                     hint="install the app on the repository, or wait for its next webhook",
                 )
-            from bot.forges.github import GitHubForge
+            from bot.forges.github.forge import GitHubForge
 
             owner, _, name = repo.full_name.partition("/")
             forge = GitHubForge(
@@ -45,7 +45,7 @@ def build_forge_factory(settings: Settings, redis: Redis) -> ForgeFactory:
             return forge
         if not settings.gitlab_enabled:
             raise ConfigError("GITLAB_TOKEN", "a GitLab job arrived but GitLab is not set up")
-        from bot.forges.gitlab import GitLabForge
+        from bot.forges.gitlab.forge import GitLabForge
 
         return GitLabForge.from_settings(settings, repo.id, redis=redis)
 

@@ -12,9 +12,9 @@ from pathlib import Path
 from bot.analysis.llm_review import LLMReviewer
 from bot.analysis.pipeline import ProgressFn, ReviewOutcome, ReviewPipeline, ReviewRequest
 from bot.config import Settings
-from bot.forges.archive import ArchiveSource
 from bot.forges.base import ChangeSource, ChangeTarget
-from bot.forges.local import LocalGitSource
+from bot.forges.local.archive import ArchiveSource
+from bot.forges.local.git import LocalGitSource
 from bot.jobs.results import outcome_fields
 from bot.llm.service import build_llm_service
 from bot.reports.model import Report, ReportFinding, SkippedFile, TaskInfo

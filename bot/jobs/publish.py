@@ -7,11 +7,11 @@ from __future__ import annotations
 import logging
 
 from bot.analysis.conclusion import Verdict, decide
-from bot.analysis.findings import Finding, Severity
 from bot.analysis.pipeline import ReviewOutcome
 from bot.analysis.placement import PlacedFinding
 from bot.analysis.render import SummaryFacts, comment_body, summary_body
 from bot.errors import AuditbotError
+from bot.findings import Finding, Severity
 from bot.forges.base import (
     Annotation,
     AnnotationLevel,
@@ -22,8 +22,8 @@ from bot.forges.base import (
 )
 from bot.jobs.deps import JobDeps
 from bot.reports.model import finding_from_row
+from bot.signing import report_url
 from bot.store import audits
-from bot.web.auth import report_url
 
 log = logging.getLogger(__name__)
 

@@ -21,12 +21,12 @@ from redis.asyncio import Redis
 
 from bot.errors import AuditbotError
 from bot.forges.base import CheckUpdate
-from bot.forges.github_app_hooks import AppHooks, Delivery
+from bot.forges.github.app_hooks import AppHooks, Delivery
 from bot.jobs.contracts import Repository
 from bot.jobs.deps import deps_of
+from bot.signing import report_url
 from bot.store import audits
 from bot.store.models import AuditTask, Installation, Project
-from bot.web.auth import report_url
 
 log = logging.getLogger(__name__)
 

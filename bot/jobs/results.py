@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.analysis.findings import Severity
 from bot.analysis.pipeline import ReviewOutcome
+from bot.findings import Severity
 
 
 def outcome_fields(outcome: ReviewOutcome) -> dict[str, Any]:

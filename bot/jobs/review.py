@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from bot.analysis.llm_review import LLMReviewer
 from bot.analysis.pipeline import ReviewOutcome, ReviewPipeline, ReviewRequest, StaleHead
-from bot.diff.repo_config import RepoConfig, load_repo_config
+from bot.analysis.repo_config import RepoConfig, load_repo_config
 from bot.errors import AuditbotError, RetryLater
 from bot.forges.base import ChangeTarget, CheckUpdate, Forge
 from bot.jobs.budgets import apply_budgets, release_budgets
@@ -31,9 +31,9 @@ from bot.jobs.progress import CheckProgress, Fanout, RedisProgress
 from bot.jobs.publish import publish_outcome
 from bot.jobs.results import outcome_fields
 from bot.logs import bind
+from bot.signing import report_url
 from bot.store import audits
 from bot.store.models import AuditTask
-from bot.web.auth import report_url
 
 log = logging.getLogger(__name__)
 

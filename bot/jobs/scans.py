@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.analysis.findings import Finding
 from bot.analysis.llm_review import LLMReviewer
 from bot.analysis.pipeline import ReviewOutcome, ReviewPipeline, ReviewRequest
 from bot.analysis.render import SummaryFacts, summary_body
-from bot.diff.repo_config import load_repo_config
+from bot.analysis.repo_config import load_repo_config
 from bot.errors import AuditbotError
-from bot.forges.archive import ArchiveSource
+from bot.findings import Finding
 from bot.forges.base import (
     Annotation,
     ChangeSource,
@@ -30,8 +29,9 @@ from bot.forges.base import (
     Forge,
     is_null_sha,
 )
+from bot.forges.local.archive import ArchiveSource
+from bot.forges.local.zipcheck import vet_archive
 from bot.forges.tree import TreeSource
-from bot.forges.zipcheck import vet_archive
 from bot.jobs.budgets import apply_budgets, release_budgets
 from bot.jobs.contracts import Repository, ScanArchive, ScanPush, ScanRepository
 from bot.jobs.deps import JobDeps, deps_of, task_for_job
@@ -39,9 +39,9 @@ from bot.jobs.progress import RedisProgress
 from bot.jobs.publish import LEVELS
 from bot.jobs.results import outcome_fields
 from bot.logs import bind
+from bot.signing import report_url
 from bot.store import audits
 from bot.store.models import Installation, Project
-from bot.web.auth import report_url
 
 log = logging.getLogger(__name__)
 

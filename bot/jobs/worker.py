@@ -15,20 +15,20 @@ from arq.connections import RedisSettings
 
 from bot.config import Settings, load_settings
 from bot.errors import AuditbotError
-from bot.events.redis_checks import warn_if_redis_may_lose_jobs
-from bot.forges.github_app_hooks import AppHooks
+from bot.forges.github.app_hooks import AppHooks
 from bot.jobs.commands import run_command
 from bot.jobs.contracts import APP_SLUG_KEY
 from bot.jobs.deps import JobDeps
 from bot.jobs.forge_factory import build_forge_factory
 from bot.jobs.installations import sync_installation
 from bot.jobs.reconcile import reconcile
+from bot.jobs.redis_checks import warn_if_redis_may_lose_jobs
 from bot.jobs.review import review_pull_request
 from bot.jobs.scans import scan_archive, scan_push, scan_repository
 from bot.llm.service import build_llm_service
-from bot.llm.usage_store import DbUsageSink
 from bot.logs import setup_logging
 from bot.store.db import create_engine, session_factory
+from bot.store.llm_usage import DbUsageSink
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """Every model call (and cache hit) is reported to a sink: the pipeline stores LLMUsage rows
-(``bot.llm.usage_store``), the local review can keep them in memory."""
+(``bot.store.llm_usage``), the local review can keep them in memory."""
 
 from __future__ import annotations
 

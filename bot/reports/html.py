@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from bot.analysis.findings import Severity
+from bot.findings import Severity
 from bot.reports.model import Report
 
 COLOURS = {

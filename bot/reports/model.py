@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from bot.analysis.findings import Finding, FindingStatus, Severity
+from bot.findings import Finding, FindingStatus, Severity
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

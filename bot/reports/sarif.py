@@ -12,7 +12,7 @@ import re
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from bot.analysis.findings import Category, FindingStatus, Severity
+from bot.findings import Category, FindingStatus, Severity
 from bot.reports.model import Report, ReportFinding
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bot.analysis.findings import Severity
+from bot.findings import Severity
 from bot.reports.model import SILENT_STATUSES, Report, ReportFinding
 
 

@@ -1,1 +1,4 @@
-"""SQLAlchemy models, engines and sessions; `migrations/` holds the Alembic history."""
+"""SQLAlchemy models, engines, sessions and queries (audits, LLM usage rows).
+
+The Alembic history lives in the repository's top-level ``migrations/`` folder and is
+installed as ``bot.store.migrations`` (see ``pyproject.toml``); ``migrate.py`` runs it."""

@@ -13,7 +13,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.analysis.findings import Finding, FindingStatus
+from bot.findings import Finding, FindingStatus
 from bot.store.models import AuditTask, FindingRecord, Installation, Project
 
 Sessions = async_sessionmaker[AsyncSession]

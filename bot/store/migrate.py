@@ -1,19 +1,38 @@
-"""Run the Alembic history without an alembic.ini, so an installed package can migrate."""
+"""Run the Alembic history without an alembic.ini, so an installed package can migrate.
+
+The history is the repository's top-level ``migrations/`` folder, installed as the package
+``bot.store.migrations`` (``setup.py`` maps it); it is found by import, so the same code
+works from a checkout, an editable install and a wheel."""
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+from bot.errors import AuditbotError
+
+MIGRATIONS_PACKAGE = "bot.store.migrations"
+
+
+def migrations_dir() -> Path:
+    """Where the installed history is (a folder holding ``env.py`` and ``versions/``)."""
+    spec = importlib.util.find_spec(MIGRATIONS_PACKAGE)
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    if not locations:
+        raise AuditbotError(
+            f"the migrations package {MIGRATIONS_PACKAGE} is missing",
+            hint="reinstall auditbot (pip install auditbot, or pip install -e . in a checkout)",
+        )
+    return Path(locations[0])
 
 
 def alembic_config(database_url: str) -> Config:
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", str(migrations_dir()))
     # ConfigParser interpolation would treat a '%' in a password as syntax.
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     return config

@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.config import Settings
-from bot.events.redis_checks import warn_if_redis_may_lose_jobs
+from bot.jobs.redis_checks import warn_if_redis_may_lose_jobs
 from bot.store.db import create_engine, session_factory
 from bot.web.errors import EXCEPTION_HANDLERS
 from bot.web.health import healthz, readyz

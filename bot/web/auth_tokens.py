@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.signing import InvalidToken
 from bot.store.models import OneTimeToken, RefreshToken
-from bot.web.auth import InvalidToken
 
 REFRESH_TTL = timedelta(days=30)
 RESET_TTL = timedelta(hours=1)

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.signing import ExpiredToken, InvalidToken, verify_report_token
 from bot.store.models import AuditTask, User
 from bot.web import auth_throttle
 from bot.web.api.access import ACCESS_COOKIE, bearer_token, can_see, user_from_token
@@ -28,12 +29,9 @@ from bot.web.api.spec import read_limited
 from bot.web.auth import (
     ACCESS_TTL,
     DUMMY_HASH,
-    ExpiredToken,
-    InvalidToken,
     hash_password_async,
     issue_access_token,
     verify_password_async,
-    verify_report_token,
 )
 from bot.web.auth_tokens import consume_one_time_token, revoke_all_for_user
 

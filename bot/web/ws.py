@@ -16,9 +16,9 @@ from redis.asyncio import Redis
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from bot.signing import InvalidToken
 from bot.store.models import AuditTask
 from bot.web.api.access import bearer_token, can_see, user_from_token
-from bot.web.auth import InvalidToken
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import pytest
 
 from bot.analysis.bandit_runner import bandit_findings, is_test_path, run_bandit
 from bot.analysis.bandit_wording import WORDING, title_and_message
-from bot.analysis.findings import Category, Severity
+from bot.findings import Category, Severity
 
 SHELL = "import subprocess\n\n\ndef run(cmd):\n    return subprocess.call(cmd, shell=True)\n"
 PICKLE = "import pickle\n\n\ndef load(blob):\n    return pickle.loads(blob)\n"

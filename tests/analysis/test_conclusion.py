@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from bot.analysis.conclusion import decide
-from bot.analysis.findings import Category, Finding, Severity
+from bot.findings import Category, Finding, Severity
 
 
 def finding(severity: Severity) -> Finding:

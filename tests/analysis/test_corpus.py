@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.analysis.findings import Severity
 from bot.analysis.merge import cwe_families
 from bot.analysis.static import analyze_file
+from bot.findings import Severity
 
 CORPUS = Path(__file__).resolve().parent.parent / "fixtures" / "corpus"
 

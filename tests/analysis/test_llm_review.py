@@ -13,7 +13,7 @@ from bot.analysis.llm_review import LLMReviewer
 from bot.analysis.pipeline import ReviewOutcome, ReviewPipeline, ReviewRequest
 from bot.config import Settings
 from bot.forges.base import ChangeTarget
-from bot.forges.local import LocalGitSource
+from bot.forges.local.git import LocalGitSource
 from bot.llm.service import build_llm_service
 from tests.fakes.fake_openai import FakeOpenAI, OpenAIExpect
 from tests.support.gitrepo import commit, make_repo

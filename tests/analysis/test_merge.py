@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import itertools
 
-from bot.analysis.findings import Category, Finding, Severity
 from bot.analysis.merge import fingerprint, merge_findings, normalise_code
+from bot.findings import Category, Finding, Severity
 
 
 def make(**fields: object) -> Finding:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bot.analysis.findings import Severity
 from bot.analysis.pipeline import ReviewOutcome, ReviewPipeline, ReviewRequest
+from bot.findings import Severity
 from bot.forges.base import ChangeTarget
-from bot.forges.local import LocalGitSource
+from bot.forges.local.git import LocalGitSource
 from tests.support.gitrepo import commit, make_repo
 
 BASE = {

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from bot.analysis.findings import Category, Finding, Severity
 from bot.analysis.prompts import system_prompt, user_prompt
+from bot.findings import Category, Finding, Severity
 
 
 def test_system_prompt_says_the_code_is_untrusted_and_sets_the_language() -> None:

@@ -8,8 +8,8 @@ from importlib import resources
 import pytest
 import yaml
 
-from bot.analysis.findings import Severity
 from bot.analysis.secrets import SecretMasker, find_secrets, mask_secrets, secret_findings
+from bot.findings import Severity
 
 
 def _own_examples(kind: str) -> list[tuple[str, str]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from bot.analysis.findings import Severity
 from bot.analysis.static import (
     Example,
     Rule,
@@ -16,6 +15,7 @@ from bot.analysis.static import (
     rule_findings,
 )
 from bot.errors import ConfigError
+from bot.findings import Severity
 
 
 def _path(rule: Rule, example: Example) -> str:

@@ -8,11 +8,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.analysis.repo_config import RepoConfig, load_repo_config
 from bot.diff.chunking import build_chunks
 from bot.diff.filters import FileFilter
 from bot.diff.lines import place_range
 from bot.diff.parse import FileDiff, parse_patch, parse_unified_diff
-from bot.diff.repo_config import RepoConfig, load_repo_config
 from bot.diff.tokens import count_tokens
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

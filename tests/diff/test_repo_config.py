@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.analysis.findings import Severity
-from bot.diff.repo_config import RepoConfig, load_repo_config
+from bot.analysis.repo_config import RepoConfig, load_repo_config
+from bot.findings import Severity
 
 
 def test_defaults_when_absent_or_empty() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from bot.events.redis_checks import redis_durability_problems, warn_if_redis_may_lose_jobs
+from bot.jobs.redis_checks import redis_durability_problems, warn_if_redis_may_lose_jobs
 from tests.events.private_redis import private_redis
 from tests.support.servers import free_port
 
@@ -17,7 +17,7 @@ async def test_a_redis_that_can_lose_jobs_is_named(
     with private_redis(tmp_path, "--appendonly", "no", "--maxmemory-policy", "allkeys-lru") as s:
         client = Redis.from_url(s.url)
         try:
-            with caplog.at_level(logging.WARNING, logger="bot.events.redis_checks"):
+            with caplog.at_level(logging.WARNING, logger="bot.jobs.redis_checks"):
                 problems = await warn_if_redis_may_lose_jobs(client)
         finally:
             await client.aclose()
@@ -39,7 +39,7 @@ async def test_a_durable_redis_passes(tmp_path: Path) -> None:
 async def test_an_unreachable_redis_only_warns(caplog: pytest.LogCaptureFixture) -> None:
     client = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=1)
     try:
-        with caplog.at_level(logging.WARNING, logger="bot.events.redis_checks"):
+        with caplog.at_level(logging.WARNING, logger="bot.jobs.redis_checks"):
             assert await warn_if_redis_may_lose_jobs(client) == []
     finally:
         await client.aclose()

@@ -10,8 +10,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from redis.asyncio import Redis
 
-from bot.forges.github import GitHubForge
-from bot.forges.github_auth import GitHubApp, RetryPolicy
+from bot.forges.github.auth import GitHubApp, RetryPolicy
+from bot.forges.github.forge import GitHubForge
 from tests.fakes.fake_github import FakeGitHub
 from tests.support.servers import serve_in_thread
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.errors import BadInput
-from bot.forges.archive import EMPTY_BASE, ArchiveSource
 from bot.forges.base import ChangeSource, ChangeTarget
+from bot.forges.local.archive import EMPTY_BASE, ArchiveSource
 
 
 def make_zip(path: Path, members: dict[str, bytes]) -> Path:

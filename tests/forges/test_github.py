@@ -21,8 +21,8 @@ from bot.forges.base import (
     InlineComment,
     review_marker,
 )
-from bot.forges.github import GitHubForge
-from bot.forges.github_auth import GitHubApp
+from bot.forges.github.auth import GitHubApp
+from bot.forges.github.forge import GitHubForge
 from tests.fakes.fake_github import FakeGitHub, Pull, PullFile
 
 from .conftest import INSTALLATION

@@ -11,7 +11,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.errors import ForgeError
-from bot.forges.github_app_hooks import AppHooks
+from bot.forges.github.app_hooks import AppHooks
 from bot.jobs.reconcile import DELIVERIES_CHECKED_KEY, redeliver_failed
 from tests.fakes.fake_github import FakeGitHub
 

@@ -15,8 +15,8 @@ from githubkit.auth.app import AppAuth
 from redis.asyncio import Redis
 
 from bot.forges.base import CheckUpdate
-from bot.forges.github import GitHubForge
-from bot.forges.github_auth import CACHE_PREFIX, GitHubApp
+from bot.forges.github.auth import CACHE_PREFIX, GitHubApp
+from bot.forges.github.forge import GitHubForge
 from tests.fakes.fake_github import FakeGitHub
 
 from .conftest import APP_ID, INSTALLATION

@@ -9,8 +9,8 @@ import pytest
 from bot.errors import NotFound
 from bot.forges.base import ChangeTarget
 from bot.forges.feedback import says_false_positive
-from bot.forges.github import GitHubForge
-from bot.forges.github_threads import RESOLVE_MUTATION, THREADS_QUERY
+from bot.forges.github.forge import GitHubForge
+from bot.forges.github.threads import RESOLVE_MUTATION, THREADS_QUERY
 from tests.fakes.fake_github import FakeGitHub
 
 from .test_github import HEAD, PR, comment, setup_pull

@@ -17,7 +17,7 @@ from bot.forges.base import (
     Forge,
     InlineComment,
 )
-from bot.forges.gitlab import GitLabForge
+from bot.forges.gitlab.forge import GitLabForge
 from tests.fakes.fake_gitlab import MR, FakeGitLab, MRDiff
 from tests.support.servers import serve_in_thread
 

@@ -9,7 +9,7 @@ import pytest
 
 from bot.errors import BadInput, NotFound
 from bot.forges.base import NULL_SHA, ChangeSource, ChangeTarget
-from bot.forges.local import WORKTREE, LocalGitSource
+from bot.forges.local.git import WORKTREE, LocalGitSource
 
 
 def git(repo: Path, *args: str) -> str:

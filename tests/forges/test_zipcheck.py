@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import BadInput
-from bot.forges.zipcheck import ZipLimits, vet_archive
+from bot.forges.local.zipcheck import ZipLimits, vet_archive
 
 Builder = Callable[[zipfile.ZipFile], None]
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.analysis.findings import Category, Finding, Severity
 from bot.errors import AuditbotError
+from bot.findings import Category, Finding, Severity
 from bot.jobs.contracts import Repository, ScanArchive, ScanPush, ScanRepository
 from bot.jobs.deps import JobDeps, task_for_job
 from bot.jobs.scans import scan_archive, scan_push, scan_repository

@@ -12,8 +12,8 @@ from bot.config import Settings
 from bot.llm.budget import Budgets, RedisBudgetStore
 from bot.llm.types import BudgetExhausted, LLMFailure
 from bot.llm.usage import UsageRecord
-from bot.llm.usage_store import DbUsageSink
 from bot.store.db import create_engine, session_factory
+from bot.store.llm_usage import DbUsageSink
 from bot.store.models import Base, LLMUsage, Project
 from tests.llm.helpers import KEYS, base_url, make_fake, make_service, review_request, serving
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.analysis.findings import Category, Finding, FindingStatus, Severity
+from bot.findings import Category, Finding, FindingStatus, Severity
 from bot.reports import Report, ReportFinding, SkippedFile, TaskInfo
 
 

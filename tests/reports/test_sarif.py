@@ -72,7 +72,7 @@ def test_results_carry_what_code_scanning_needs(report: Report) -> None:
 
 
 def test_paths_become_relative_uris() -> None:
-    from bot.analysis.findings import Finding
+    from bot.findings import Finding
     from bot.reports import ReportFinding
 
     finding = Finding(path="/src/dir with space/a#b.py", start_line=1, end_line=1,

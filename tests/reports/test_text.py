@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.analysis.findings import Severity
+from bot.findings import Severity
 from bot.reports import Report, render_json, render_markdown
 
 

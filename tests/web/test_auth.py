@@ -12,17 +12,14 @@ import pytest
 
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.web.auth import (
+from bot.signing import (
     ExpiredToken,
     InvalidToken,
-    hash_password,
-    issue_access_token,
     issue_report_token,
     report_url,
-    verify_access_token,
-    verify_password,
     verify_report_token,
 )
+from bot.web.auth import hash_password, issue_access_token, verify_access_token, verify_password
 
 
 @pytest.fixture

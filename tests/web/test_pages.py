@@ -19,7 +19,7 @@ import jwt
 import pytest
 
 from bot.config import Settings
-from bot.web.auth import issue_report_token
+from bot.signing import issue_report_token
 from tests.web.api.conftest import Api, start_api
 
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"

@@ -62,7 +62,7 @@ async def test_start_up_warns_about_a_redis_that_can_lose_jobs(
     options = ("--appendonly", "no", "--maxmemory-policy", "allkeys-lru")
     with private_redis(tmp_path, *options) as redis_server:
         settings = make_settings(REDIS_URL=redis_server.url, **WEBHOOK_ENV)
-        with caplog.at_level(logging.WARNING, logger="bot.events.redis_checks"):
+        with caplog.at_level(logging.WARNING, logger="bot.jobs.redis_checks"):
             async with running_app(settings):
                 pass
     warnings = [r.getMessage() for r in caplog.records if "may lose queued jobs" in r.getMessage()]

@@ -13,8 +13,9 @@ from starlette.requests import HTTPConnection
 
 from bot.config import Settings
 from bot.errors import NotFound
+from bot.signing import InvalidToken
 from bot.store.models import AuditTask, FindingRecord, Project, ProjectMember, User
-from bot.web.auth import InvalidToken, verify_access_token
+from bot.web.auth import verify_access_token
 
 ACCESS_COOKIE = "auditbot_access"
 

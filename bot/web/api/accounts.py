@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse
 
 from bot.config import Settings
 from bot.mail import send_mail
+from bot.signing import InvalidToken
 from bot.store.models import User
 from bot.web import auth_throttle
 from bot.web.api.access import visible_project_ids
@@ -25,7 +26,6 @@ from bot.web.api.spec import Call, Operation
 from bot.web.auth import (
     ACCESS_TTL,
     DUMMY_HASH,
-    InvalidToken,
     hash_password_async,
     issue_access_token,
     verify_password_async,

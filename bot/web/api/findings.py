@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, Field
 from sqlalchemy import select, update
 
-from bot.analysis.findings import Category, FindingStatus, Severity
+from bot.findings import Category, FindingStatus, Severity
 from bot.store.models import FindingRecord
 from bot.web.api.access import get_finding, visible, visible_project_ids
 from bot.web.api.paging import like_escaped, page_rows

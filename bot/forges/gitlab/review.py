@@ -1,6 +1,6 @@
 """Publishing a review on a GitLab merge request: one inline discussion per comment that
 GitLab can place, a general note for each one it cannot, then one note carrying the
-review's body and marker. SDK-free: the adapter in ``gitlab.py`` supplies the calls.
+review's body and marker. SDK-free: the adapter in ``forge.py`` supplies the calls.
 
 GitLab has no review object to post atomically, so the markers make it resumable: a job
 that crashed halfway skips the comments whose key is already on the MR, and the review
@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from bot.forges import limits
 from bot.forges.base import InlineComment, ReviewResult, comment_marker, review_marker
-from bot.forges.gitlab_position import Refs, position
+from bot.forges.gitlab.position import Refs, position
 from bot.forges.review_text import where
 
 

@@ -17,8 +17,8 @@ import pathspec
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bot.analysis.findings import Severity
 from bot.diff.filters import DEFAULT_MAX_BYTES, FileFilter
+from bot.findings import Severity
 
 logger = logging.getLogger(__name__)
 

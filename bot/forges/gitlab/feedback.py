@@ -1,7 +1,7 @@
 """Discussions and feedback on GitLab: resolving the discussions of fixed findings and
 reading "false positive" replies and 👎 awards on our notes.
 
-A mixin of :class:`bot.forges.gitlab.GitLabForge`, kept apart so that each module holds one
+A mixin of :class:`bot.forges.gitlab.forge.GitLabForge`, kept apart so that each module holds one
 concept; python-gitlab calls go through the adapter's ``_call`` (in a thread).
 """
 

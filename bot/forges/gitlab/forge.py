@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 
 from bot.config import Settings
 from bot.errors import ConfigError, ForgeError, NotFound, RetryLater
-from bot.forges import gitlab_review, limits
+from bot.forges import limits
 from bot.forges.base import (
     CONFIG_PATH,
     SUMMARY_MARKER,
@@ -35,10 +35,11 @@ from bot.forges.base import (
     ReviewResult,
     is_null_sha,
 )
-from bot.forges.gitlab_feedback import GitLabFeedback
-from bot.forges.gitlab_files import files_from_diffs
-from bot.forges.gitlab_position import Refs
-from bot.forges.gitlab_status import StatusTarget, status_payload
+from bot.forges.gitlab import review as gitlab_review
+from bot.forges.gitlab.feedback import GitLabFeedback
+from bot.forges.gitlab.files import files_from_diffs
+from bot.forges.gitlab.position import Refs
+from bot.forges.gitlab.status import StatusTarget, status_payload
 from bot.forges.locks import publish_lock
 from bot.forges.review_text import marked, where
 

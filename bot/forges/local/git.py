@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bot.errors import BadInput, ForgeError, NotFound
 from bot.forges.base import CONFIG_PATH, Change, ChangeTarget, is_null_sha
-from bot.forges.gitdiff import combine, parse_name_status
+from bot.forges.local.gitdiff import combine, parse_name_status
 
 logger = logging.getLogger(__name__)
 

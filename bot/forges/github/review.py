@@ -1,5 +1,5 @@
 """Publishing one GitHub review exactly once, with every comment either on its line or in
-the review body. SDK-free: the adapter in ``github.py`` supplies the four calls.
+the review body. SDK-free: the adapter in ``forge.py`` supplies the four calls.
 
 GitHub refuses a whole review with an anonymous 422 when any comment cannot be placed
 (docs.github.com/en/rest/pulls/reviews#create-a-review-for-a-pull-request). Comments are
@@ -19,8 +19,8 @@ from typing import Any, Protocol
 from bot.errors import RetryLater
 from bot.forges import limits
 from bot.forges.base import Change, ForgeRefused, InlineComment, ReviewResult, review_marker
-from bot.forges.bisect import split_rejected
-from bot.forges.github_payloads import review_payload
+from bot.forges.github.bisect import split_rejected
+from bot.forges.github.payloads import review_payload
 from bot.forges.review_text import file_diffs, moved_section, split_placeable
 
 logger = logging.getLogger(__name__)

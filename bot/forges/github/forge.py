@@ -26,11 +26,11 @@ from bot.forges.base import (
     ReviewResult,
     is_null_sha,
 )
-from bot.forges.github_auth import GitHubApp, secondary_limit_wait
-from bot.forges.github_feedback import GitHubFeedback
-from bot.forges.github_files import files_from_entries
-from bot.forges.github_payloads import check_create, check_updates
-from bot.forges.github_review import ReviewInfo, ReviewPublisher
+from bot.forges.github.auth import GitHubApp, secondary_limit_wait
+from bot.forges.github.feedback import GitHubFeedback
+from bot.forges.github.files import files_from_entries
+from bot.forges.github.payloads import check_create, check_updates
+from bot.forges.github.review import ReviewInfo, ReviewPublisher
 
 logger = logging.getLogger(__name__)
 

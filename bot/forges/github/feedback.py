@@ -1,7 +1,7 @@
 """Review threads and feedback on GitHub through githubkit: resolving the threads of fixed
 findings (GraphQL) and reading replies and 👎 reactions on our review comments (REST).
 
-A mixin of :class:`bot.forges.github.GitHubForge`, kept apart so that each module holds one
+A mixin of :class:`bot.forges.github.forge.GitHubForge`, kept apart so that each module holds one
 concept; the GraphQL documents and the SDK-free reading live in ``github_threads``.
 """
 
@@ -14,7 +14,7 @@ from githubkit.exception import GraphQLFailed
 
 from bot.errors import ForgeError, NotFound
 from bot.forges.base import ChangeTarget
-from bot.forges.github_threads import (
+from bot.forges.github.threads import (
     ReviewNote,
     false_positive_replies,
     our_keys,
