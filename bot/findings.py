@@ -44,10 +44,23 @@ class Category(enum.StrEnum):
 
 
 class FindingStatus(enum.StrEnum):
+    """A finding's triage state (`bot.store.triage` changes it and keeps the history)."""
+
     OPEN = "open"
-    FIXED = "fixed"
+    CONFIRMED = "confirmed"  # a person agrees it is a real problem; it stays reported
     FALSE_POSITIVE = "false_positive"
-    IGNORED = "ignored"
+    WONT_FIX = "wont_fix"  # real, but accepted: silent from then on, like a false positive
+    FIXED = "fixed"  # gone from the code (the pipeline sets it)
+
+    @property
+    def silenced(self) -> bool:
+        """A person dismissed it: later runs do not report it again."""
+        return self in (FindingStatus.FALSE_POSITIVE, FindingStatus.WONT_FIX)
+
+    @property
+    def active(self) -> bool:
+        """Still in the code and still reported."""
+        return self in (FindingStatus.OPEN, FindingStatus.CONFIRMED)
 
 
 Side = Literal["new", "old"]

@@ -34,6 +34,7 @@ from bot.logs import bind
 from bot.signing import report_url
 from bot.store import audits
 from bot.store.models import AuditTask
+from bot.store.triage import TriageSource, dismiss_from_forge
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +224,8 @@ class ReviewRun:
             log.warning("could not read feedback on our comments: %s", exc)
             return
         if marked:
-            changed = await audits.mark_false_positive(self.deps.sessions, self.project_id, marked)
+            source = TriageSource(self.job.repository.forge)
+            changed = await dismiss_from_forge(self.deps.sessions, self.project_id, marked, source)
             log.info("%d finding(s) marked false positive in the pull request", changed)
 
     async def _incremental_paths(self, forge: Forge) -> frozenset[str] | None:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from bot.store.models import AuditTask, FindingRecord, Project
 
 # Findings a person dismissed do not count towards the summary or the conclusion.
-SILENT_STATUSES = frozenset({FindingStatus.FALSE_POSITIVE, FindingStatus.IGNORED})
+SILENT_STATUSES = frozenset(s for s in FindingStatus if s.silenced)
 
 
 class TaskInfo(BaseModel):

@@ -12,7 +12,7 @@ import re
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from bot.findings import Category, FindingStatus, Severity
+from bot.findings import Category, Severity
 from bot.reports.model import Report, ReportFinding
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -165,7 +165,7 @@ def _result(finding: ReportFinding, rule_id: str, index: int) -> dict[str, Any]:
                 ],
             }
         ]
-    if finding.status in (FindingStatus.FALSE_POSITIVE, FindingStatus.IGNORED):
+    if finding.status.silenced:
         suppression: dict[str, Any] = {"kind": "external", "status": "accepted"}
         if finding.status_reason:
             suppression["justification"] = finding.status_reason

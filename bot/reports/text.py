@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from bot.findings import Severity
-from bot.reports.model import SILENT_STATUSES, Report, ReportFinding
+from bot.findings import FindingStatus, Severity
+from bot.reports.model import Report, ReportFinding
 
 
 def render_json(report: Report) -> str:
@@ -55,7 +55,7 @@ def _finding(finding: ReportFinding) -> list[str]:
     tags = [finding.severity.value, finding.category.value]
     if finding.cwe:
         tags.append(finding.cwe)
-    if finding.status in SILENT_STATUSES or finding.status.value != "open":
+    if finding.status is not FindingStatus.OPEN:
         tags.append(finding.status.value)
     out = [f"### {where}: {_inline(finding.title)} ({', '.join(tags)})", "", finding.message, ""]
     if finding.quote:

@@ -186,13 +186,13 @@ async def stale_tasks(sessions: Sessions, older_than: datetime) -> list[AuditTas
 
 
 async def silenced_fingerprints(sessions: Sessions, project_id: int | None) -> frozenset[str]:
-    """Fingerprints a person marked false positive or ignored in this project."""
+    """Fingerprints a person dismissed (false positive, won't fix) in this project."""
     if project_id is None:
         return frozenset()
     async with sessions() as session:
         query = select(FindingRecord.fingerprint).where(
             FindingRecord.project_id == project_id,
-            FindingRecord.status.in_((FindingStatus.FALSE_POSITIVE, FindingStatus.IGNORED)),
+            FindingRecord.status.in_([s.value for s in FindingStatus if s.silenced]),
         )
         return frozenset(await session.scalars(query.distinct()))
 
@@ -200,14 +200,15 @@ async def silenced_fingerprints(sessions: Sessions, project_id: int | None) -> f
 async def open_findings_of_pr(
     sessions: Sessions, project_id: int, pr_number: int
 ) -> list[FindingRecord]:
-    """The latest open finding per fingerprint posted on this PR, for incremental runs."""
+    """The latest open (or confirmed) finding per fingerprint posted on this PR, for
+    incremental runs."""
     async with sessions() as session:
         query = (
             select(FindingRecord)
             .where(
                 FindingRecord.project_id == project_id,
                 FindingRecord.pr_number == pr_number,
-                FindingRecord.status == FindingStatus.OPEN,
+                FindingRecord.status.in_([s.value for s in FindingStatus if s.active]),
             )
             .order_by(FindingRecord.id)
         )
@@ -226,34 +227,6 @@ async def mark_fixed(sessions: Sessions, ids: Sequence[int], sha: str) -> None:
             .where(FindingRecord.id.in_(ids))
             .values(status=FindingStatus.FIXED, status_reason=f"gone at {sha}", updated_at=now())
         )
-
-
-async def mark_false_positive(
-    sessions: Sessions, project_id: int, fingerprints_by_who: dict[str, str]
-) -> int:
-    """Mark the project's findings with these fingerprints false positive, saying who did
-    (a reply or a reaction in the pull request); returns how many fingerprints changed."""
-    changed = 0
-    async with sessions() as session, session.begin():
-        for fingerprint, who in fingerprints_by_who.items():
-            result = await session.execute(
-                update(FindingRecord)
-                .where(
-                    FindingRecord.project_id == project_id,
-                    FindingRecord.fingerprint == fingerprint,
-                    FindingRecord.status.not_in(
-                        (FindingStatus.FALSE_POSITIVE, FindingStatus.IGNORED)
-                    ),
-                )
-                .values(
-                    status=FindingStatus.FALSE_POSITIVE,
-                    status_by=who[:255],
-                    status_reason="marked in the pull request",
-                    updated_at=now(),
-                )
-            )
-            changed += 1 if getattr(result, "rowcount", 0) else 0
-    return changed
 
 
 async def save_findings(
@@ -275,18 +248,28 @@ async def save_findings(
     async with sessions() as session, session.begin():
         await session.execute(delete(FindingRecord).where(FindingRecord.task_id == task_id))
         first_seen: dict[str, str | None] = {}
+        # A confirmed finding found again stays confirmed (bot.store.triage's decision holds
+        # for the fingerprint); dismissed ones never get here, the pipeline left them out.
+        confirmed: dict[str, tuple[str | None, str | None]] = {}
         if project_id is not None and items:
             fingerprints = {f.fingerprint for f, _, _ in items if f.fingerprint}
             query = (
-                select(FindingRecord.fingerprint, FindingRecord.first_seen_sha)
+                select(FindingRecord.fingerprint, FindingRecord.first_seen_sha,
+                       FindingRecord.status, FindingRecord.status_reason,
+                       FindingRecord.status_by)
                 .where(
                     FindingRecord.project_id == project_id,
                     FindingRecord.fingerprint.in_(fingerprints),
                 )
                 .order_by(FindingRecord.id.desc())
             )
-            for fingerprint, sha in await session.execute(query):
+            latest_first: set[str] = set()
+            for fingerprint, sha, state, reason, by in await session.execute(query):
                 first_seen[fingerprint] = sha
+                if fingerprint not in latest_first:
+                    latest_first.add(fingerprint)
+                    if state == FindingStatus.CONFIRMED:
+                        confirmed[fingerprint] = (reason, by)
         for finding, placement, comment_id in items:
             fingerprint = finding.fingerprint or ""
             session.add(
@@ -309,7 +292,9 @@ async def save_findings(
                     source=finding.source,
                     rule_id=finding.rule_id,
                     fingerprint=fingerprint,
-                    status=status,
+                    status=FindingStatus.CONFIRMED if fingerprint in confirmed else status,
+                    status_reason=confirmed.get(fingerprint, (None, None))[0],
+                    status_by=confirmed.get(fingerprint, (None, None))[1],
                     placement=placement,
                     comment_id=comment_id,
                     first_seen_sha=first_seen.get(fingerprint, head_sha),

@@ -182,6 +182,31 @@ class FindingRecord(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+
+class TriageEvent(Base):
+    """One change of a finding's triage state: who, when, why and from where. The state
+    itself is kept on every `FindingRecord` of the fingerprint (filters read it there);
+    `bot.store.triage` writes both in one transaction."""
+
+    __tablename__ = "triage_events"
+    __table_args__ = (Index(None, "project_id", "fingerprint", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int | None] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), nullable=True
+    )
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    # The record the person acted on; findings without a project are triaged one by one.
+    finding_id: Mapped[int | None] = mapped_column(
+        ForeignKey("findings.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    from_state: Mapped[str] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(255))
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    source: Mapped[str] = mapped_column(String(32))  # web | api | github | gitlab
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
 class User(Base):
     __tablename__ = "users"
 

@@ -194,7 +194,7 @@ def test_false_positive_reply_and_thumbs_down_silence_the_next_run(
     from sqlalchemy import select
 
     from bot.store.db import create_engine, session_factory
-    from bot.store.models import FindingRecord
+    from bot.store.models import FindingRecord, TriageEvent
 
     repo = make_repo(tmp_path / "src", {"app.py": BASE})
     first_sha = commit(repo, {"app.py": HEAD}, "search and export")
@@ -229,21 +229,26 @@ def test_false_positive_reply_and_thumbs_down_silence_the_next_run(
     assert completed(stack, head2)[0]["conclusion"] != "failure"
     assert stack.github.resolved_threads == []  # silenced, not fixed
 
-    async def marked() -> dict[str, set[str]]:
+    async def marked() -> tuple[dict[str, set[str]], list[tuple[str, str, str, str]]]:
         engine = create_engine(stack.env["DATABASE_URL"])
         async with session_factory(engine)() as session:
             rows = (await session.scalars(select(FindingRecord))).all()
+            events = (await session.scalars(select(TriageEvent))).all()
         await engine.dispose()
         by_who: dict[str, set[str]] = {}
         for row in rows:
             if row.status == "false_positive":
-                assert row.status_reason == "marked in the pull request"
+                assert row.status_reason == "marked false positive in the pull request"
                 by_who.setdefault(row.status_by or "", set()).add(row.title)
-        return by_who
+        history = sorted((e.actor, e.from_state, e.to_state, e.source) for e in events)
+        return by_who, history
 
-    by_who = asyncio.run(marked())
+    by_who, history = asyncio.run(marked())
     assert by_who["alice"] == {"SQL built from user input"}
     assert set(by_who) == {"alice", "bob"}
+    # The forge's dismiss flow went through the triage model: one event per decision.
+    assert history == [("alice", "open", "false_positive", "github"),
+                       ("bob", "open", "false_positive", "github")]
 
 
 def test_worker_killed_mid_job_reviews_exactly_once(stack: Stack, tmp_path: Path) -> None:

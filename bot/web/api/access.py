@@ -18,6 +18,8 @@ from bot.store.models import AuditTask, FindingRecord, Project, ProjectMember, U
 from bot.web.auth import verify_access_token
 
 ACCESS_COOKIE = "auditbot_access"
+# Project roles: a member reads and triages; a viewer only reads. Admins need no grant.
+MEMBER, VIEWER = "member", "viewer"
 
 
 def bearer_token(connection: HTTPConnection, *, allow_cookie: bool = False) -> str | None:
@@ -90,6 +92,17 @@ async def get_finding(session: AsyncSession, user: User, finding_id: int) -> Fin
     if finding is None or not await can_see(session, user, finding.project_id):
         raise NotFound(f"no finding {finding_id}")
     return finding
+
+
+async def can_triage(session: AsyncSession, user: User, project_id: int | None) -> bool:
+    """Admins and members may triage; viewers read only."""
+    if user.is_admin:
+        return True
+    if project_id is None:
+        return False
+    role = await session.scalar(select(ProjectMember.role).where(
+        ProjectMember.user_id == user.id, ProjectMember.project_id == project_id))
+    return role is not None and role != VIEWER
 
 
 async def can_see(session: AsyncSession, user: User, project_id: int | None) -> bool:

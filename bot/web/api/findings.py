@@ -1,25 +1,25 @@
-"""Findings: list with filters, get, and triage (open, fixed, false_positive, ignored).
+"""Findings: list with filters, get, triage and its history.
 
-A status is set on every record of the finding's fingerprint in its project, so the next
-run's pipeline (`bot.store.audits.silenced_fingerprints`) keeps a dismissed finding silent.
+Triage goes through `bot.store.triage.triage`, the one model the report pages and the forges'
+feedback use too: the state is set for the finding's fingerprint in its project, so the next
+run's pipeline keeps a false positive or a won't-fix silent.
 """
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select, update
+from sqlalchemy import select
+from starlette.exceptions import HTTPException
 
 from bot.findings import Category, FindingStatus, Severity
 from bot.store.models import FindingRecord
-from bot.web.api.access import get_finding, visible, visible_project_ids
+from bot.store.triage import TriageSource, history, triage
+from bot.web.api.access import can_triage, get_finding, visible, visible_project_ids
 from bot.web.api.paging import like_escaped, page_rows
 from bot.web.api.schemas import Page, PageQuery, Text, aware
 from bot.web.api.spec import Call, Operation
-
-log = logging.getLogger(__name__)
 
 
 class FindingOut(BaseModel):
@@ -66,6 +66,19 @@ class FindingQuery(PageQuery):
 class FindingUpdate(BaseModel):
     status: FindingStatus
     reason: Text | None = Field(default=None, max_length=2000)
+
+
+class TriageEventOut(BaseModel):
+    at: datetime
+    from_state: FindingStatus
+    to_state: FindingStatus
+    actor: str
+    reason: str | None
+    source: str
+
+
+class TriageHistory(BaseModel):
+    items: list[TriageEventOut]
 
 
 def finding_out(row: FindingRecord) -> FindingOut:
@@ -115,25 +128,23 @@ async def get(call: Call) -> FindingOut:
     return finding_out(await get_finding(call.session, call.me, call.params["finding_id"]))
 
 
-async def triage(call: Call) -> FindingOut:
+async def set_state(call: Call) -> FindingOut:
     finding = await get_finding(call.session, call.me, call.params["finding_id"])
+    if not await can_triage(call.session, call.me, finding.project_id):
+        raise HTTPException(403, "your role on this project is read-only")
     body: FindingUpdate = call.body
-    values = {
-        "status": body.status.value,
-        "status_reason": body.reason,
-        "status_by": call.me.email,
-        "updated_at": datetime.now(UTC),
-    }
-    same = FindingRecord.fingerprint == finding.fingerprint
-    scope = (FindingRecord.project_id == finding.project_id) if finding.project_id is not None \
-        else (FindingRecord.id == finding.id)
-    await call.session.execute(
-        update(FindingRecord).where(scope, same).values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    await call.session.refresh(finding)
-    log.info("finding %s marked %s by user %s", finding.id, body.status.value, call.me.id)
+    await triage(call.session, finding, body.status, actor=call.me.email, reason=body.reason,
+                 source=TriageSource.API)
     return finding_out(finding)
+
+
+async def get_history(call: Call) -> TriageHistory:
+    finding = await get_finding(call.session, call.me, call.params["finding_id"])
+    entries = await history(call.session, finding)
+    return TriageHistory(items=[TriageEventOut(at=e.at, from_state=e.from_state,
+                                               to_state=e.to_state, actor=e.actor,
+                                               reason=e.reason, source=e.source)
+                                for e in entries])
 
 
 F = "/api/v1/findings/{finding_id:int}"
@@ -141,6 +152,8 @@ OPERATIONS = [
     Operation("GET", "/api/v1/findings", list_findings, "List findings", "findings",
               query=FindingQuery, response=Page[FindingOut]),
     Operation("GET", F, get, "Get a finding", "findings", response=FindingOut),
-    Operation("PATCH", F, triage, "Set a finding's status (who and why are recorded)",
-              "findings", body=FindingUpdate, response=FindingOut),
+    Operation("PATCH", F, set_state, "Triage a finding (who, when and why are recorded)",
+              "findings", body=FindingUpdate, response=FindingOut, extra_statuses=(403,)),
+    Operation("GET", F + "/history", get_history, "A finding's triage history, newest first",
+              "findings", response=TriageHistory),
 ]

@@ -1,5 +1,10 @@
-"""Projects: list, get, create (local or archive), update settings and budgets, delete, and
-the members granted each project."""
+"""Projects: list, get, create (archive projects: ZIP uploads), update settings and budgets,
+delete, and the members granted each project.
+
+GitHub and GitLab projects appear on their first webhook. A `local` project is what
+`auditbot review` records for a repository on the machine it runs on; the server cannot
+scan it, so the API neither creates nor scans one (no option that can only fail).
+"""
 
 from __future__ import annotations
 
@@ -39,7 +44,7 @@ class ProjectQuery(PageQuery):
 
 
 class ProjectCreate(BaseModel):
-    kind: Literal["local", "archive"]
+    kind: Literal["archive"] = Field(description="A project whose code arrives as ZIP uploads.")
     full_name: Text = Field(min_length=1, max_length=512)
     default_branch: Text = Field(default="main", min_length=1, max_length=255)
 
@@ -54,7 +59,8 @@ class ProjectUpdate(BaseModel):
 
 class MemberIn(BaseModel):
     user_id: int = Field(ge=1, le=2**31 - 1)
-    role: Literal["member"] = "member"
+    role: Literal["member", "viewer"] = Field(
+        default="member", description="A member reads and triages findings; a viewer reads.")
 
 
 class MemberOut(BaseModel):
@@ -145,7 +151,7 @@ def _member_out(member: ProjectMember, email: str) -> MemberOut:
 
 
 async def add_member(call: Call) -> MemberOut:
-    """Grant the project; granting it again is no error and answers the existing grant."""
+    """Grant the project; granting it again is no error and sets the role given."""
     project = await get_project(call.session, call.me, call.params["project_id"])
     body: MemberIn = call.body
     user = await call.session.get(User, body.user_id)
@@ -157,6 +163,9 @@ async def add_member(call: Call) -> MemberOut:
         call.session.add(member)
         await call.session.flush()
         await call.session.refresh(member)
+    elif member.role != body.role:
+        member.role = body.role
+        await call.session.flush()
     return _member_out(member, user.email)
 
 
@@ -172,7 +181,7 @@ P = "/api/v1/projects/{project_id:int}"
 OPERATIONS = [
     Operation("GET", "/api/v1/projects", list_projects, "List projects", "projects",
               query=ProjectQuery, response=Page[ProjectOut]),
-    Operation("POST", "/api/v1/projects", create, "Create a local or archive project",
+    Operation("POST", "/api/v1/projects", create, "Create an archive project",
               "projects", body=ProjectCreate, response=ProjectOut, status=201, admin=True),
     Operation("GET", P, get, "Get a project", "projects", response=ProjectOut),
     Operation("PATCH", P, update, "Update a project's settings and budgets", "projects",

@@ -14,7 +14,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from starlette.exceptions import HTTPException
 
+from bot.config import Settings
 from bot.jobs.contracts import SCAN_ARCHIVE, SCAN_REPOSITORY, ScanArchive, ScanRepository
+from bot.signing import report_url
 from bot.store.models import AuditTask, Project
 from bot.web.api.access import get_project, get_task, visible, visible_project_ids
 from bot.web.api.jobs import enqueue_forge_rerun, enqueue_scan
@@ -58,7 +60,8 @@ class TaskOut(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
-    report_url: str
+    report_url: str = Field(description="The report page, with a signed token valid for 90 "
+                                        "days: shareable with people who have no account.")
 
 
 class TaskQuery(PageQuery):
@@ -73,7 +76,8 @@ class ScanIn(BaseModel):
                              description="Branch, tag or commit; the default branch if unset.")
 
 
-def task_out(task: AuditTask) -> TaskOut:
+def task_out(task: AuditTask, settings: Settings) -> TaskOut:
+    """The task as the API shows it to a caller allowed to read it (routes check first)."""
     return TaskOut(
         id=task.id, project_id=task.project_id, kind=task.kind, status=task.status,
         trigger=task.trigger, job_id=task.job_id, pr_number=task.pr_number,
@@ -85,7 +89,7 @@ def task_out(task: AuditTask) -> TaskOut:
         partial_reason=task.partial_reason, error=task.error, attempts=task.attempts or 0,
         created_at=aware(task.created_at) or datetime.now(UTC),
         started_at=aware(task.started_at), finished_at=aware(task.finished_at),
-        report_url=f"/reports/{task.id}",
+        report_url=report_url(settings, task.id),
     )
 
 
@@ -99,12 +103,12 @@ async def list_tasks(call: Call) -> Page[TaskOut]:
             where.append(getattr(AuditTask, name) == value)
     rows, total = await page_rows(call.session, select(AuditTask).where(*where).order_by(
         AuditTask.created_at.desc(), AuditTask.id), query)
-    return Page[TaskOut](items=[task_out(t) for t, in rows], total=total,
+    return Page[TaskOut](items=[task_out(t, call.settings) for t, in rows], total=total,
                          limit=query.limit, offset=query.offset)
 
 
 async def get(call: Call) -> TaskOut:
-    return task_out(await get_task(call.session, call.me, call.params["task_id"]))
+    return task_out(await get_task(call.session, call.me, call.params["task_id"]), call.settings)
 
 
 async def cancel(call: Call) -> TaskOut:
@@ -120,7 +124,7 @@ async def cancel(call: Call) -> TaskOut:
         now_ms = int(datetime.now(UTC).timestamp() * 1000)
         await call.redis.zadd(abort_jobs_ss, {task.job_id: now_ms})
     log.info("task %s cancelled by user %s", task.id, call.me.id)
-    return task_out(task)
+    return task_out(task, call.settings)
 
 
 class RetryOut(BaseModel):
@@ -158,13 +162,16 @@ async def retry(call: Call) -> RetryOut:
                                  ref=old.head_ref or "HEAD", requested_by=call.me.id,
                                  retry_of=old.id)
         await enqueue_scan(call.session, call.redis, task, payload, SCAN_REPOSITORY)
-    return RetryOut(job_id=task.job_id or "", task=task_out(task))
+    return RetryOut(job_id=task.job_id or "", task=task_out(task, call.settings))
 
 
 async def start_scan(call: Call) -> TaskOut:
     project = await get_project(call.session, call.me, call.params["project_id"])
     if project.kind == "archive":
         raise HTTPException(409, "an archive project is scanned by uploading a ZIP")
+    if project.kind == "local":
+        raise HTTPException(409, "a local project is audited with `auditbot review` on the "
+                                 "machine that holds it, not by the server")
     ref = call.body.ref or project.default_branch
     task = AuditTask(project_id=project.id, kind="repository", trigger="api", head_ref=ref,
                      progress={}, counts={})
@@ -173,7 +180,7 @@ async def start_scan(call: Call) -> TaskOut:
     payload = ScanRepository(task_id=task.id, project_id=project.id, ref=ref,
                              requested_by=call.me.id)
     await enqueue_scan(call.session, call.redis, task, payload, SCAN_REPOSITORY)
-    return task_out(task)
+    return task_out(task, call.settings)
 
 
 async def upload_archive(call: Call) -> TaskOut:
@@ -198,7 +205,7 @@ async def upload_archive(call: Call) -> TaskOut:
     payload = ScanArchive(task_id=task.id, project_id=project.id,
                           archive_path=str(path.resolve()), requested_by=call.me.id)
     await enqueue_scan(call.session, call.redis, task, payload, SCAN_ARCHIVE)
-    return task_out(task)
+    return task_out(task, call.settings)
 
 
 async def _receive(call: Call, target: Path) -> None:

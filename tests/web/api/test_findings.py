@@ -76,8 +76,9 @@ def test_false_positive_is_recorded_and_silences_the_fingerprint(api: Api) -> No
     assert admin.get(f"/api/v1/findings/{elsewhere.id}").json()["status"] == "open"
 
     assert _silenced(api, project.id) == {"fp-1"}
-    # Ignored silences too; re-opened, no longer silent.
-    client.patch(f"/api/v1/findings/{unrelated.id}", json={"status": "ignored"})
+    # Won't fix silences too; re-opened, no longer silent.
+    assert client.patch(f"/api/v1/findings/{unrelated.id}",
+                        json={"status": "wont_fix"}).status_code == 200
     assert _silenced(api, project.id) == {"fp-1", "fp-2"}
     for finding in (old, unrelated):
         client.patch(f"/api/v1/findings/{finding.id}", json={"status": "open"})
@@ -88,6 +89,52 @@ def test_bad_status_is_refused(api: Api) -> None:
     task = api.task(api.project())
     finding = api.finding(task)
     client = api.as_user(api.user(admin=True))
-    answer = client.patch(f"/api/v1/findings/{finding.id}", json={"status": "wontfix"})
+    answer = client.patch(f"/api/v1/findings/{finding.id}", json={"status": "ignored"})
     assert answer.status_code == 422
     assert answer.json()["errors"][0]["loc"] == ["status"]
+
+
+def test_history_records_who_when_why_and_where(api: Api) -> None:
+    project = api.project()
+    first = api.finding(api.task(project), fingerprint="fp-h")
+    again = api.finding(api.task(project), fingerprint="fp-h")
+    member = api.user("dev@example.com")
+    api.grant(member, project)
+    client = api.as_user(member)
+    client.patch(f"/api/v1/findings/{first.id}", json={"status": "confirmed",
+                                                        "reason": "reproduced"})
+    client.patch(f"/api/v1/findings/{again.id}", json={"status": "wont_fix",
+                                                        "reason": "legacy endpoint"})
+    # The same state again is no new decision: no event.
+    client.patch(f"/api/v1/findings/{again.id}", json={"status": "wont_fix"})
+    answer = client.get(f"/api/v1/findings/{first.id}/history")
+    assert answer.status_code == 200, answer.text
+    items = answer.json()["items"]
+    assert [(i["from_state"], i["to_state"], i["actor"], i["reason"], i["source"])
+            for i in items] == [
+        ("confirmed", "wont_fix", "dev@example.com", "legacy endpoint", "api"),
+        ("open", "confirmed", "dev@example.com", "reproduced", "api"),
+    ]
+    assert items[0]["at"] >= items[1]["at"]
+    outsider = api.as_user(api.user())
+    assert outsider.get(f"/api/v1/findings/{first.id}/history").status_code == 404
+
+
+def test_viewers_read_but_cannot_triage(api: Api) -> None:
+    project = api.project()
+    finding = api.finding(api.task(project))
+    viewer = api.user()
+    admin = api.as_user(api.user(admin=True))
+    granted = admin.post(f"/api/v1/projects/{project.id}/members",
+                         json={"user_id": viewer.id, "role": "viewer"})
+    assert granted.status_code == 201 and granted.json()["role"] == "viewer"
+    client = api.as_user(viewer)
+    assert client.get(f"/api/v1/findings/{finding.id}").status_code == 200
+    refused = client.patch(f"/api/v1/findings/{finding.id}", json={"status": "false_positive"})
+    assert refused.status_code == 403
+    assert client.get(f"/api/v1/findings/{finding.id}").json()["status"] == "open"
+    # Granted again as a member, the same user may triage.
+    admin.post(f"/api/v1/projects/{project.id}/members",
+               json={"user_id": viewer.id, "role": "member"})
+    assert client.patch(f"/api/v1/findings/{finding.id}",
+                        json={"status": "false_positive"}).status_code == 200

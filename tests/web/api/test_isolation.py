@@ -82,7 +82,7 @@ def test_other_projects_objects_look_absent(world: dict[str, Any]) -> None:
 
 def test_nothing_was_changed_by_the_refused_calls(world: dict[str, Any]) -> None:
     member, admin = world["member"], world["admin"]
-    member.patch(f"/api/v1/findings/{world['their_finding'].id}", json={"status": "ignored"})
+    member.patch(f"/api/v1/findings/{world['their_finding'].id}", json={"status": "wont_fix"})
     member.delete(f"/api/v1/projects/{world['theirs'].id}")
     assert admin.get(f"/api/v1/findings/{world['their_finding'].id}").json()["status"] == "open"
     assert admin.get(f"/api/v1/projects/{world['theirs'].id}").status_code == 200

@@ -102,7 +102,7 @@ def _request(world: World, op: Operation) -> dict[str, Any]:
                                                           "password": "another long pw"},
         ("POST", "/api/v1/invitations"): {"email": "someone@example.com"},
         ("PATCH", "/api/v1/users/{user_id}"): {"display_name": "Renamed"},
-        ("POST", "/api/v1/projects"): {"kind": "local", "full_name": "/srv/repo"},
+        ("POST", "/api/v1/projects"): {"kind": "archive", "full_name": "uploads"},
         ("PATCH", "/api/v1/projects/{project_id}"): {"budget_monthly_usd": 5.0},
         ("POST", "/api/v1/projects/{project_id}/members"): {"user_id": world.params["user_id"]},
         ("POST", "/api/v1/projects/{project_id}/scans"): {"ref": "main"},

@@ -22,7 +22,7 @@ def test_report_in_four_formats(api: Api) -> None:
     api.finding(task, severity="medium", category="bug", title="Off by one",
                 path="lib/range.py", quote="for i in range(len(x) + 1):", rule_id="OB1")
     api.finding(task, severity="info", category="style", title="Naming", path="lib/a.py",
-                status="ignored", status_reason="legacy")
+                status="wont_fix", status_reason="legacy")
     client = api.as_user(api.user(admin=True))
     url = f"/api/v1/tasks/{task.id}/report"
 

@@ -7,6 +7,7 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+import httpx
 import redis
 
 from tests.web.api.conftest import Api, small_zip
@@ -143,6 +144,37 @@ def test_body_limits_and_media_types(api: Api) -> None:
     broken = client.post("/api/v1/projects", content=b"{nope",
                          headers={"Content-Type": "application/json"})
     assert broken.status_code == 400
-    made = client.post("/api/v1/projects", json={"kind": "local", "full_name": "/srv/repo"})
+    made = client.post("/api/v1/projects", json={"kind": "archive", "full_name": "uploads"})
     assert made.status_code == 201
-    assert made.json()["kind"] == "local"
+    assert made.json()["kind"] == "archive"
+
+
+def test_local_projects_are_neither_created_nor_scanned_by_the_server(api: Api) -> None:
+    """`auditbot review` records local projects; the server cannot reach their path."""
+    client = api.as_user(api.user(admin=True))
+    made = client.post("/api/v1/projects", json={"kind": "local", "full_name": "/srv/repo"})
+    assert made.status_code == 422
+    recorded = api.project("/home/dev/app", kind="local")
+    scan = client.post(f"/api/v1/projects/{recorded.id}/scans", json={})
+    assert scan.status_code == 409
+    assert "auditbot review" in scan.json()["detail"]
+    assert client.get("/api/v1/tasks", params={"project_id": recorded.id}).json()["total"] == 0
+
+
+def test_report_url_is_signed_and_opens_that_report_without_an_account(api: Api) -> None:
+    project = api.project("acme/shared")
+    task = api.task(project)
+    api.finding(task, title="Shared finding")
+    member = api.user()
+    api.grant(member, project)
+    body = api.as_user(member).get(f"/api/v1/tasks/{task.id}").json()
+    link = body["report_url"]
+    assert link.startswith(f"{api.settings.public_url}/reports/{task.id}?token=")
+    listed = api.as_user(member).get("/api/v1/tasks").json()["items"][0]["report_url"]
+    assert listed.startswith(f"{api.settings.public_url}/reports/{task.id}?token=")
+    page = httpx.get(link.replace(api.settings.public_url, api.base))  # no cookie, no header
+    assert page.status_code == 200
+    assert "Shared finding" in page.text
+    other = api.task(project)
+    assert httpx.get(link.replace(api.settings.public_url, api.base).replace(
+        task.id, other.id)).status_code == 303  # the token opens that one report only
