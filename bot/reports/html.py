@@ -14,12 +14,14 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from bot.findings import Severity
 from bot.reports.model import Report
 
+# White text on each reaches WCAG AA (4.5:1); the pages' stylesheet uses the same values
+# (tests/web/test_accessibility.py checks both).
 COLOURS = {
     Severity.CRITICAL: "#7f1d1d",
-    Severity.HIGH: "#dc2626",
-    Severity.MEDIUM: "#d97706",
-    Severity.LOW: "#2563eb",
-    Severity.INFO: "#6b7280",
+    Severity.HIGH: "#b91c1c",
+    Severity.MEDIUM: "#92400e",
+    Severity.LOW: "#1d4ed8",
+    Severity.INFO: "#4b5563",
 }
 CHART_WIDTH = 420
 BAR_HEIGHT = 22

@@ -1,4 +1,5 @@
-"""The one place where exceptions become HTTP answers: RFC 9457 problem details."""
+"""The one place where exceptions become HTTP answers: RFC 9457 problem details for the
+API and other clients, an HTML page (with the navigation) for a browser asking for a page."""
 
 from __future__ import annotations
 
@@ -15,6 +16,28 @@ log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 
 
+TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+          405: "Method Not Allowed", 409: "Conflict", 413: "Content Too Large",
+          415: "Unsupported Media Type", 422: "Unprocessable Content",
+          429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
+# Paths whose answers are for programs, whatever the Accept header says.
+MACHINE_PREFIXES = ("/api/", "/webhooks/", "/openapi.json", "/healthz", "/readyz", "/metrics")
+
+
+def wants_page(request: Request) -> bool:
+    """A browser navigating (it asks for text/html) to anything but the API."""
+    if request.url.path.startswith(MACHINE_PREFIXES):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+async def error_page(request: Request, status: int, detail: str | None) -> Response:
+    # Imported here: the pages import the API's access rules, which import this module.
+    from bot.web.pages.errors import render_error
+
+    return await render_error(request, status, TITLES.get(status, "Error"), detail)
+
+
 def problem(status: int, title: str, detail: str | None = None, **extra: object) -> JSONResponse:
     body: dict[str, object] = {"type": "about:blank", "title": title, "status": status}
     if detail:
@@ -25,11 +48,11 @@ def problem(status: int, title: str, detail: str | None = None, **extra: object)
 
 async def http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    titles = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-              405: "Method Not Allowed", 409: "Conflict", 413: "Content Too Large",
-              415: "Unsupported Media Type", 422: "Unprocessable Content",
-              429: "Too Many Requests", 503: "Service Unavailable"}
-    response = problem(exc.status_code, titles.get(exc.status_code, "Error"), exc.detail or None)
+    if wants_page(request):
+        response = await error_page(request, exc.status_code, exc.detail or None)
+    else:
+        response = problem(exc.status_code, TITLES.get(exc.status_code, "Error"),
+                           exc.detail or None)
     if exc.headers:
         response.headers.update(exc.headers)
     return response
@@ -37,6 +60,8 @@ async def http_exception(request: Request, exc: Exception) -> Response:
 
 async def auditbot_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AuditbotError)
+    if wants_page(request) and isinstance(exc, NotFound | BadInput):
+        return await error_page(request, 404 if isinstance(exc, NotFound) else 400, exc.message)
     if isinstance(exc, NotFound):
         return problem(404, "Not Found", exc.message)
     if isinstance(exc, BadInput):
@@ -53,6 +78,8 @@ async def unhandled(request: Request, exc: Exception) -> Response:
     # Starlette's ServerErrorMiddleware calls this for any uncaught exception, then re-raises
     # it so the server logs the traceback; the client sees one JSON line, never internals.
     log.error("unhandled %s on %s", type(exc).__name__, request.url.path)
+    if wants_page(request):
+        return await error_page(request, 500, "Something went wrong on our side. Try again.")
     return problem(500, "Internal Server Error", "the server could not complete the request")
 
 

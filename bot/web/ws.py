@@ -1,6 +1,9 @@
 """Live task progress at `/ws/tasks/{id}`: the Redis pub/sub channel `auditbot:task:{id}`
 relayed to the browser. Authenticated like the API (a Bearer header, or ``?access_token=``
-since browsers cannot set headers on a WebSocket); another project's task looks absent."""
+since browsers cannot set headers on a WebSocket) or, for auditbot's own pages, by the
+session cookie when the browser says the socket was opened by a page of this site (a
+WebSocket is not bound by CORS, so another site's page could otherwise open one with the
+visitor's cookie); another project's task looks absent."""
 
 from __future__ import annotations
 
@@ -17,8 +20,10 @@ from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from bot.signing import InvalidToken
-from bot.store.models import AuditTask
+from bot.store.models import AuditTask, User
 from bot.web.api.access import bearer_token, can_see, user_from_token
+from bot.web.pages.session import same_origin
+from bot.web.pages.viewer import signed_in
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +44,8 @@ async def task_progress(websocket: WebSocket) -> None:
     state = websocket.app.state
     token = bearer_token(websocket) or websocket.query_params.get("access_token")
     async with state.sessions() as session:
-        try:
-            if token is None:
-                raise InvalidToken("no token")
-            user = await user_from_token(session, state.settings, token)
-        except InvalidToken:
+        user = await _caller(websocket, session, token)
+        if user is None:
             await websocket.close(CLOSE_UNAUTHORIZED, "log in first")
             return
         task = await session.get(AuditTask, task_id)
@@ -78,6 +80,18 @@ async def task_progress(websocket: WebSocket) -> None:
         await pubsub.aclose()  # type: ignore[no-untyped-call]
         with contextlib.suppress(RuntimeError):
             await websocket.close()
+
+
+async def _caller(websocket: WebSocket, session: Any, token: str | None) -> User | None:
+    if token is not None:
+        try:
+            return await user_from_token(session, websocket.app.state.settings, token)
+        except InvalidToken:
+            return None
+    if websocket.headers.get("origin") is None or not same_origin(websocket):
+        return None
+    viewer = await signed_in(websocket, session)
+    return viewer.user if viewer is not None else None
 
 
 async def _relay(

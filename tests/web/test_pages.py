@@ -1,16 +1,15 @@
 """The report page over real HTTP: the signed link, expiry leading to the login page, the
-login cookie; and the page opened in headless Chromium (Debian's package, run as a
-subprocess): findings in the rendered DOM, the chart drawn, a screenshot kept."""
+session cookie; the account pages' forms; and the standalone HTML report (what the API's
+``?format=html`` and ``auditbot review --format html`` write) opened in headless Chromium
+(Debian's package, run as a subprocess): findings in the rendered DOM, the chart drawn, a
+screenshot kept."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import struct
 import subprocess
 import time
 import zlib
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +17,13 @@ import httpx
 import jwt
 import pytest
 
-from bot.config import Settings
 from bot.signing import issue_report_token
-from tests.web.api.conftest import Api, start_api
+from tests.web.api.conftest import PASSWORD, Api
+from tests.web.browser import Browser
+from tests.web.conftest import ARTIFACTS
 
-ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
 CRITICAL_RGB = (0x7F, 0x1D, 0x1D)  # the chart's critical bar colour
-HIGH_RGB = (0xDC, 0x26, 0x26)
-
-
-@pytest.fixture
-def api(make_settings: Callable[..., Settings], redis_url: str) -> Iterator[Api]:
-    yield from start_api(make_settings(REDIS_URL=redis_url))
+HIGH_RGB = (0xB9, 0x1C, 0x1C)
 
 
 @pytest.fixture
@@ -54,7 +48,7 @@ def test_signed_link_opens_that_report_only(api: Api, report_task: dict[str, Any
     page = httpx.get(f"{api.base}/reports/{task.id}", params={"token": token})
     assert page.status_code == 200
     assert "Command built from input" in page.text
-    assert "script-src" not in page.headers["content-security-policy"]
+    assert "unsafe-inline" not in page.headers["content-security-policy"]
     other = api.task(report_task["project"])
     wrong = httpx.get(f"{api.base}/reports/{other.id}", params={"token": token})
     assert wrong.status_code == 303
@@ -76,39 +70,39 @@ def test_expired_link_leads_to_the_login_page(api: Api, report_task: dict[str, A
     assert f'name="next" value="/reports/{task.id}"' in answer.text
     # Logging in on that page leads back to the report.
     admin = api.user(admin=True)
-    with httpx.Client(base_url=api.base, follow_redirects=True) as browser:
-        report = browser.post("/login", data={"email": admin.email,
-                                              "password": "correct horse battery",
-                                              "next": f"/reports/{task.id}"})
-    assert (report.status_code, report.url.path) == (200, f"/reports/{task.id}")
+    browser = Browser(api)
+    browser.client.cookies.update(answer.cookies)
+    login = browser.submit("/login", {"email": admin.email, "password": PASSWORD,
+                                      "next": f"/reports/{task.id}"}, page=answer.text)
+    assert (login.status_code, login.headers["location"]) == (303, f"/reports/{task.id}")
+    report = browser.get(login.headers["location"])
     assert "Command built from input" in report.text
 
 
 def test_login_cookie_opens_granted_reports_only(api: Api, report_task: dict[str, Any]) -> None:
     task = report_task["task"]
     member = api.user()
-    with httpx.Client(base_url=api.base) as browser:
-        first = browser.get(f"/reports/{task.id}")
-        assert first.status_code == 303
-        assert first.headers["location"].startswith("/login")
-        login = browser.post("/login", data={"email": member.email,
-                                             "password": "correct horse battery",
-                                             "next": f"/reports/{task.id}"})
-        assert login.status_code == 303
-        assert login.headers["location"] == f"/reports/{task.id}"
-        assert "httponly" in login.headers["set-cookie"].lower()
-        assert browser.get(f"/reports/{task.id}").status_code == 404  # not granted
-        api.grant(member, report_task["project"])
-        assert browser.get(f"/reports/{task.id}").status_code == 200
+    browser = Browser(api)
+    first = browser.get(f"/reports/{task.id}")
+    assert first.status_code == 303
+    assert first.headers["location"].startswith("/login")
+    login = browser.login(member.email, next_path=f"/reports/{task.id}")
+    assert login.status_code == 303
+    assert login.headers["location"] == f"/reports/{task.id}"
+    assert "httponly" in login.headers["set-cookie"].lower()
+    assert browser.get(f"/reports/{task.id}").status_code == 404  # not granted
+    api.grant(member, report_task["project"])
+    assert browser.get(f"/reports/{task.id}").status_code == 200
 
 
 def test_login_page_refuses_open_redirects(api: Api) -> None:
     user = api.user()
-    answer = httpx.post(f"{api.base}/login", data={"email": user.email,
-                                                   "password": "correct horse battery",
-                                                   "next": "//evil.example.com/"})
+    answer = Browser(api).login(user.email, next_path="//evil.example.com/")
     assert answer.headers["location"] == "/"
-    bad = httpx.post(f"{api.base}/login", data={"email": user.email, "password": "wrong one"})
+    browser = Browser(api)
+    form = browser.get("/login")
+    bad = browser.submit("/login", {"email": user.email, "password": "wrong one"},
+                         page=form.text)
     assert bad.status_code == 401
     assert "Wrong e-mail or password" in bad.text
 
@@ -116,37 +110,24 @@ def test_login_page_refuses_open_redirects(api: Api) -> None:
 def test_forms_from_another_site_are_refused(api: Api) -> None:
     """Login CSRF: a form on another site must not log the visitor into its account."""
     user = api.user()
-    form = {"email": user.email, "password": "correct horse battery"}
+    form = {"email": user.email, "password": PASSWORD}
+    browser = Browser(api)
+    page = browser.get("/login").text
     for headers in ({"Origin": "https://evil.example"}, {"Origin": "null"},
                     {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"}):
-        answer = httpx.post(f"{api.base}/login", data=form, headers=headers)
+        answer = browser.submit("/login", form, page=page, headers=headers)
         assert answer.status_code == 403, headers
         assert "set-cookie" not in answer.headers
-    own = httpx.post(f"{api.base}/login", data=form,
-                     headers={"Origin": api.base, "Sec-Fetch-Site": "same-origin"})
+    own = browser.submit("/login", form, page=page,
+                         headers={"Origin": api.base, "Sec-Fetch-Site": "same-origin"})
     assert own.status_code == 303 and "set-cookie" in own.headers
-    reset = httpx.post(f"{api.base}/reset-password", data={"token": "x", "password": "p" * 12},
-                       headers={"Origin": "https://evil.example"})
+    reset_page = browser.get("/reset-password").text
+    reset = browser.submit("/reset-password", {"token": "x", "password": "p" * 12},
+                           page=reset_page, headers={"Origin": "https://evil.example"})
     assert reset.status_code == 403
 
 
 # Headless Chromium ---------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    found = shutil.which("chromium")
-    if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run(["apt-get", "update", "-qq"], check=False, timeout=300,
-                       capture_output=True)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=False,
-                       timeout=900, capture_output=True,
-                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
-        found = shutil.which("chromium")
-    if found is None:
-        pytest.skip("Debian's chromium package is not installed and could not be installed "
-                    "(apt-get install chromium)")
-    return found
 
 
 def _run_chromium(binary: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -205,10 +186,16 @@ def _png_pixels(data: bytes) -> tuple[int, int, list[tuple[int, int, int]]]:
 # the session fixture, bounded by apt-get's own timeouts (about 45 s measured, more on a slow
 # mirror), and that must not be cut off as if the page had hung.
 @pytest.mark.timeout(240, func_only=True)
-def test_report_in_headless_chromium(api: Api, report_task: dict[str, Any], chromium: str,
-                                     tmp_path: Path) -> None:
+def test_standalone_report_in_headless_chromium(api: Api, report_task: dict[str, Any],
+                                                chromium: str, tmp_path: Path) -> None:
     task = report_task["task"]
-    url = f"{api.base}/reports/{task.id}?token={issue_report_token(api.settings, task.id)}"
+    answer = api.as_user(api.user(admin=True)).get(f"/api/v1/tasks/{task.id}/report",
+                                                   params={"format": "html"})
+    assert answer.status_code == 200
+    assert "script-src" not in answer.headers["content-security-policy"]  # none at all
+    page = tmp_path / "report.html"
+    page.write_text(answer.text)
+    url = page.as_uri()
     dom = _run_chromium(chromium, tmp_path / "profile-dom", "--dump-dom", url)
     assert dom.returncode == 0, dom.stderr[-2000:]
     html = dom.stdout
@@ -220,7 +207,7 @@ def test_report_in_headless_chromium(api: Api, report_task: dict[str, Any], chro
     assert 'data-severity="critical" data-count="2"' in html
 
     ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / "report-page.png"
+    shot = ARTIFACTS / "report-standalone.png"
     shot.unlink(missing_ok=True)
     taken = _run_chromium(chromium, tmp_path / "profile-shot", f"--screenshot={shot}",
                           "--window-size=1200,900", "--hide-scrollbars", url)
@@ -239,17 +226,18 @@ def test_invitation_link_opens_the_register_page(api: Api) -> None:
     admin = api.as_user(api.user(admin=True))
     invite = admin.post("/api/v1/invitations", json={"email": "new@example.com"}).json()
     link = invite["url"].replace(api.settings.public_url, api.base)
-    page = httpx.get(link)
+    browser = Browser(api)
+    page = browser.get(link.removeprefix(api.base))
     assert page.status_code == 200
     assert f'value="{invite["token"]}"' in page.text
-    wrong = httpx.post(f"{api.base}/register", data={"email": "eve@example.com",
-                                                      "password": "long enough pw",
-                                                      "invitation": invite["token"]})
+    wrong = browser.submit("/register", {"email": "eve@example.com",
+                                         "password": "long enough pw",
+                                         "invitation": invite["token"]}, page=page.text)
     assert wrong.status_code == 403
     assert "The invitation is for another address." in wrong.text
-    made = httpx.post(f"{api.base}/register", data={"email": "new@example.com",
-                                                     "password": "long enough pw",
-                                                     "invitation": invite["token"]})
+    made = browser.submit("/register", {"email": "new@example.com",
+                                        "password": "long enough pw",
+                                        "invitation": invite["token"]}, page=page.text)
     assert made.status_code == 303
     assert made.headers["location"] == "/login?reason=registered"
     assert api.login("new@example.com", "long enough pw")["access_token"]

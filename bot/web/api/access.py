@@ -17,18 +17,17 @@ from bot.signing import InvalidToken
 from bot.store.models import AuditTask, FindingRecord, Project, ProjectMember, User
 from bot.web.auth import verify_access_token
 
-ACCESS_COOKIE = "auditbot_access"
 # Project roles: a member reads and triages; a viewer only reads. Admins need no grant.
 MEMBER, VIEWER = "member", "viewer"
 
 
-def bearer_token(connection: HTTPConnection, *, allow_cookie: bool = False) -> str | None:
+def bearer_token(connection: HTTPConnection) -> str | None:
+    """The Bearer token of the Authorization header; the API never reads a cookie, so no
+    other site can make a browser call it with the visitor's session."""
     header = connection.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
-    if allow_cookie:
-        return connection.cookies.get(ACCESS_COOKIE) or None
     return None
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import update
 from bot.store.models import OneTimeToken
 from tests.support.servers import free_port
 from tests.web.api.conftest import PASSWORD, Api
+from tests.web.browser import Browser
 
 
 class Inbox:
@@ -114,14 +115,19 @@ def test_reset_page_completes_a_reset(api_factory: Callable[..., Any],
         user = api.user()
         httpx.post(f"{api.base}/api/v1/auth/password-reset", json={"email": user.email})
         token = _token(inbox.wait(1)[0])
-        page = httpx.get(f"{api.base}/reset-password", params={"token": token})
+        earlier = Browser(api)  # a session from before the reset
+        earlier.login(user.email)
+        assert earlier.get("/").status_code == 200
+        browser = Browser(api)
+        page = browser.get(f"/reset-password?token={token}")
         assert page.status_code == 200
         assert f'value="{token}"' in page.text
-        done = httpx.post(f"{api.base}/reset-password",
-                          data={"token": token, "password": "changed via the page"})
+        done = browser.submit("/reset-password",
+                              {"token": token, "password": "changed via the page"})
         assert done.status_code == 200
         assert 'id="done"' in done.text
         assert api.login(user.email, "changed via the page")["access_token"]
+        assert earlier.get("/").status_code == 303  # the reset ended the old session
 
 
 def test_expired_reset_token_is_refused(api_factory: Callable[..., Any],

@@ -103,3 +103,26 @@ def test_late_client_gets_the_last_event_and_hears_the_end_from_the_database(
         assert json.loads(ws.recv(timeout=10)) == {"type": "finished", "status": "failed"}
         with pytest.raises(ConnectionClosedOK):
             ws.recv(timeout=10)
+
+
+def test_the_pages_session_cookie_opens_the_socket_from_this_site_only(api: Api) -> None:
+    from tests.web.browser import Browser
+
+    project = api.project()
+    task = api.task(project, status="succeeded")
+    member = api.user()
+    api.grant(member, project)
+    browser = Browser(api)
+    browser.login(member.email)
+    cookie = f"auditbot_session={browser.client.cookies['auditbot_session']}"
+    url = _ws(api, task.id, None)
+    with connect(url, open_timeout=10,
+                 additional_headers={"Cookie": cookie, "Origin": api.base}) as ws:
+        assert json.loads(ws.recv(timeout=10))["status"] == "succeeded"
+    # Another site's page (or a client that names no origin) gets nothing with the cookie:
+    # a WebSocket is not bound by CORS.
+    for headers in ({"Cookie": cookie, "Origin": "https://evil.example"}, {"Cookie": cookie}):
+        with pytest.raises(InvalidStatus) as refused, \
+                connect(url, open_timeout=10, additional_headers=headers):
+            pass
+        assert refused.value.response.status_code == 403
