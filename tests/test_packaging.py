@@ -23,7 +23,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ("bot", "migrations", "setup.py", "pyproject.toml", "README.md")
-SHIPPED_SUFFIXES = {".py", ".mako", ".yml", ".yaml", ".json", ".html", ".j2", ".tiktoken"}
+SHIPPED_SUFFIXES = {".py", ".mako", ".yml", ".yaml", ".json", ".html", ".j2", ".tiktoken", ".css",
+                    ".js"}
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -100,6 +100,7 @@ class AuditTask(Base):
         Index(None, "status", "updated_at"),
         Index(None, "project_id", "pr_number", "head_sha"),
         Index(None, "job_id"),
+        Index(None, "created_at", "id"),  # the dashboard's recent audits and 30-day chart
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -145,7 +146,12 @@ class FindingRecord(Base):
         Index(None, "project_id", "fingerprint"),
         Index(None, "task_id"),
         Index(None, "project_id", "status", "severity"),
-        Index(None, "project_id", "path"),
+        # The project page lists newest first, with or without a state: keyed by id.
+        Index(None, "project_id", "id"),
+        Index(None, "project_id", "status", "id"),
+        # Pattern ops on PostgreSQL: the folder filter (path LIKE 'src/%') uses the index
+        # whatever the database's collation.
+        Index(None, "project_id", "path", postgresql_ops={"path": "varchar_pattern_ops"}),
         Index(None, "created_at"),
     )
 
