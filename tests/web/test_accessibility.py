@@ -5,24 +5,15 @@ contrast (WCAG AA: 4.5:1 for the white badge text, 3:1 for the chart's bars)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
-import pytest
-
-from bot.config import Settings
 from bot.findings import Severity
 from bot.reports.html import COLOURS
-from tests.web.api.conftest import Api, start_api
+from tests.web.api.conftest import Api
 from tests.web.browser import Browser
 
 CSS = Path(__file__).parents[2] / "bot" / "web" / "static" / "app.css"
-
-
-@pytest.fixture
-def api(make_settings: Callable[..., Settings], redis_url: str) -> Iterator[Api]:
-    yield from start_api(make_settings(REDIS_URL=redis_url))
 
 
 class _Audit(HTMLParser):

@@ -5,7 +5,7 @@ Secure/HttpOnly/SameSite, logout ending the session."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from html.parser import HTMLParser
 
 import httpx
@@ -17,11 +17,6 @@ from tests.web.api.conftest import Api, start_api
 from tests.web.browser import Browser
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
-
-
-@pytest.fixture
-def api(make_settings: Callable[..., Settings], redis_url: str) -> Iterator[Api]:
-    yield from start_api(make_settings(REDIS_URL=redis_url))
 
 
 class _Scan(HTMLParser):

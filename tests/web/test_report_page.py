@@ -5,7 +5,7 @@ read-only for signed-link readers, and findings paged."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -17,11 +17,6 @@ from tests.web.browser import Browser
 
 SHA = "9f" * 20
 BASE_SHA = "1a" * 20
-
-
-@pytest.fixture
-def api(make_settings: Callable[..., Settings], redis_url: str) -> Iterator[Api]:
-    yield from start_api(make_settings(REDIS_URL=redis_url))
 
 
 def _finding_link(html: str, finding_id: int) -> str:

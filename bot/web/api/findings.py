@@ -7,6 +7,7 @@ run's pipeline keeps a false positive or a won't-fix silent.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
@@ -141,10 +142,7 @@ async def set_state(call: Call) -> FindingOut:
 async def get_history(call: Call) -> TriageHistory:
     finding = await get_finding(call.session, call.me, call.params["finding_id"])
     entries = await history(call.session, finding)
-    return TriageHistory(items=[TriageEventOut(at=e.at, from_state=e.from_state,
-                                               to_state=e.to_state, actor=e.actor,
-                                               reason=e.reason, source=e.source)
-                                for e in entries])
+    return TriageHistory(items=[TriageEventOut(**asdict(e)) for e in entries])
 
 
 F = "/api/v1/findings/{finding_id:int}"
