@@ -32,6 +32,10 @@ def test_login_leads_to_the_dashboard_with_what_the_user_may_see(api: Api) -> No
     api.usage(hidden, cost_usd=7.0)
     member = api.user()
     api.grant(member, mine)
+    # An administrator looks first: the chart kept for everything must not reach the member.
+    admin = Browser(api)
+    admin.login(api.user(admin=True).email)
+    assert 'data-severity="critical" data-count="52"' in admin.get("/").text
     browser = Browser(api)
     assert browser.get("/").status_code == 303  # not logged in: the login page
     answer = browser.login(member.email)

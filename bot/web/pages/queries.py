@@ -145,16 +145,30 @@ async def total_budget(session: AsyncSession, ids: set[int] | None, default: flo
     return total
 
 
-async def last_tasks(session: AsyncSession, project_ids: list[int]) -> dict[int, AuditTask]:
-    """Each project's latest audit: one indexed look-up per project on the page."""
-    found: dict[int, AuditTask] = {}
-    for project_id in project_ids:
-        task = await session.scalar(
-            select(AuditTask).where(AuditTask.project_id == project_id)
-            .order_by(AuditTask.created_at.desc()).limit(1))
-        if task is not None:
-            found[project_id] = task
-    return found
+@dataclass(frozen=True)
+class LastTask:
+    id: str
+    status: str
+    created_at: datetime
+
+
+async def last_tasks(session: AsyncSession, project_ids: list[int]) -> dict[int, LastTask]:
+    """Each project's latest audit, in two queries: a correlated subquery picks each
+    project's latest id through the (project_id, created_at) index, then the rows."""
+    if not project_ids:
+        return {}
+    latest = (select(AuditTask.id).where(AuditTask.project_id == Project.id)
+              .order_by(AuditTask.created_at.desc(), AuditTask.id.desc()).limit(1)
+              .correlate(Project).scalar_subquery())
+    ids = [task_id for task_id in await session.scalars(
+        select(latest).where(Project.id.in_(project_ids))) if task_id is not None]
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(AuditTask.id, AuditTask.project_id, AuditTask.status, AuditTask.created_at)
+        .where(AuditTask.id.in_(ids)))
+    return {int(row.project_id): LastTask(row.id, row.status, _aware(row.created_at))
+            for row in rows if row.project_id is not None}
 
 
 async def daily_counts(
