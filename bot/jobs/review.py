@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from arq import Retry
@@ -102,8 +103,11 @@ class ReviewRun:
             return "cancelled"
         await self._supersede_older(forge)
         try:
-            config, errors = await self._config(forge)
-            skip = self._skip_reason(config)
+            policy = await audits.project_policy(
+                self.deps.sessions, self.project_id, settings.allowed_models
+            )
+            config, errors = await self._config(forge, policy.allowed_models)
+            skip = self._skip_reason(config, policy)
             if skip is not None:
                 await self._end(forge, check_id, "neutral", f"Audit skipped: {skip}",
                                 status="succeeded", partial_reason=skip)
@@ -121,7 +125,7 @@ class ReviewRun:
                             self.deps.sessions, self.project_id
                         ),
                         only_paths=only_paths,
-                        allowed_models=tuple(settings.allowed_models),
+                        allowed_models=policy.allowed_models,
                         expected_head=self.job.head_sha,
                     )
                 ),
@@ -186,9 +190,11 @@ class ReviewRun:
         await audits.update_task(self.deps.sessions, self.task_id, check_run_id=check_id)
         return check_id
 
-    async def _config(self, forge: Forge) -> tuple[RepoConfig, list[str]]:
+    async def _config(
+        self, forge: Forge, allowed_models: Sequence[str]
+    ) -> tuple[RepoConfig, list[str]]:
         text = await forge.read_repo_config(await self._config_ref(forge))
-        return load_repo_config(text, allowed_models=self.deps.settings.allowed_models)
+        return load_repo_config(text, allowed_models=allowed_models)
 
     async def _config_ref(self, forge: Forge) -> str:
         """The PR's base commit, never its head: the PR author must not choose the rules."""
@@ -200,7 +206,9 @@ class ReviewRun:
             return str((await version_refs(self.job.number)).base_sha)
         return self.job.base_ref or self.job.repository.default_branch or "HEAD"
 
-    def _skip_reason(self, config: RepoConfig) -> str | None:
+    def _skip_reason(self, config: RepoConfig, policy: audits.ProjectPolicy) -> str | None:
+        if not policy.reviews_enabled:
+            return "reviews are turned off in this project's auditbot settings"
         if not config.enabled:
             return "auditbot is disabled in .auditbot.yml"
         if self.job.draft and not config.review.drafts and not self.job.requested_by:

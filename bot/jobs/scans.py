@@ -180,8 +180,11 @@ async def _run(
                     ),
                 )
                 await audits.update_task(deps.sessions, scan.task_id, check_run_id=check_id)
+        policy = await audits.project_policy(
+            deps.sessions, scan.project_id, deps.settings.allowed_models
+        )
         config, errors = load_repo_config(
-            await source.read_repo_config(config_ref), allowed_models=deps.settings.allowed_models
+            await source.read_repo_config(config_ref), allowed_models=policy.allowed_models
         )
         installation_id = await apply_budgets(deps, scan.project_id, scan.task_id)
         reviewer = (

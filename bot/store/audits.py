@@ -6,6 +6,7 @@ Functions take a session factory and return ids or plain values; ORM objects sta
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -183,6 +184,33 @@ async def stale_tasks(sessions: Sessions, older_than: datetime) -> list[AuditTas
             AuditTask.status.in_(ACTIVE_STATUSES), AuditTask.updated_at < older_than
         )
         return list(await session.scalars(query))
+
+
+@dataclass(frozen=True)
+class ProjectPolicy:
+    """What a project's own settings (its page, or PATCH /api/v1/projects/{id}) allow."""
+
+    reviews_enabled: bool
+    allowed_models: tuple[str, ...]  # those of the server's LLM_ALLOWED_MODELS it keeps
+
+
+async def project_policy(
+    sessions: Sessions, project_id: int | None, server_models: Sequence[str]
+) -> ProjectPolicy:
+    """The project's switch for pull-request reviews and the models its `.auditbot.yml` may
+    choose: ``settings["allowed_models"]``, narrowed to the server's list (a project can
+    only take models away); unset, the server's list."""
+    project = None
+    if project_id is not None:
+        async with sessions() as session:
+            project = await session.get(Project, project_id)
+    if project is None:
+        return ProjectPolicy(True, tuple(server_models))
+    chosen = (project.settings or {}).get("allowed_models")
+    models = tuple(server_models)
+    if isinstance(chosen, list):
+        models = tuple(m for m in server_models if m in chosen)
+    return ProjectPolicy(bool(project.enabled), models)
 
 
 async def silenced_fingerprints(sessions: Sessions, project_id: int | None) -> frozenset[str]:

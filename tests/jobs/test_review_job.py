@@ -209,3 +209,19 @@ async def test_the_task_ends_even_when_github_refuses_the_check_update(
     task = await audits.find_task_by_job(deps.sessions, "r:refused")
     assert task is not None
     assert (task.status, task.superseded_by) == ("cancelled", HEAD)
+
+
+async def test_a_project_turned_off_on_its_page_is_not_reviewed(
+    deps: JobDeps, fake_github: FakeGitHub
+) -> None:
+    from bot.store.models import Project
+
+    prepare(fake_github)
+    async with deps.sessions() as session, session.begin():
+        session.add(Project(kind="github", external_id=REPO.id, full_name=REPO.full_name,
+                            enabled=False, settings={}))
+    assert await review_pull_request(ctx_of(deps, "r:off"), payload()) == "skipped"
+    run = only_run(fake_github)
+    assert run["conclusion"] == "neutral"
+    assert "turned off in this project's auditbot settings" in run["output"]["title"]
+    assert fake_github.submitted_reviews("octo/demo", 5) == []

@@ -16,7 +16,8 @@ from tests.web.browser import Browser
 
 @pytest.fixture
 def api(make_settings: Callable[..., Settings], redis_url: str) -> Iterator[Api]:
-    yield from start_api(make_settings(REDIS_URL=redis_url, BUDGET_PROJECT_MONTHLY_USD="10"))
+    yield from start_api(make_settings(REDIS_URL=redis_url, BUDGET_PROJECT_MONTHLY_USD="10",
+                                       LLM_ALLOWED_MODELS="openai/gpt-4o,deepseek/deepseek-chat"))
 
 
 def test_login_leads_to_the_dashboard_with_what_the_user_may_see(api: Api) -> None:
@@ -124,12 +125,18 @@ def test_settings_and_members_are_for_administrators(api: Api) -> None:
     browser = Browser(api)
     browser.login(admin.email)
     page = browser.get(f"/projects/{project.id}")
+    assert 'value="deepseek/deepseek-chat" checked' in page.text  # the server's, by default
     saved = browser.submit(f"/projects/{project.id}/settings",
                            {"budget_monthly_usd": "25", "budget_per_task_usd": "",
-                            "enabled": "1"})
+                            "enabled": "0", "model-2": "deepseek/deepseek-chat",
+                            "model-3": "made-up/model"})
     assert saved.status_code == 303
     page = browser.get(saved.headers["location"])
     assert "Settings saved." in page.text and 'value="25.0"' in page.text
+    body = api.as_user(admin).get(f"/api/v1/projects/{project.id}").json()
+    assert (body["enabled"], body["budget_monthly_usd"]) == (False, 25.0)
+    assert body["settings"]["allowed_models"] == ["deepseek/deepseek-chat"]
+    assert 'value="openai/gpt-4o">' in page.text  # unchecked now
     granted = browser.submit(f"/projects/{project.id}/members",
                              {"email": newcomer.email, "role": "viewer"})
     assert granted.status_code == 303

@@ -50,9 +50,14 @@ class ProjectCreate(BaseModel):
 
 
 class ProjectUpdate(BaseModel):
-    enabled: bool | None = None
+    enabled: bool | None = Field(
+        default=None, description="false: pull requests are not reviewed (their check says "
+                                  "why); scans still run when asked.")
     default_branch: Text | None = Field(default=None, min_length=1, max_length=255)
-    settings: dict[str, Any] | None = Field(default=None, max_length=64)
+    settings: dict[str, Any] | None = Field(
+        default=None, max_length=64,
+        description='{"allowed_models": [...]}: the models of the server\'s LLM_ALLOWED_MODELS '
+                    "this project's .auditbot.yml may choose (others are ignored).")
     budget_monthly_usd: float | None = Field(default=None, ge=0, le=1_000_000)
     budget_per_task_usd: float | None = Field(default=None, ge=0, le=100_000)
 

@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from bot.errors import NotFound
 from bot.findings import Category, FindingStatus, Severity
 from bot.reports.links import ForgeHosts, RepoLinks
+from bot.store.audits import project_policy
 from bot.store.models import AuditTask, ProjectMember, User
 from bot.web.api.access import MEMBER, VIEWER, get_project
 from bot.web.pages import queries
@@ -87,7 +88,9 @@ async def project_page(request: Request) -> Response:
                       if len(members) > queries.PAGE_SIZE else None),
         defaults={"monthly": state.settings.budget_project_monthly_usd,
                   "per_task": state.settings.budget_per_task_usd},
-        allowed_models=state.settings.allowed_models,
+        server_models=state.settings.allowed_models,
+        allowed_models=(await project_policy(state.sessions, project.id,
+                                             state.settings.allowed_models)).allowed_models,
     )
 
 
@@ -125,6 +128,11 @@ async def save_settings(request: Request) -> Response:
         project.budget_monthly_usd = monthly
         project.budget_per_task_usd = per_task
         project.enabled = form.get("enabled", "1") != "0"
+        server = request.app.state.settings.allowed_models
+        if server:  # which of the server's models this project keeps
+            kept = {value for key, value in form.items() if key.startswith("model-")}
+            project.settings = {**(project.settings or {}),
+                                "allowed_models": [m for m in server if m in kept]}
         await db.commit()
     return RedirectResponse(f"/projects/{project_id}?notice=saved#settings", status_code=303)
 
