@@ -22,6 +22,7 @@ from tests.fakes.fake_openai import (
     stalled_stream,
     token_count,
 )
+from tests.fakes.prompt_cache import PromptCache
 
 API_VERSION = "2023-06-01"
 ALLOWED_FIELDS = {
@@ -42,8 +43,13 @@ class FakeAnthropic:
     def __init__(self, *, key: str, model: str, findings: list[dict[str, Any]] | None = None,
                  answer_as_text: bool = False, cache_read_tokens: int = 0,
                  retry_after: str = "0", slow_s: float = 2.0,
-                 output_tokens: int | None = None) -> None:
+                 output_tokens: int | None = None, prompt_cache: PromptCache | None = None,
+                 rate_headers: dict[str, str] | None = None) -> None:
         self.key = key
+        # Caching as Anthropic documents it (cache_control breakpoints, 1,024-token minimum);
+        # without it, cache_read_tokens is reported as given.
+        self.prompt_cache = prompt_cache
+        self.rate_headers = rate_headers
         self.model = model
         self.findings = DEFAULT_FINDINGS if findings is None else findings
         self.answer_as_text = answer_as_text
@@ -88,11 +94,14 @@ class FakeAnthropic:
                 if not isinstance(tool_input, dict):
                     tool_input = {"items": tool_input}
         prompt = sum(token_count(json.dumps(m["content"])) for m in body["messages"])
+        read, written = self.cache_read_tokens, 0
+        if self.prompt_cache is not None:
+            prompt, read, written = self.prompt_cache.anthropic(_blocks(body))
         usage = {
             "input_tokens": prompt,
             "output_tokens": self.output_tokens or token_count(text),
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": self.cache_read_tokens,
+            "cache_creation_input_tokens": written,
+            "cache_read_input_tokens": read,
         }
         stop = "max_tokens" if fault == "truncated" else ("tool_use" if as_tool else "end_turn")
         if as_tool and fault == "truncated":
@@ -114,7 +123,7 @@ class FakeAnthropic:
         return JSONResponse({
             "id": "msg_fake", "type": "message", "role": "assistant", "model": body["model"],
             "content": [block], "stop_reason": stop, "stop_sequence": None, "usage": usage,
-        })
+        }, headers=self.rate_headers)
 
     async def _check(self, request: Request) -> dict[str, Any]:
         if request.method != "POST" or request.url.path != "/v1/messages":
@@ -161,6 +170,27 @@ class FakeAnthropic:
         if choice is not None and choice.get("type") == "tool" and choice.get("name") not in names:
             raise Refused(400, "invalid_request_error", "tool_choice names an unknown tool")
         return body
+
+
+def _blocks(body: dict[str, Any]) -> list[tuple[str, bool]]:
+    """The prompt in Anthropic's cache order (tools, system, messages): each block's text and
+    whether it carries a cache_control breakpoint."""
+    out: list[tuple[str, bool]] = [
+        (json.dumps(tool), "cache_control" in tool) for tool in body.get("tools") or []
+    ]
+    system = body.get("system")
+    if isinstance(system, str):
+        out.append((system, False))
+    elif isinstance(system, list):
+        out += [(block.get("text", ""), "cache_control" in block) for block in system]
+    for message in body["messages"]:
+        content = message["content"]
+        if isinstance(content, str):
+            out.append((content, False))
+            continue
+        for block in content:
+            out.append((str(block.get("text", "")), "cache_control" in block))
+    return out
 
 
 def _error(status: int, kind: str, message: str,

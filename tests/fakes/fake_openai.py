@@ -10,7 +10,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from tests.fakes.prompt_cache import PromptCache
 
 # Faults a fake can be told to produce, one per request, in order; then it answers "ok".
 FAULTS = (
@@ -124,17 +126,40 @@ class OpenAIExpect:
     auth: str = "bearer"
     api_version: str | None = None
     max_tokens_field: str = "max_tokens"
+    # The real API makes the output limit optional; the fake insists by default, to check
+    # that auditbot always bounds its answers (peers in benchmarks may leave it out).
+    require_max_tokens: bool = True
     refuse_formats: set[str] = field(default_factory=set)
 
 
 class FakeOpenAI:
     """An OpenAI Chat Completions endpoint: checks path, auth style and body shape, answers
-    with JSON findings, streams SSE with usage, and plays scripted faults."""
+    with JSON findings, streams SSE with usage, and plays scripted faults.
+
+    Options for economy tests and benchmarks: ``answer`` computes the answer's text from the
+    request body (a scripted model); ``delay_s`` makes every answer wait; ``prompt_cache``
+    reports cached tokens as the providers' prompt caching would; ``extra_fields`` are
+    request fields this endpoint accepts beyond the common ones (OpenAI itself accepts
+    ``prompt_cache_key``; most compatible servers refuse it); ``rate_headers`` returns the
+    headers to send with each answer (``x-ratelimit-*``).
+    """
 
     def __init__(self, expect: OpenAIExpect, *, findings: list[dict[str, Any]] | None = None,
                  cached_tokens: int = 0, retry_after: str = "0", slow_s: float = 2.0,
-                 output_tokens: int | None = None) -> None:
+                 output_tokens: int | None = None,
+                 answer: Callable[[dict[str, Any]], str] | None = None, delay_s: float = 0.0,
+                 prompt_cache: PromptCache | None = None,
+                 extra_fields: frozenset[str] = frozenset(),
+                 rate_headers: Callable[[], dict[str, str]] | None = None) -> None:
         self.expect = expect
+        self.answer = answer
+        self.delay_s = delay_s
+        self.prompt_cache = prompt_cache
+        self.extra_fields = extra_fields
+        self.rate_headers = rate_headers
+        # Every answered request's prompt characters (all messages) and tokens.
+        self.prompt_chars = 0
+        self.usages: list[dict[str, Any]] = []
         self.script = Script()
         self.findings = DEFAULT_FINDINGS if findings is None else findings
         self.cached_tokens = cached_tokens
@@ -186,16 +211,21 @@ class FakeOpenAI:
             await asyncio.sleep(self.slow_s)
         if fault == "drop" or (fault == "cut_stream" and not body.get("stream")):
             return StreamingResponse(broken_body(b""), media_type="application/json")
-        content = answer_text(fault, self.findings)
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        scripted = self.answer(body) if self.answer is not None and fault == "ok" else None
+        content = scripted if scripted is not None else answer_text(fault, self.findings)
         finish = "length" if fault == "truncated" else "stop"
-        prompt = sum(token_count(str(m.get("content", ""))) for m in body["messages"])
+        prompt, cached = self._prompt_tokens(body)
         completion = self.output_tokens or token_count(content)
         usage = {
             "prompt_tokens": prompt,
             "completion_tokens": completion,
             "total_tokens": prompt + completion,
-            "prompt_tokens_details": {"cached_tokens": min(self.cached_tokens, prompt)},
+            "prompt_tokens_details": {"cached_tokens": cached},
         }
+        self.usages.append(usage)
+        headers = self.rate_headers() if self.rate_headers is not None else None
         model = body.get("model") or self.expect.model
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
@@ -206,14 +236,27 @@ class FakeOpenAI:
             if fault == "stall_stream":
                 return StreamingResponse(stalled_stream(events, 2, self.slow_s),
                                          media_type="text/event-stream")
-            return StreamingResponse(event_stream(events), media_type="text/event-stream")
+            return StreamingResponse(event_stream(events), media_type="text/event-stream",
+                                     headers=headers)
         return JSONResponse({
             "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
             "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
                          "logprobs": None, "finish_reason": finish}],
             "usage": usage,
-        })
+        }, headers=headers)
+
+    def _prompt_tokens(self, body: dict[str, Any]) -> tuple[int, int]:
+        texts = [str(m.get("content", "")) for m in body["messages"]]
+        self.prompt_chars += sum(len(t) for t in texts)
+        if self.prompt_cache is None:
+            prompt = sum(token_count(t) for t in texts)
+            return prompt, min(self.cached_tokens, prompt)
+        # A structured-output schema is part of the cached prefix, before the messages.
+        fmt = body.get("response_format") or {}
+        schema = json.dumps(fmt.get("json_schema", {}).get("schema")) if fmt else ""
+        parts = [schema, *(f"<|{m['role']}|>{m['content']}" for m in body["messages"])]
+        return self.prompt_cache.openai(parts, str(body.get("prompt_cache_key", "")))
 
     async def _check(self, request: Request) -> dict[str, Any]:
         expect = self.expect
@@ -235,7 +278,7 @@ class FakeOpenAI:
             raise Refused(400, "We could not parse the JSON body of your request.") from None
         if not isinstance(body, dict):
             raise Refused(400, "The body must be a JSON object")
-        unknown = set(body) - ALLOWED_FIELDS
+        unknown = set(body) - ALLOWED_FIELDS - self.extra_fields
         if unknown:
             raise Refused(400, f"Unrecognized request argument supplied: {sorted(unknown)[0]}")
         if expect.auth != "azure" and body.get("model") != expect.model:
@@ -249,7 +292,7 @@ class FakeOpenAI:
                 "system", "user", "assistant", "developer"
             ) or not isinstance(message.get("content"), str):
                 raise Refused(400, "Invalid message in 'messages'")
-        if not isinstance(body.get(expect.max_tokens_field), int):
+        if expect.require_max_tokens and not isinstance(body.get(expect.max_tokens_field), int):
             raise Refused(400, f"'{expect.max_tokens_field}' is required by this fake")
         other = ({"max_tokens", "max_completion_tokens"} - {expect.max_tokens_field}) & set(body)
         if other:
