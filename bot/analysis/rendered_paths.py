@@ -3,11 +3,13 @@
 Prompt chunks (``bot/diff/chunking.py``) and unified diffs hold several files; the secret
 scan treats config files (``.env``, Dockerfiles, YAML...) more strictly than code, so before
 masking a chunk it needs each line's file. Headers name it: a chunk's ``### path (status)``
-and ``@@ path  hunk k/n ...`` lines, a diff's ``diff --git a/x b/y`` and ``+++ b/y``.
+line (and the ``@@ path  hunk k/n ...`` line of the older chunk format), a diff's
+``diff --git a/x b/y`` and ``+++ b/y``.
 
-A chunk's code lines always start with their number column, so file content cannot forge a
-chunk header there. In a raw diff an added ``++ b/x`` line reads like a header; that only
-lets a PR author keep their own value from being masked, which hides nothing of anyone else's.
+A chunk's code lines always start with their number or a removed line's ``-``, so file
+content cannot forge a chunk header there. In a raw diff an added ``++ b/x`` line reads
+like a header; that only lets a PR author keep their own value from being masked, which
+hides nothing of anyone else's.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ _HEADERS = (
 )
 _HEADER_STARTS = ("### ", "@@ ", "diff --git ", "+++ ")
 
-# How a code line is drawn: a diff marker (+ - space) or a chunk's number column and mark
-# ("   12 + ", "      - ", "   40 . "). Patterns anchored at a line's start allow it first.
-RENDER_PREFIX = r"(?:[ \d]{5,12}[ ][-+. ][ ]|[-+](?![-+]))?"
+# How a code line is drawn: a diff marker (+ - space) or a chunk's number and mark ("12+ ",
+# "40. ", "7  ", a removed line's "- "; bot/diff/context.py). Patterns anchored at a line's
+# start allow it first.
+RENDER_PREFIX = r"(?:\d{1,12}[+. ][ ]|-[ ]|[-+](?![-+]))?"
 
 
 def path_of_each_line(lines: list[str]) -> list[str]:

@@ -1,18 +1,17 @@
 """Packing hunks with their context into chunks that fit the model's token budget.
 
-Stability rules (so an unchanged file yields the same chunk, hence the same cache key, on
-the next run):
+Rules (so a review sends few calls, nothing is lost, and the same files always give the
+same chunks, hence the same cache keys):
 
-* a chunk's text depends only on its own file(s): never on the other files of the PR nor
-  on their order. Files are handled one by one in path order.
-* A file that fits the budget is one unit, all its hunks together. A file that does not
-  is split at hunk boundaries (greedy, in hunk order); a hunk that alone does not fit is
-  split at line boundaries with ``overlap_lines`` lines repeated between parts.
-* Small units (at most ``small_unit_tokens``) may share a chunk, only with units of the
-  same directory, in path order. A new group starts at every path whose hash marks it
-  as an anchor (about one path in ``group_anchor_every``) and whenever the budget is
-  full, so a file added or grown in a directory can only reshuffle the run of paths up
-  to the next anchor, never the whole directory or the PR.
+* Files are taken in a fixed order that depends only on their paths: security-sensitive
+  paths first (so they are sent first), then the others, each in path order. The order in
+  which a forge lists the files never matters.
+* A file that fits the budget is one unit, all its hunks together under one header. A
+  file that does not is split at hunk boundaries (greedy, in hunk order); a hunk that
+  alone does not fit is split at line boundaries with ``overlap_lines`` lines repeated.
+* Units are packed greedily, in that order, into chunks up to ``budget_tokens``: a chunk's
+  membership depends only on the set of files (their paths and texts), so an unchanged
+  set gives the same chunks, and a push's incremental set is packed the same way.
 * Nothing is dropped: every hunk of every file with hunks lands in at least one chunk
   and the caller decides how many to send. No chunk exceeds ``budget_tokens``.
 """
@@ -20,7 +19,6 @@ the next run):
 from __future__ import annotations
 
 import hashlib
-import posixpath
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -28,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from bot.diff.context import (
     DEFAULT_CONTEXT_LINES,
     DEFAULT_MAX_SCOPE_LINES,
+    GAP,
     HunkView,
     ShownLine,
     hunk_views,
@@ -40,6 +39,7 @@ from bot.diff.tokens import count_many, count_tokens
 # Tokens a join of two pieces may add at their boundary: BPE is not exactly additive
 # (about 2 tokens), times the foreign-model safety factor, rounded up.
 _JOIN_MARGIN = 3
+_GAP_TOKENS = 2  # a "..." line between two pieces of one file
 _FILES_PER_BATCH = 128
 MIN_BUDGET = 256  # below this the file and hunk headers alone may not fit
 
@@ -90,15 +90,6 @@ class _Piece:
     view: HunkView | None = None  # a whole hunk, whose context lines may be dropped
     context: frozenset[int] = frozenset()  # numbers of its "." lines
 
-    def text_after(self, seen: set[int]) -> str:
-        """The text without context lines an earlier hunk of the same file showed."""
-        if self.view is None or not (self.context & seen):
-            return self.text
-        kept = (
-            ln.render() for ln in self.view.lines if not (ln.mark == "." and ln.new_lineno in seen)
-        )
-        return "\n".join([self.view.header(), *kept])
-
 
 @dataclass
 class _Unit:
@@ -115,23 +106,36 @@ class _Unit:
 
     @property
     def tokens(self) -> int:
-        return self.header_tokens + _JOIN_MARGIN + sum(p.tokens + _JOIN_MARGIN for p in self.pieces)
+        return self.header_tokens + _JOIN_MARGIN + sum(
+            p.tokens + _JOIN_MARGIN + _GAP_TOKENS for p in self.pieces
+        )
 
     def render(self, model: str | None) -> tuple[str, int]:
         """The unit's text and an upper bound of its tokens.
 
-        Two hunks of one function would show it twice: later pieces drop the context
-        lines already shown, and only those shortened pieces are counted again (so
-        ``token_count`` stays close to the real count, not just under the budget).
+        Pieces that show disjoint lines are joined as they are, with ``...`` where lines
+        are skipped. Pieces that overlap (two hunks of one function: each shows the whole
+        function) are merged line by line, so every line is said once, in file order, a
+        changed line winning over the same line shown as context; that text is counted
+        again (so ``token_count`` stays close to the real count, not just under it).
         """
+        shown = [p.shown for p in self.pieces]
+        overlap = any(a & b for i, a in enumerate(shown) for b in shown[i + 1 :])
+        if overlap and all(p.view is not None for p in self.pieces):
+            body = _merged([p.view for p in self.pieces if p.view is not None])
+            return "\n".join([self.header, body]), (
+                self.header_tokens + _JOIN_MARGIN + count_tokens(body, model) + _JOIN_MARGIN
+            )
         out = [self.header]
         tokens = self.header_tokens + _JOIN_MARGIN
-        seen: set[int] = set()
+        last: int | None = None
         for p in self.pieces:
-            text = p.text_after(seen)
-            out.append(text)
-            tokens += (p.tokens if text is p.text else count_tokens(text, model)) + _JOIN_MARGIN
-            seen |= p.shown
+            if last is not None and p.shown and last + 1 < min(p.shown):
+                out.append(GAP)  # skipped lines between two hunks of the file
+                tokens += _GAP_TOKENS
+            out.append(p.text)
+            tokens += p.tokens + _JOIN_MARGIN
+            last = max(p.shown, default=last)
         return "\n".join(out), tokens
 
 
@@ -154,11 +158,9 @@ def build_chunks(
     context_lines: int = DEFAULT_CONTEXT_LINES,
     max_scope_lines: int = DEFAULT_MAX_SCOPE_LINES,
     overlap_lines: int = 3,
-    small_unit_tokens: int | None = None,
-    group_anchor_every: int = 4,
     scopes: bool = True,
 ) -> list[Chunk]:
-    """Chunks for all files with hunks, in path order (see the module doc for the rules).
+    """Chunks for all files with hunks, sensitive paths first (see the module doc).
 
     ``contents`` maps a path to its text at the head commit (for context); a missing path
     gets only its hunk lines. Files without hunks (binary, no patch) yield no chunk: the
@@ -170,31 +172,25 @@ def build_chunks(
     if budget_tokens < MIN_BUDGET:
         raise ValueError(f"budget_tokens must be at least {MIN_BUDGET}, got {budget_tokens}")
     opts = _Options(budget_tokens, model, context_lines, max_scope_lines, overlap_lines, scopes)
-    small = budget_tokens // 4 if small_unit_tokens is None else small_unit_tokens
-    targets = sorted((f for f in files if f.hunks), key=lambda f: f.path)
+    targets = sorted((f for f in files if f.hunks), key=packing_key)
     chunks: list[Chunk] = []
     group: list[_Unit] = []
-    group_dir: str | None = None
-    group_tokens = 0
-    for f, units in _units(targets, contents, opts):
+    used = 0
+    for _, units in _units(targets, contents, opts):
         for unit in units:
-            tokens = unit.tokens
-            directory = posixpath.dirname(unit.path)
-            if tokens > small or len(units) > 1:
+            cost = unit.tokens + (_JOIN_MARGIN if group else 0)
+            if group and used + cost > budget_tokens:
                 chunks.extend(_emit_group(group, opts))
-                group, group_dir, group_tokens = [], None, 0
-                chunks.extend(_emit_group([unit], opts))
-                continue
-            fits = group_tokens + tokens + _JOIN_MARGIN <= budget_tokens
-            anchor = _is_anchor(f.path, group_anchor_every)
-            if group and (directory != group_dir or not fits or anchor):
-                chunks.extend(_emit_group(group, opts))
-                group, group_tokens = [], 0
+                group, used, cost = [], 0, unit.tokens
             group.append(unit)
-            group_dir = directory
-            group_tokens += tokens + _JOIN_MARGIN
+            used += cost
     chunks.extend(_emit_group(group, opts))
     return chunks
+
+
+def packing_key(f: FileDiff) -> tuple[bool, str]:
+    """Sensitive paths first, then path order: the only order packing ever uses."""
+    return (not is_sensitive_path(f.path), f.path)
 
 
 def _units(
@@ -261,13 +257,6 @@ def sending_order(chunks: Sequence[Chunk]) -> list[Chunk]:
     return sorted(chunks, key=lambda c: not c.sensitive)
 
 
-def _is_anchor(path: str, every: int) -> bool:
-    if every <= 1:
-        return True
-    digest = hashlib.blake2b(path.encode("utf-8", "surrogatepass"), digest_size=4).digest()
-    return int.from_bytes(digest, "big") % every == 0
-
-
 def _file_header(f: FileDiff, part: tuple[int, int] | None = None) -> str:
     bits: list[str] = [f.status]
     if f.old_path:
@@ -281,7 +270,7 @@ def _file_header(f: FileDiff, part: tuple[int, int] | None = None) -> str:
 
 def _piece(view: HunkView, text: str, tokens: int) -> _Piece:
     """A whole hunk's piece; what it shows comes from the hunk and the context ranges."""
-    body = [ln.new_lineno for ln in view.hunk.lines if ln.new_lineno is not None]
+    body = [ln.new_lineno for ln in view.body if ln.new_lineno is not None]
     context = view.around.numbers() if view.around is not None else frozenset()
     ref = HunkRef(view.path, view.hunk_index, min(body, default=None), max(body, default=None))
     return _Piece(view.path, text, tokens, (ref,), context.union(body), view, context)
@@ -334,8 +323,7 @@ def _file_units(
 
 def _split_hunk(view: HunkView, room: int, opts: _Options) -> list[_Piece]:
     """Parts of one hunk that does not fit, cut at line boundaries with overlap."""
-    head_cost = count_tokens(view.header((9999, 9999)), opts.model) + _JOIN_MARGIN
-    avail = max(room - head_cost - _JOIN_MARGIN, 8)
+    avail = max(room - _JOIN_MARGIN, 8)
     lines = _fit_lines(list(view.lines), avail, opts.model)
     costs = count_many([ln.render() for ln in lines], opts.model)
     spans: list[tuple[int, int]] = []
@@ -356,7 +344,7 @@ def _split_hunk(view: HunkView, room: int, opts: _Options) -> list[_Piece]:
     pieces: list[_Piece] = []
     for k, (a, b) in enumerate(spans):
         part = lines[a:b]
-        text = "\n".join([view.header((k + 1, n)), *(ln.render() for ln in part)])
+        text = "\n".join(ln.render() for ln in part)
         ref = _ref(view, part, (k + 1, n))
         pieces.append(_Piece(view.path, text, count_tokens(text, opts.model), (ref,), _shown(part)))
     return pieces
@@ -423,3 +411,41 @@ def _emit_group(units: list[_Unit], opts: _Options) -> list[Chunk]:
             shown_lines=shown,
         )
     ]
+
+
+def _merged(views: Sequence[HunkView]) -> str:
+    """The lines of overlapping hunk views of one file, each once, in file order: a new-side
+    line by its number (a changed or unchanged line of a hunk wins over context), removed
+    lines just before the new line that follows them."""
+    best: dict[int, ShownLine] = {}
+    removed: dict[int, list[ShownLine]] = {}
+    for view in views:
+        pending: list[ShownLine] = []
+        last = 0
+        for ln in view.lines:
+            if ln.mark == "…":
+                continue
+            if ln.new_lineno is None:
+                pending.append(ln)
+                continue
+            last = ln.new_lineno
+            if pending:
+                removed.setdefault(last, []).extend(pending)
+                pending = []
+            current = best.get(last)
+            if current is None or current.mark == ".":
+                best[last] = ln
+        if pending:
+            removed.setdefault(last + 1, []).extend(pending)
+    out: list[str] = []
+    previous: int | None = None
+    for number in sorted(set(best) | set(removed)):
+        if previous is not None and number > previous + 1:
+            out.append(GAP)
+        out += [ln.render() for ln in removed.get(number, ())]
+        if number in best:
+            out.append(best[number].render())
+            previous = number
+        else:
+            previous = number - 1
+    return "\n".join(out)

@@ -1,20 +1,21 @@
 """Each hunk with the code a reviewer needs around it, rendered for the model.
 
-The line format is one the model can repeat back exactly::
+The line format is one the model can repeat back exactly, and says each thing once (the
+file header names the path; every line carries its own number)::
 
-    @@ src/app.py  hunk 2/3  new lines 40-52  in function_definition `def load(path):` @@
-       12 . def load(path):
-       ...
-       38 .     data = read(path)
-       40 +     if not data:
-          -     if data is None:
-       41       return parse(data)
+    4. def load(path):
+    5.     data = read(path)
+    6+     if not data:
+    -     if data is None:
+    7      return parse(data)
 
-Every new-side line carries its new-file number; ``+`` is added, ``-`` removed (no new
-number: it no longer exists), a blank mark is unchanged inside the hunk and ``.`` is
-surrounding code shown only for context (outside the diff, so not commentable). ``...``
-marks skipped lines. The enclosing function or class comes from tree-sitter; a file it
-cannot parse (or whose scope is too long) gets ``context_lines`` lines on each side.
+``NN+`` is an added line, ``NN `` unchanged inside the hunk and ``NN.`` surrounding code
+shown only for context (outside the diff, so not commentable); ``-`` is a removed line (no
+new number: it no longer exists); ``...`` marks skipped lines. The code after the marker
+and one space is the line byte for byte. Around a hunk the reviewer sees its enclosing
+function or class whole (from tree-sitter; a sanitiser earlier in the function stays in
+view) and nothing beyond it; where there is none, or the scope is too long to show,
+``context_lines`` lines on each side (a too-long scope's first line is kept as a title).
 """
 
 from __future__ import annotations
@@ -24,15 +25,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from bot.diff.parse import FileDiff, Hunk
+from bot.diff.parse import DiffLine, FileDiff, Hunk
 from bot.diff.scopes import Scope, ScopeIndex
 
-DEFAULT_CONTEXT_LINES = 5
+DEFAULT_CONTEXT_LINES = 3
 DEFAULT_MAX_SCOPE_LINES = 60
 # tree-sitter parses 5-8 MB/s here while holding the GIL: a bigger file gets fixed lines.
 MAX_PARSE_CHARS = 512_000
-_NUM_WIDTH = 5
-_GAP = f"{'':>{_NUM_WIDTH}} ..."
+GAP = "..."
 
 
 class ShownLine(NamedTuple):
@@ -45,9 +45,14 @@ class ShownLine(NamedTuple):
 
     def render(self) -> str:
         if self.mark == "…":
-            return _GAP
-        num = "" if self.new_lineno is None else str(self.new_lineno)
-        return f"{num:>{_NUM_WIDTH}} {self.mark} {self.text}".rstrip()
+            return GAP
+        return line_text(self.mark, self.text, self.new_lineno)
+
+
+def line_text(mark: str, text: str, number: int | None) -> str:
+    """One numbered line: ``12+ code``; a removed line ``- code``; the code untouched."""
+    head = f"{'' if number is None else number}{mark}"
+    return f"{head} {text}" if text else head
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +77,12 @@ class Around:
 
 @dataclass(frozen=True, slots=True)
 class HunkView:
-    """A hunk of ``path`` with its context, ready to render or split."""
+    """A hunk of ``path`` with its context, ready to render or split.
+
+    ``body`` is the part of the hunk's own lines shown: every changed line, and of git's
+    unchanged lines around them only those inside the enclosing scope (or within
+    ``context_lines`` where there is none).
+    """
 
     path: str
     hunk_index: int
@@ -80,12 +90,13 @@ class HunkView:
     hunk: Hunk
     scope: Scope | None
     scope_title: str | None
-    around: Around | None  # None: the hunk's own lines only
+    around: Around | None  # None: the body only
+    body: tuple[DiffLine, ...] = ()
 
     @property
     def lines(self) -> tuple[ShownLine, ...]:
         """Every line shown, in order (built on demand: rendering does not need them)."""
-        body = [ShownLine(ln.kind, ln.text, ln.new_lineno, ln.old_lineno) for ln in self.hunk.lines]
+        body = [ShownLine(ln.kind, ln.text, ln.new_lineno, ln.old_lineno) for ln in self.body]
         a = self.around
         if a is None:
             return tuple(body)
@@ -99,43 +110,25 @@ class HunkView:
         out.extend(ShownLine(".", a.content[k - 1], k) for k in a.after)
         return tuple(out)
 
-    def header(self, part: tuple[int, int] | None = None) -> str:
-        rng = self.hunk.new_range
-        where = (
-            f"new lines {rng[0]}-{rng[1]}"
-            if rng
-            else f"deletion after line {self.hunk.target_start}"
-        )
-        head = f"@@ {printable(self.path)}  hunk {self.hunk_index + 1}/{self.hunk_count}  {where}"
-        if part is not None:
-            head += f"  part {part[0]}/{part[1]}"
-        if self.scope is not None and self.scope_title:
-            title = printable(self.scope_title).replace("`", "'").replace("@@", "@ @")
-            head += f"  in {self.scope.kind} `{title}`"
-        return head + " @@"
-
     def render(self) -> str:
-        """``header()`` and every line of ``lines`` rendered, without building ``lines``.
-
-        Same text as ``ShownLine.render`` gives; this formats straight from the hunk and
-        the content (the width 5 is ``_NUM_WIDTH``).
-        """
-        out = [self.header()]
+        """Every line of ``lines`` rendered, without building ``lines`` (same text)."""
+        out: list[str] = []
         a = self.around
         if a is not None:
             content = a.content
             if a.title is not None:
-                out.append(f"{a.title:>5} . {content[a.title - 1]}".rstrip())
+                out.append(line_text(".", content[a.title - 1], a.title))
                 if a.gap:
-                    out.append(_GAP)
-            out += [f"{k:>5} . {content[k - 1]}".rstrip() for k in a.before]
-        out += [
-            f"{'' if new is None else new:>5} {kind} {text}".rstrip()
-            for kind, text, _, new in self.hunk.lines
-        ]
+                    out.append(GAP)
+            out += [line_text(".", content[k - 1], k) for k in a.before]
+        out += [line_text(kind, text, new) for kind, text, _, new in self.body]
         if a is not None:
-            out += [f"{k:>5} . {content[k - 1]}".rstrip() for k in a.after]
+            out += [line_text(".", content[k - 1], k) for k in a.after]
         return "\n".join(out)
+
+    def first_line(self) -> int | None:
+        numbers = [ln.new_lineno for ln in self.lines if ln.new_lineno is not None]
+        return min(numbers, default=None)
 
 
 def printable(text: str) -> str:
@@ -182,7 +175,20 @@ def hunk_views(
     views: list[HunkView] = []
     count = len(file.hunks)
     for i, hunk in enumerate(file.hunks):
-        scope = _scope_for(index, hunk, max_scope_lines)
+        lo, hi = _changed(hunk)
+        n = len(lines) if lines is not None else None
+        scope = _scope_for(index, lo, hi, n, max_scope_lines)
+        fits = scope is not None and scope.end - scope.start + 1 <= max_scope_lines
+        if scope is not None and fits:
+            window = (min(scope.start, lo), max(scope.end, hi))
+        else:
+            window = (lo - context_lines, hi + context_lines)
+        body = tuple(
+            ln for ln in hunk.lines
+            if ln.kind != " " or (ln.new_lineno is not None
+                                  and window[0] <= ln.new_lineno <= window[1])
+        )
+        title = scope.start if scope is not None and not fits else None
         views.append(
             HunkView(
                 path=file.path,
@@ -191,17 +197,37 @@ def hunk_views(
                 hunk=hunk,
                 scope=scope,
                 scope_title=_title(lines, scope),
-                around=_around(hunk, lines, scope, context_lines, max_scope_lines),
+                around=_around(lines, body, lo, window, title),
+                body=body,
             )
         )
     return views
 
 
-def _scope_for(index: ScopeIndex | None, hunk: Hunk, max_lines: int) -> Scope | None:
-    if index is None:
+def _changed(hunk: Hunk) -> tuple[int, int]:
+    """First and last new-side position of the hunk's changes (a removed line sits where
+    the next new line is)."""
+    last_new = hunk.target_start - 1 if hunk.target_length else hunk.target_start
+    at: list[int] = []
+    for ln in hunk.lines:
+        if ln.new_lineno is not None:
+            last_new = ln.new_lineno
+        if ln.kind == "+":
+            at.append(last_new)
+        elif ln.kind == "-":
+            at.append(last_new + 1)
+    if not at:
+        rng = hunk.new_range or (max(hunk.target_start, 1), max(hunk.target_start, 1))
+        return rng
+    return max(min(at), 1), max(max(at), 1)
+
+
+def _scope_for(
+    index: ScopeIndex | None, lo: int, hi: int, n: int | None, max_lines: int
+) -> Scope | None:
+    if index is None or not n:
         return None
-    rng = hunk.new_range or (max(hunk.target_start, 1), max(hunk.target_start, 1))
-    scopes = index.enclosing(*rng)
+    scopes = index.enclosing(min(lo, n), min(hi, n))
     if not scopes:
         return None
     # The innermost scope that still fits is shown whole; a too-long one only titles.
@@ -219,27 +245,22 @@ def _title(lines: Sequence[str] | None, scope: Scope | None) -> str | None:
 
 
 def _around(
-    hunk: Hunk,
     content: Sequence[str] | None,
-    scope: Scope | None,
-    context_lines: int,
-    max_scope_lines: int,
+    body: Sequence[DiffLine],
+    lo: int,
+    window: tuple[int, int],
+    title: int | None,
 ) -> Around | None:
+    """The context lines outside the hunk's body, within ``window`` (1-based, inclusive)."""
     if content is None:
         return None
     n = len(content)
-    first = hunk.target_start if hunk.target_length else hunk.target_start + 1
-    last = hunk.target_start + hunk.target_length - 1 if hunk.target_length else hunk.target_start
-    before_from = max(1, first - context_lines)
-    after_to = min(n, last + context_lines)
-    title: int | None = None
-    if scope is not None:
-        if scope.end - scope.start + 1 <= max_scope_lines:
-            before_from = min(before_from, scope.start)
-            after_to = max(after_to, min(scope.end, n))
-        elif scope.start < before_from and scope.start <= n:
-            title = scope.start
-    gap = title is not None and title + 1 < before_from
-    return Around(
-        content, title, gap, range(before_from, min(first, n + 1)), range(last + 1, after_to + 1)
-    )
+    shown = [ln.new_lineno for ln in body if ln.new_lineno is not None]
+    first, last = (min(shown), max(shown)) if shown else (lo, lo - 1)
+    before = range(max(1, window[0]), min(first, n + 1))
+    after = range(last + 1, min(window[1], n) + 1)
+    start = before.start if before else first
+    if title is not None and (title >= start or title > n):
+        title = None
+    gap = title is not None and title + 1 < start
+    return Around(content, title, gap, before, after)

@@ -111,8 +111,7 @@ def test_chunks_of_config_files_are_masked_like_the_files() -> None:
 
 
 def test_unquoted_code_is_not_masked_outside_config_files() -> None:
-    chunk = "### app/auth.py (added)\n@@ app/auth.py  hunk 1/1  new lines 1-2 @@\n" \
-            "    1 + token = get_token()\n    2 + password = read_secret(path)\n"
+    chunk = "### app/auth.py (added)\n1+ token = get_token()\n2+ password = read_secret(path)\n"
     masked, matches = mask_secrets(chunk)
     assert (masked, matches) == (chunk, [])
 
@@ -120,9 +119,8 @@ def test_unquoted_code_is_not_masked_outside_config_files() -> None:
 def test_a_private_key_cut_short_in_a_chunk_is_still_masked() -> None:
     # A part split can end a chunk before the END line: the body lines still go.
     chunk = ("### keys/deploy.pem (added, part 1/2)\n"
-             "@@ keys/deploy.pem  hunk 1/1  new lines 1-40  part 1/2 @@\n"
-             "    1 + -----BEGIN RSA PRIVATE KEY-----\n"
-             f"    2 + {KEY_BODY}\n    3 + {KEY_BODY[::-1]}\n")
+             "1+ -----BEGIN RSA PRIVATE KEY-----\n"
+             f"2+ {KEY_BODY}\n3+ {KEY_BODY[::-1]}\n")
     masked, matches = mask_secrets(chunk)
     assert KEY_BODY not in masked and KEY_BODY[::-1] not in masked
-    assert [(m.kind, m.line, m.end_line) for m in matches] == [("private-key", 3, 5)]
+    assert [(m.kind, m.line, m.end_line) for m in matches] == [("private-key", 2, 4)]

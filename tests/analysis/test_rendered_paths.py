@@ -9,13 +9,13 @@ import pytest
 from bot.analysis.rendered_paths import RENDER_PREFIX, path_of_each_line
 
 CHUNK = """### .env (added)
-@@ .env  hunk 1/1  new lines 1-2 @@
-    1 + APP=web
-    2 + DB_PASSWORD=x
+1+ APP=web
+2+ DB_PASSWORD=x
+- OLD_PASSWORD=y
 ### src/app.py (modified, from src/old.py)
-@@ src/app.py  hunk 2/3  new lines 40-41  in function_definition `def f():` @@
-   40 + ### not a header: a code line always starts with its number
-   41   return 1"""
+39. def f():
+40+ ### not a header: a code line always starts with its number
+41      return 1"""
 
 DIFF = """diff --git a/Dockerfile b/Dockerfile
 --- a/Dockerfile
@@ -49,9 +49,10 @@ def test_text_without_headers_has_no_path() -> None:
 @pytest.mark.parametrize(
     ("line", "rest"),
     [
-        ("    2 + DB_PASSWORD=x", "DB_PASSWORD=x"),
-        ("      - DB_PASSWORD=x", "DB_PASSWORD=x"),
-        ("   41 . DB_PASSWORD=x", "DB_PASSWORD=x"),
+        ("2+ DB_PASSWORD=x", "DB_PASSWORD=x"),
+        ("- DB_PASSWORD=x", "DB_PASSWORD=x"),
+        ("41. DB_PASSWORD=x", "DB_PASSWORD=x"),
+        ("7  DB_PASSWORD=x", "DB_PASSWORD=x"),
         ("+DB_PASSWORD=x", "DB_PASSWORD=x"),
         ("DB_PASSWORD=x", "DB_PASSWORD=x"),
         ("+++ b/.env", "+++ b/.env"),

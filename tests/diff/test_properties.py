@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import random
 
 import yaml
 from hypothesis import HealthCheck, given, settings
@@ -256,3 +257,24 @@ def test_parsing_never_raises_on_garbage(text: str, status: str | None) -> None:
     assert fd2.path == "x.py"
     for f in parse_unified_diff(text):
         assert isinstance(f.path, str)
+
+
+@SETTINGS
+@given(pr(), st.integers(256, 1200), st.randoms(use_true_random=False))
+def test_packing_is_deterministic_whatever_the_order(
+    case: tuple[list[FileDiff], dict[str, str]], budget: int, rnd: random.Random
+) -> None:
+    """The same files in any order: the same chunks (texts and ids, hence cache keys),
+    none over the budget, every hunk part exactly once."""
+    files, contents = case
+    first = build_chunks(files, contents, budget_tokens=budget, model="gpt-4o")
+    shuffled = list(files)
+    rnd.shuffle(shuffled)
+    again = build_chunks(shuffled, contents, budget_tokens=budget, model="gpt-4o")
+    assert [(c.id, c.text, c.hunks) for c in again] == [(c.id, c.text, c.hunks) for c in first]
+    assert all(c.token_count <= budget for c in first)
+    refs = [(r.path, r.hunk_index, r.part) for c in first for r in c.hunks]
+    assert len(refs) == len(set(refs))  # nothing sent twice
+    assert {(p, i) for p, i, _ in refs} == {
+        (f.path, i) for f in files for i in range(len(f.hunks))
+    }  # nothing dropped
