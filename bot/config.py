@@ -106,8 +106,9 @@ class Settings(BaseSettings):
     llm_breaker_cooldown_s: float = Field(default=60.0, gt=0)
     llm_concurrency: int = Field(default=8, ge=1, le=256)
     llm_cache_ttl_s: int = Field(default=7 * 24 * 3600, ge=0)
-    llm_requests_per_minute: int = Field(default=60, ge=1)
-    llm_tokens_per_minute: int = Field(default=400_000, ge=1)
+    # None: the provider preset's default (bot/llm/presets.py, shown by `auditbot providers`).
+    llm_requests_per_minute: int | None = Field(default=None, ge=1)
+    llm_tokens_per_minute: int | None = Field(default=None, ge=1)
     llm_context_window: int | None = Field(default=None, ge=1024)
     llm_price_input: float | None = Field(default=None, ge=0)  # USD per million tokens
     llm_price_cached_input: float | None = Field(default=None, ge=0)

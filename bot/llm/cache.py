@@ -37,7 +37,7 @@ class CachedAnswer:
             {
                 "text": self.text,
                 "usage": [self.usage.input_tokens, self.usage.output_tokens,
-                          self.usage.cached_tokens],
+                          self.usage.cached_tokens, self.usage.cache_write_tokens],
                 "model": self.model,
                 "repairs": list(self.repairs),
             }

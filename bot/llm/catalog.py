@@ -1,9 +1,10 @@
 """The text `auditbot providers` prints: every preset, its default model, whether it is
-configured, and the price table."""
+configured, its default rate limits, and the price table."""
 
 from __future__ import annotations
 
 from bot.config import Settings
+from bot.llm.limits import Limits
 from bot.llm.presets import PRESETS
 from bot.llm.pricing import MODELS, UNKNOWN_PRICE, model_info
 
@@ -21,9 +22,13 @@ def _configured(name: str, settings: Settings) -> str:
     return f"no ({preset.key_variable})"
 
 
+def _limits(rpm: int, tpm: int) -> str:
+    return f"{rpm:,} req / {tpm:,} tok"
+
+
 def providers_text(settings: Settings) -> str:
     chosen = settings.chosen_provider()
-    rows = [("provider", "default model", "configured", "output", "endpoint")]
+    rows = [("provider", "default model", "configured", "output", "limits a minute", "endpoint")]
     for name, preset in PRESETS.items():
         marker = "*" if name == chosen else " "
         endpoint = preset.base_url(settings.llm_region) or "LLM_BASE_URL"
@@ -31,11 +36,12 @@ def providers_text(settings: Settings) -> str:
             endpoint += "  (LLM_REGION=international|china)"
         rows.append((
             f"{marker}{name}", preset.default_model or "(LLM_MODEL)", _configured(name, settings),
-            preset.structured, endpoint,
+            preset.structured, _limits(preset.requests_per_minute, preset.tokens_per_minute),
+            endpoint,
         ))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
     lines = [
-        "  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[4]])
+        "  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[5]])
         for row in rows
     ]
     if chosen is None:
@@ -47,6 +53,12 @@ def providers_text(settings: Settings) -> str:
             f"\n* in use: {chosen}/{model}, context window {info.context_window:,} tokens, "
             f"${info.price_input:g} in / ${info.price_cached_input:g} cached / "
             f"${info.price_output:g} out per million tokens"
+        )
+        limits = limits_for(chosen, settings)
+        lines.append(
+            f"  rate limits: {_limits(limits.rpm, limits.tpm)} a minute, "
+            + ("following the provider's rate-limit headers" if limits.adaptive else
+               "fixed by LLM_REQUESTS_PER_MINUTE / LLM_TOKENS_PER_MINUTE")
         )
         if settings.fallbacks:
             lines.append("  fallbacks: " + ", ".join(f"{p}:{m}" for p, m in settings.fallbacks))
@@ -62,3 +74,16 @@ def providers_text(settings: Settings) -> str:
         f"{UNKNOWN_PRICE[2]:>6g}   (override with LLM_PRICE_* and LLM_CONTEXT_WINDOW)"
     )
     return "\n".join(lines)
+
+
+def limits_for(provider: str, settings: Settings) -> Limits:
+    """The settings' limits when given (fixed), else the preset's (adapting to the
+    provider's headers)."""
+    preset = PRESETS.get(provider)
+    rpm = settings.llm_requests_per_minute
+    tpm = settings.llm_tokens_per_minute
+    return Limits(
+        rpm or (preset.requests_per_minute if preset else 60),
+        tpm or (preset.tokens_per_minute if preset else 400_000),
+        adaptive=rpm is None and tpm is None,
+    )

@@ -61,7 +61,9 @@ def build_provider(
     azure = settings.azure_api_version if name == "openai_compatible" else None
     # OpenAI's newer models refuse max_tokens; the compatible providers document max_tokens.
     field = "max_completion_tokens" if name == "openai" or azure else "max_tokens"
+    # prompt_cache_key is OpenAI's own field: compatible servers may refuse it.
     return OpenAIChatProvider(
         name=name, model=model, base_url=url, api_key=key, structured=preset.structured,
         timeout_s=settings.llm_timeout_s, azure_api_version=azure, max_tokens_field=field,
+        prompt_cache_key=name == "openai",
     )

@@ -24,23 +24,41 @@ UNKNOWN_PRICE = (15.0, 15.0, 60.0)
 
 @dataclass(frozen=True)
 class ModelInfo:
+    """A model's window and prices, USD per million tokens. ``price_cache_write`` is what
+    a prompt-cache write costs (Anthropic: 1.25 x input for the 5-minute cache); None means
+    the input price (OpenAI and the others bill no extra for writing their caches)."""
+
     context_window: int
     price_input: float
     price_cached_input: float
     price_output: float
     known: bool = True
+    price_cache_write: float | None = None
 
     def cost(self, usage: Usage) -> float:
-        fresh = max(usage.input_tokens - usage.cached_tokens, 0)
+        written = usage.cache_write_tokens
+        fresh = max(usage.input_tokens - usage.cached_tokens - written, 0)
+        write_price = self.price_input if self.price_cache_write is None else self.price_cache_write
         return (
             fresh * self.price_input
             + usage.cached_tokens * self.price_cached_input
+            + written * write_price
             + usage.output_tokens * self.price_output
         ) / 1_000_000
 
 
 def _m(window: int, price_in: float, cached: float, price_out: float) -> ModelInfo:
     return ModelInfo(window, price_in, cached, price_out)
+
+
+# Anthropic bills a 5-minute cache write at 1.25 x the input price and a read at 0.1 x
+# (https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching#pricing).
+ANTHROPIC_CACHE_WRITE = 1.25
+
+
+def _claude(window: int, price_in: float, cached: float, price_out: float) -> ModelInfo:
+    return ModelInfo(window, price_in, cached, price_out,
+                     price_cache_write=price_in * ANTHROPIC_CACHE_WRITE)
 
 
 MODELS: dict[str, ModelInfo] = {
@@ -60,12 +78,12 @@ MODELS: dict[str, ModelInfo] = {
     "gpt-5-mini": _m(400_000, 0.25, 0.025, 2.00),
     "o4-mini": _m(200_000, 1.10, 0.275, 4.40),
     # Anthropic https://www.anthropic.com/pricing#api
-    "claude-sonnet-4-6": _m(200_000, 3.00, 0.30, 15.0),
-    "claude-sonnet-4-5": _m(200_000, 3.00, 0.30, 15.0),
-    "claude-opus-4-6": _m(200_000, 5.00, 0.50, 25.0),
-    "claude-sonnet-4": _m(200_000, 3.00, 0.30, 15.0),
-    "claude-haiku-4-5": _m(200_000, 1.00, 0.10, 5.00),
-    "claude-opus-4-1": _m(200_000, 15.0, 1.50, 75.0),
+    "claude-sonnet-4-6": _claude(200_000, 3.00, 0.30, 15.0),
+    "claude-sonnet-4-5": _claude(200_000, 3.00, 0.30, 15.0),
+    "claude-opus-4-6": _claude(200_000, 5.00, 0.50, 25.0),
+    "claude-sonnet-4": _claude(200_000, 3.00, 0.30, 15.0),
+    "claude-haiku-4-5": _claude(200_000, 1.00, 0.10, 5.00),
+    "claude-opus-4-1": _claude(200_000, 15.0, 1.50, 75.0),
     # Qwen https://www.alibabacloud.com/help/en/model-studio/models
     "qwen-plus": _m(131_072, 0.40, 0.08, 1.20),
     "qwen-max": _m(32_768, 1.60, 0.32, 6.40),
@@ -123,6 +141,9 @@ def model_info(
     price_in = settings.llm_price_input
     price_out = settings.llm_price_output
     cached = settings.llm_price_cached_input
+    write = info.price_cache_write
+    if price_in is not None and write is not None:
+        write = price_in * ANTHROPIC_CACHE_WRITE  # keeps the provider's write ratio
     return ModelInfo(
         context_window=settings.llm_context_window or info.context_window,
         price_input=info.price_input if price_in is None else price_in,
@@ -132,6 +153,7 @@ def model_info(
         ),
         price_output=info.price_output if price_out is None else price_out,
         known=info.known,
+        price_cache_write=write,
     )
 
 

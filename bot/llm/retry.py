@@ -103,6 +103,8 @@ async def call_with_retries(
         except (TransientError, TimeoutError) as exc:
             reason = exc.reason if isinstance(exc, TransientError) else "timed out"
             retry_after = exc.retry_after if isinstance(exc, TransientError) else None
+            if isinstance(exc, TransientError) and exc.rate is not None:
+                await limiter.observe(handle.key, exc.rate)
             last_reason = reason
             await breaker.failure(handle.key)
             if retry_after is not None:
@@ -124,6 +126,8 @@ async def call_with_retries(
             await breaker.failure(handle.key)
             raise GaveUp(exc.reason, attempts=attempt + 1) from None
         await breaker.success(handle.key)
+        if reply.rate is not None:
+            await limiter.observe(handle.key, reply.rate)
         actual = reply.usage.input_tokens + reply.usage.output_tokens
         if actual:
             await limiter.refund(handle.key, estimated_tokens - actual)

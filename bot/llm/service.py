@@ -21,6 +21,7 @@ from bot.errors import ConfigError
 from bot.llm.breaker import CircuitBreaker, MemoryCircuitBreaker, RedisCircuitBreaker
 from bot.llm.budget import Budgets, MemoryBudgetStore, RedisBudgetStore, Reservation
 from bot.llm.cache import CachedAnswer, DiskCache, RedisCache, ResponseCache, cache_key
+from bot.llm.catalog import limits_for
 from bot.llm.factory import build_provider, default_model
 from bot.llm.limits import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from bot.llm.presets import PRESETS
@@ -28,6 +29,7 @@ from bot.llm.pricing import estimate_tokens, model_info
 from bot.llm.retry import GaveUp, Handle, RetryPolicy, call_with_retries
 from bot.llm.structured import OutputError, json_schema_of, parse_structured
 from bot.llm.types import (
+    TRUNCATED_REASONS,
     BudgetExhausted,
     CompletionRequest,
     CompletionResult,
@@ -92,6 +94,8 @@ class LLMService:
         self._handles = handles
         self._cache = cache
         self._limiter = limiter
+        for handle in handles:
+            limiter.configure(handle.key, limits_for(handle.name, settings))
         self._breaker = breaker
         self.budgets = budgets
         self.sink = sink
@@ -158,10 +162,12 @@ class LLMService:
         if "untrusted" not in system.lower():
             system = f"{system}\n\n{UNTRUSTED_NOTICE}" if system else UNTRUSTED_NOTICE
         user = self._redact(request.user) if self._redact else request.user
+        shared = self._redact(request.shared) if self._redact and request.shared else request.shared
         schema = json_schema_of(request.schema) if request.schema else None
         return ProviderCall(
             system=system,
             user=user,
+            shared=shared,
             json_schema=schema,
             schema_name=request.schema.__name__ if request.schema else "answer",
             max_output_tokens=request.max_output_tokens,
@@ -173,7 +179,8 @@ class LLMService:
     def _cache_keys(self, request: CompletionRequest, call: ProviderCall) -> dict[str, str]:
         return {
             handle.key: cache_key(
-                handle.name, handle.model, request.prompt_version, call.system, call.user,
+                handle.name, handle.model, request.prompt_version, call.system,
+                f"{call.shared}\x00{call.user}" if call.shared else call.user,
                 call.json_schema, call.temperature, call.max_output_tokens,
             )
             for handle in self._handles
@@ -218,7 +225,9 @@ class LLMService:
                 continue
             result = await self._validated(handle, request, call, reply, started, spend)
             key = keys.get(handle.key)
-            if key is not None:
+            # A cut-off answer is partial: the caller splits the work and asks again, and a
+            # later run must not be served the partial answer from the cache.
+            if key is not None and not result.truncated:
                 await self._cache.put(
                     key, CachedAnswer(result.text, result.usage, reply.model, result.repairs),
                     self._cache_ttl_s,
@@ -297,7 +306,7 @@ class LLMService:
         return CompletionResult(
             parsed=parsed, text=text, usage=usage, provider=handle.name, model=handle.model,
             latency_ms=_ms(started), cost_usd=handle.info.cost(usage), cache_hit=False,
-            repairs=repairs,
+            repairs=repairs, truncated=reply.finish_reason in TRUNCATED_REASONS,
         )
 
     async def _record(
@@ -337,7 +346,8 @@ def _estimate(call: ProviderCall) -> Usage:
     """The most a call may use, before the provider says what it did: the prompt with the
     schema (some providers get it in the prompt) and every output token allowed."""
     schema = estimate_tokens(json.dumps(call.json_schema)) if call.json_schema else 0
-    return Usage(estimate_tokens(call.system + call.user) + schema, call.max_output_tokens)
+    prompt = estimate_tokens(call.system + call.shared + call.user)
+    return Usage(prompt + schema, call.max_output_tokens)
 
 
 def _ms(started: float) -> int:
@@ -389,7 +399,9 @@ class Backends:
 
 def backends(settings: Settings, redis: Redis | None) -> Backends:
     """Cache, limiter, breaker and budgets: shared through Redis, or in-process."""
-    rpm, tpm = settings.llm_requests_per_minute, settings.llm_tokens_per_minute
+    chosen = settings.chosen_provider()
+    default = limits_for(chosen or "openai_compatible", settings)
+    rpm, tpm = default.rpm, default.tpm
     failures, cooldown = settings.llm_breaker_failures, settings.llm_breaker_cooldown_s
     if redis is not None:
         return Backends(

@@ -19,6 +19,9 @@ StructuredMode = Literal["json_schema", "json_object", "tool", "prompt"]
 class CompletionRequest:
     """One model call: the system and user messages and the schema the answer must fit.
 
+    ``shared`` is what every call of one review has in common, sent after the system
+    prompt and before ``user`` (the chunk): with it the start of each call is the same,
+    which the providers' prompt caches reuse. Untrusted like ``user``, never in ``system``.
     ``prompt_version`` is part of the cache key: bump it when the prompt text changes so
     old answers are not served for a new prompt. ``stream`` uses the provider's streaming
     transport (long answers do not hit idle timeouts); ``on_text`` sees each text delta
@@ -29,6 +32,7 @@ class CompletionRequest:
     system: str
     user: str
     schema: type[BaseModel] | None = None
+    shared: str = ""
     max_output_tokens: int = 4096
     temperature: float = 0.0
     task_id: str | None = None
@@ -43,17 +47,21 @@ class CompletionRequest:
 @dataclass(frozen=True)
 class Usage:
     """Tokens of one call. ``input_tokens`` counts every prompt token, cached ones included;
-    ``cached_tokens`` is the part the provider served from its prompt cache."""
+    ``cached_tokens`` is the part the provider served from its prompt cache and
+    ``cache_write_tokens`` the part it wrote to it (Anthropic bills writes above the input
+    price)."""
 
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0
+    cache_write_tokens: int = 0
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
             self.input_tokens + other.input_tokens,
             self.output_tokens + other.output_tokens,
             self.cached_tokens + other.cached_tokens,
+            self.cache_write_tokens + other.cache_write_tokens,
         )
 
 
@@ -74,6 +82,24 @@ class CompletionResult:
     cost_usd: float
     cache_hit: bool
     repairs: tuple[str, ...] = ()
+    truncated: bool = False  # the model stopped at the output limit; the answer is partial
+
+
+# finish_reason / stop_reason of an answer cut at the output-token limit.
+TRUNCATED_REASONS = frozenset({"length", "max_tokens"})
+
+
+@dataclass(frozen=True)
+class RateInfo:
+    """What a provider's answer says of its limits (``x-ratelimit-*``, Anthropic's
+    ``anthropic-ratelimit-*``): limits per minute, what remains, seconds until reset."""
+
+    limit_requests: int | None = None
+    limit_tokens: int | None = None
+    remaining_requests: int | None = None
+    remaining_tokens: int | None = None
+    reset_requests_s: float | None = None
+    reset_tokens_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +110,7 @@ class ProviderReply:
     usage: Usage
     model: str
     finish_reason: str | None = None
+    rate: RateInfo | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +125,7 @@ class ProviderCall:
     temperature: float
     stream: bool = False
     on_text: Callable[[str], None] | None = None
+    shared: str = ""  # sent between system and user: the review's cacheable common part
 
 
 class LLMFailure(LLMError):
@@ -137,10 +165,13 @@ class TransientError(Exception):
     ``retry_after`` is the server's Retry-After in seconds, when it sent one.
     """
 
-    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self, reason: str, *, retry_after: float | None = None, rate: RateInfo | None = None
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+        self.rate = rate
 
 
 class PermanentError(Exception):

@@ -32,6 +32,8 @@ def make_fake(protocol: str, **options: Any) -> Fake:
         return FakeOpenAI(
             OpenAIExpect(path="/v1/chat/completions", key=KEYS["OPENAI_API_KEY"],
                          model=MODELS["openai"], max_tokens_field="max_completion_tokens"),
+            # OpenAI itself accepts prompt_cache_key (the compatible presets' fakes refuse it).
+            extra_fields=frozenset({"prompt_cache_key"}),
             **options,
         )
     return FakeAnthropic(key=KEYS["ANTHROPIC_API_KEY"], model=MODELS["anthropic"], **options)

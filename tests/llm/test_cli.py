@@ -20,6 +20,11 @@ def test_providers_lists_every_preset(monkeypatch: pytest.MonkeyPatch, tmp_path:
         assert name in result.output
         assert (preset.default_model or "(LLM_MODEL)") in result.output
     assert "*deepseek" in result.output
+    # Each preset's default rate limits, and what applies to the provider in use.
+    assert "500 req / 200,000 tok" in result.output  # openai
+    assert "50 req / 38,000 tok" in result.output  # anthropic
+    assert "rate limits: 600 req / 5,000,000 tok a minute, following the provider's" \
+        in result.output
     assert "in use: deepseek/deepseek-v4-flash" in result.output
     assert "no (GEMINI_API_KEY)" in result.output
     assert "(unknown model)" in result.output

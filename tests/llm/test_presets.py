@@ -79,7 +79,7 @@ async def test_preset_end_to_end(
             path=urlparse(DOCUMENTED[name]).path, key=key, model=model,
             auth="any" if name == "ollama" else "bearer",
             max_tokens_field="max_completion_tokens" if name == "openai" else "max_tokens",
-        ))
+        ), extra_fields=frozenset({"prompt_cache_key"}) if name == "openai" else frozenset())
     preset_url = preset.base_url("international")
     assert preset_url is not None
     with serve_in_thread(fake.app) as base:
@@ -103,6 +103,8 @@ async def test_preset_end_to_end(
         assert body["tool_choice"] == {"type": "tool", "name": "ModelAnswer"}
         assert body["tools"][0]["input_schema"]["type"] == "object"
         return
+    # OpenAI's own routing hint goes to OpenAI only: the other fakes refuse unknown fields.
+    assert ("prompt_cache_key" in body) is (name == "openai")
     system = body["messages"][0]["content"]
     if preset.structured == "json_schema":
         assert body["response_format"]["type"] == "json_schema"

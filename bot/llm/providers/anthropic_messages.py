@@ -11,7 +11,7 @@ from typing import Any
 import anthropic
 import httpx2
 
-from bot.llm.providers.base import error_message, retry_after_s
+from bot.llm.providers.base import error_message, rate_info, retry_after_s
 from bot.llm.structured import schema_instructions
 from bot.llm.types import (
     PermanentError,
@@ -77,10 +77,12 @@ class AnthropicProvider:
             "model": self.model,
             "max_tokens": call.max_output_tokens,
             # No temperature: this SDK generation's Messages API has no sampling parameters.
-            # The system prompt repeats for every chunk of a review: mark it cacheable so
-            # later chunks pay the cached-input price.
-            "system": [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}],
-            "messages": [{"role": "user", "content": call.user}],
+            # The system prompt, then the review's shared part, repeat for every chunk of a
+            # review: the breakpoint after them caches that prefix (tools come first in
+            # Anthropic's order, so the answer schema is part of it). The shared part is
+            # untrusted: it stays in the user turn, never in the system prompt.
+            "system": [_system_block(system, marked=not call.shared)],
+            "messages": [{"role": "user", "content": _user_content(call)}],
         }
         if use_tool and call.json_schema is not None:
             arguments["tools"] = [
@@ -98,7 +100,8 @@ class AnthropicProvider:
         try:
             if call.stream:
                 return await self._stream(arguments, call)
-            message = await self._client.messages.create(**arguments)
+            raw = await self._client.messages.with_raw_response.create(**arguments)
+            message = await raw.parse()
         except anthropic.APIStatusError as exc:
             raise _classify_status(exc) from exc
         except anthropic.APITimeoutError as exc:
@@ -119,6 +122,7 @@ class AnthropicProvider:
             usage=_usage(message.usage),
             model=message.model or self.model,
             finish_reason=message.stop_reason,
+            rate=rate_info(raw.headers),
         )
 
     async def _stream(self, arguments: dict[str, Any], call: ProviderCall) -> ProviderReply:
@@ -162,8 +166,9 @@ class AnthropicProvider:
         if not finished:
             raise TransientError("stream ended before message_stop")
         text = "".join(tool_parts) if tool_parts else "".join(text_parts)
-        usage = Usage(usage.input_tokens, output_tokens, usage.cached_tokens)
-        return ProviderReply(text, usage, model, stop_reason)
+        usage = Usage(usage.input_tokens, output_tokens, usage.cached_tokens,
+                      usage.cache_write_tokens)
+        return ProviderReply(text, usage, model, stop_reason, rate_info(stream.response.headers))
 
 
 def _usage(usage: Any) -> Usage:
@@ -176,14 +181,35 @@ def _usage(usage: Any) -> Usage:
         input_tokens=int(usage.input_tokens or 0) + read + written,
         output_tokens=int(getattr(usage, "output_tokens", 0) or 0),
         cached_tokens=read,
+        cache_write_tokens=written,
     )
+
+
+def _system_block(system: str, *, marked: bool) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "text", "text": system}
+    if marked:
+        block["cache_control"] = {"type": "ephemeral"}
+    return block
+
+
+def _user_content(call: ProviderCall) -> str | list[dict[str, Any]]:
+    """The user turn; with a shared part, two blocks with the cache breakpoint after the
+    shared one (without, the breakpoint is on the system prompt's block)."""
+    if not call.shared:
+        return call.user
+    return [
+        {"type": "text", "text": call.shared, "cache_control": {"type": "ephemeral"}},
+        {"type": "text", "text": call.user},
+    ]
 
 
 def _classify_status(exc: anthropic.APIStatusError) -> Exception:
     status = exc.status_code
     message = error_message(exc.body, str(exc.message))
     if status in (408, 409, 429) or status >= 500:
+        headers = exc.response.headers
         return TransientError(
-            f"HTTP {status}: {message}", retry_after=retry_after_s(exc.response.headers)
+            f"HTTP {status}: {message}", retry_after=retry_after_s(headers),
+            rate=rate_info(headers),
         )
     return PermanentError(f"HTTP {status}: {message}")

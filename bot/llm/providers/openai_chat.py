@@ -4,12 +4,13 @@ The only module that imports it."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
 import openai
 
-from bot.llm.providers.base import DOWNGRADE, error_message, retry_after_s
+from bot.llm.providers.base import DOWNGRADE, error_message, rate_info, retry_after_s
 from bot.llm.structured import schema_instructions
 from bot.llm.types import (
     PermanentError,
@@ -39,8 +40,12 @@ class OpenAIChatProvider:
         timeout_s: float,
         azure_api_version: str | None = None,
         max_tokens_field: str = "max_tokens",
+        prompt_cache_key: bool = False,
     ) -> None:
         self.name = name
+        # OpenAI's own API routes requests with the same key to the same prompt cache;
+        # other compatible servers may refuse a field they do not know.
+        self._prompt_cache_key = prompt_cache_key
         self.model = model
         self.base_url = base_url
         self.structured: StructuredMode = structured
@@ -89,14 +94,20 @@ class OpenAIChatProvider:
         mode = self.structured if call.json_schema is not None else "prompt"
         if call.json_schema is not None and mode in ("json_object", "prompt", "tool"):
             system = f"{system}\n\n{schema_instructions(call.json_schema)}"
+        # The review's shared part opens the user message: the start of every call of one
+        # review (schema, system prompt, shared part) is then the same cacheable prefix.
+        user = f"{call.shared}\n\n{call.user}" if call.shared else call.user
         arguments: dict[str, Any] = {
             "model": self.model,
             "messages": [
                 {"role": "system", "content": system},
-                {"role": "user", "content": call.user},
+                {"role": "user", "content": user},
             ],
             self._max_tokens_field: call.max_output_tokens,
         }
+        if self._prompt_cache_key:
+            prefix = f"{system}\x00{call.shared}".encode("utf-8", "surrogatepass")
+            arguments["prompt_cache_key"] = "auditbot-" + hashlib.sha256(prefix).hexdigest()[:32]
         if self._temperature:
             arguments["temperature"] = call.temperature
         if call.json_schema is not None and mode == "json_schema":
@@ -124,7 +135,8 @@ class OpenAIChatProvider:
         try:
             if call.stream:
                 return await self._stream(arguments, call)
-            response = await self._client.chat.completions.create(**arguments)
+            raw = await self._client.chat.completions.with_raw_response.create(**arguments)
+            response = raw.parse()
         except openai.APIStatusError as exc:
             raise _classify_status(exc) from exc
         except openai.APITimeoutError as exc:
@@ -141,6 +153,7 @@ class OpenAIChatProvider:
             usage=_usage(response.usage),
             model=response.model or self.model,
             finish_reason=choice.finish_reason,
+            rate=rate_info(raw.headers),
         )
 
     async def _stream(self, arguments: dict[str, Any], call: ProviderCall) -> ProviderReply:
@@ -173,7 +186,8 @@ class OpenAIChatProvider:
             await stream.close()
         if finish is None:
             raise TransientError("stream ended before the answer was complete")
-        return ProviderReply("".join(parts), usage, model, finish)
+        rate = rate_info(stream.response.headers)
+        return ProviderReply("".join(parts), usage, model, finish, rate)
 
 
 def _usage(usage: Any) -> Usage:
@@ -197,8 +211,10 @@ def _classify_status(exc: openai.APIStatusError) -> Exception:
     status = exc.status_code
     message = error_message(exc.body, str(exc.message))
     if status == 429 or status == 408 or status == 409 or status >= 500:
+        headers = exc.response.headers
         return TransientError(
-            f"HTTP {status}: {message}", retry_after=retry_after_s(exc.response.headers)
+            f"HTTP {status}: {message}", retry_after=retry_after_s(headers),
+            rate=rate_info(headers),
         )
     unsupported = status in (400, 422) and any(
         word in message.lower() for word in ("response_format", "json_schema", "json_object")
