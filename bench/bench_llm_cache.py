@@ -1,11 +1,14 @@
 """Cache benchmark: the re-push workload of a 10-file pull request.
 
 A PR changes 10 files. It is reviewed (cold), re-run unchanged, and then reviewed again
-after a push that changed 1 of the 10 files. Each review goes through the real pipeline
-part (``LLMReviewer``: the diff engine's chunker, prompts, secret masking) and the real
-``LLMService`` (Redis cache, budgets, limits) against the fake OpenAI server on loopback.
-Prints chunks, cache hits, requests that reached the model and cost per review. Goal: a
-re-run and a 1-of-10 re-push are >= 90 % cache hits.
+after a push that changed 1 of the 10 files: as the review job does, only the files changed
+since the last audited head go to the model (chunks are packed to the budget, so a full
+re-review after a push would re-send the chunk holding the changed file). Each review goes
+through the real pipeline part (``LLMReviewer``: the diff engine's chunker, prompts, secret
+masking) and the real ``LLMService`` (Redis cache, budgets, limits) against the fake OpenAI
+server on loopback.
+Prints chunks, cache hits, files and requests that reached the model and cost per review.
+Goal: a re-run is 100 % cache hits; a re-push sends only the changed file.
 
     .venv/bin/python bench/bench_llm_cache.py [--redis-url redis://127.0.0.1:6379/3 | --no-redis]
 
@@ -65,7 +68,9 @@ def pull_request(layout: str, changed_again: int | None) -> tuple[dict[str, File
                                                                    dict[str, str]]:
     diffs: dict[str, FileDiff] = {}
     contents: dict[str, str] = {}
-    for index in range(FILES):
+    # The incremental review of a push: only the file changed since the last audited head.
+    indexes = range(FILES) if changed_again is None else [changed_again]
+    for index in indexes:
         directory = "app" if layout == "one-dir" else f"pkg{index}"
         path = f"{directory}/module_{index}.py"
         head = source(index, 2 if index == changed_again else 1)
@@ -84,7 +89,7 @@ async def review(service: LLMService, diffs: Mapping[str, FileDiff],
 async def run(redis_url: str | None) -> None:
     fake = FakeOpenAI(OpenAIExpect(path="/v1/chat/completions", key="sk-bench",
                                    model="gpt-4.1-mini", max_tokens_field="max_completion_tokens"),
-                      findings=[])
+                      findings=[], extra_fields=frozenset({"prompt_cache_key"}))
     redis = Redis.from_url(redis_url) if redis_url else None
     with serve_in_thread(fake.app) as base, tempfile.TemporaryDirectory() as data_dir:
         settings = load_settings({
@@ -94,8 +99,8 @@ async def run(redis_url: str | None) -> None:
         }, env_file=None)
         print(f"cache backend: {'Redis ' + str(redis_url) if redis else 'disk (' + data_dir + ')'}")
         print("chunks from bot.diff.chunking.build_chunks via LLMReviewer (the real pipeline)")
-        print(f"{'layout':9} {'review':22} {'chunks':>6} {'hits':>5} {'hit rate':>9} "
-              f"{'to model':>8} {'cost USD':>10}")
+        print(f"{'layout':9} {'review':22} {'files':>5} {'chunks':>6} {'hits':>5} "
+              f"{'hit rate':>9} {'to model':>8} {'cost USD':>10}")
         for layout in ("one-dir", "per-dir"):
             await _clear(redis)
             service = build_llm_service(settings, redis)
@@ -103,10 +108,11 @@ async def run(redis_url: str | None) -> None:
             for label, changed in (("first push (cold)", None), ("re-run, unchanged", None),
                                    ("re-push, 1 of 10 files", 3)):
                 before = len(fake.requests)
-                chunks, hits, cost = await review(service, *pull_request(layout, changed))
+                diffs, contents = pull_request(layout, changed)
+                chunks, hits, cost = await review(service, diffs, contents)
                 sent = len(fake.requests) - before
-                print(f"{layout:9} {label:22} {chunks:>6} {hits:>5} {hits / chunks:>8.0%} "
-                      f"{sent:>8} {cost:>10.5f}")
+                print(f"{layout:9} {label:22} {len(diffs):>5} {chunks:>6} {hits:>5} "
+                      f"{hits / chunks:>8.0%} {sent:>8} {cost:>10.5f}")
             await service.aclose()
         await _clear(redis)
     if redis is not None:

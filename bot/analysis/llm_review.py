@@ -9,6 +9,7 @@ makes the audit partial while the offline analyzers' findings still count.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Protocol
 import pathspec
 
 from bot.analysis.answer import ModelAnswer, ModelFinding
-from bot.analysis.prompts import PROMPT_VERSION, system_prompt, user_prompt
+from bot.analysis.prompts import PROMPT_VERSION, shared_prompt, system_prompt, user_prompt
 from bot.analysis.repo_config import RepoConfig
 from bot.analysis.sanitize import sanitize_suggestion, sanitize_text, sanitize_title
 from bot.analysis.secrets import mask_secrets
@@ -35,7 +36,15 @@ log = logging.getLogger(__name__)
 # re-push re-sends less. The rest of the window is kept for the prompt and the answer.
 CHUNK_TOKEN_CAP = 12_000
 PROMPT_RESERVE_TOKENS = 3_000
-ANSWER_TOKENS = 4_096
+# The answer's budget grows with the files of a chunk (each may hold findings), within the
+# smallest output limit among the presets' default models (DeepSeek's 8K).
+ANSWER_TOKENS_BASE = 1_024
+ANSWER_TOKENS_PER_FILE = 256
+ANSWER_TOKENS_MAX = 8_192
+
+
+def answer_tokens(chunk: Chunk) -> int:
+    return min(ANSWER_TOKENS_MAX, ANSWER_TOKENS_BASE + ANSWER_TOKENS_PER_FILE * len(chunk.paths))
 
 
 class CompletionService(Protocol):
@@ -64,6 +73,8 @@ class LLMStats:
     cached_tokens: int = 0
     cost_usd: float = 0.0
     failed: list[tuple[str, str]] = field(default_factory=list)  # (chunk id, reason)
+    split_on_length: int = 0  # answers cut at the output limit whose chunk was split
+    partial_answers: int = 0  # cut answers that could not be split (kept as far as they go)
     dropped: dict[str, int] = field(default_factory=dict)
     partial_reason: str | None = None
 
@@ -93,18 +104,46 @@ class LLMReviewer:
 
     def budget_tokens(self) -> int:
         window = int(self.service.context_window)
-        return max(1_000, min(CHUNK_TOKEN_CAP, window - PROMPT_RESERVE_TOKENS - ANSWER_TOKENS))
+        return max(
+            1_000, min(CHUNK_TOKEN_CAP, window - PROMPT_RESERVE_TOKENS - ANSWER_TOKENS_MAX)
+        )
+
+    def halves(
+        self, chunk: Chunk, diffs: Mapping[str, FileDiff], contents: Mapping[str, str]
+    ) -> list[Chunk] | None:
+        """``chunk``'s content as two or more smaller chunks (its files in two halves, or a
+        single file's hunks in two halves); None when it is one hunk and cannot split."""
+        covered: dict[str, set[int]] = {}
+        for ref in chunk.hunks:
+            covered.setdefault(ref.path, set()).add(ref.hunk_index)
+        files = [
+            dataclasses.replace(diffs[p], hunks=tuple(
+                h for i, h in enumerate(diffs[p].hunks) if i in covered[p]
+            ))
+            for p in chunk.paths if p in diffs
+        ]
+        if len(files) > 1:
+            groups = [files[: len(files) // 2], files[len(files) // 2 :]]
+        elif files and len(files[0].hunks) > 1:
+            hunks = files[0].hunks
+            groups = [[dataclasses.replace(files[0], hunks=part)]
+                      for part in (hunks[: len(hunks) // 2], hunks[len(hunks) // 2 :])]
+        else:
+            return None
+        budget = self.budget_tokens()
+        model = self.service.model
+        return [c for g in groups for c in build_chunks(g, contents, budget_tokens=budget,
+                                                         model=model)]
 
     def chunks(self, diffs: Mapping[str, FileDiff], contents: Mapping[str, str]) -> list[Chunk]:
-        # One file per chunk (group_anchor_every=1): grouping small files saves a few calls
-        # but a push that touches one of them would re-send the whole group; per-file
-        # chunks keep every untouched file a cache hit on the next run.
+        # Packed to the budget: a push is reviewed incrementally (only the files changed
+        # since the last audited head), so one file per chunk would buy little cache and
+        # cost the fixed part of a call per file.
         built = build_chunks(
             [diffs[p] for p in sorted(diffs)],
             contents,
             budget_tokens=self.budget_tokens(),
             model=self.service.model,
-            group_anchor_every=1,
         )
         return sending_order(built)
 
@@ -123,43 +162,48 @@ class LLMReviewer:
         stats = LLMStats(model=f"{self.service.provider}/{self.service.model}")
         stats.chunks_total = len(chunks)
         system = system_prompt(config.review.language)
-        instructions = _instruction_matcher(config)
+        # Said once per review and the same in every call: part of the cached prefix.
+        shared, _ = mask_secrets(shared_prompt(_instructions(config, list(diffs))))
         semaphore = asyncio.Semaphore(self.concurrency)
         budget_spent = asyncio.Event()
         findings: list[Finding] = []
         done = 0
 
-        async def one(chunk: Chunk) -> None:
-            nonlocal done
+        async def ask(chunk: Chunk) -> CompletionResult | None:
             async with semaphore:
                 if budget_spent.is_set():
                     stats.failed.append((chunk.id, f"{_paths(chunk)}: not sent, budget spent"))
-                    return
+                    return None
                 # A masker per chunk, not per review: placeholder numbers then depend on
                 # the chunk alone, so its prompt (and cache key) is the same on every run.
                 masked, _ = mask_secrets(chunk.text)
                 chunk_hints = [h for h in hints if h.path in chunk.paths]
                 request = CompletionRequest(
                     system=system,
-                    user=user_prompt(
-                        masked, instructions=instructions(chunk.paths), hints=chunk_hints
-                    ),
+                    shared=shared,
+                    user=user_prompt(masked, hints=chunk_hints),
                     schema=ModelAnswer,
-                    max_output_tokens=ANSWER_TOKENS,
+                    max_output_tokens=answer_tokens(chunk),
                     temperature=0.0,
                     prompt_version=PROMPT_VERSION,
                     **self.ids,  # type: ignore[arg-type]
                 )
                 try:
-                    result = await self.service.complete(request)
+                    return await self.service.complete(request)
                 except BudgetExceeded as exc:
                     budget_spent.set()
                     stats.failed.append((chunk.id, f"{_paths(chunk)}: not sent, {exc.message}"))
-                    return
+                    return None
                 except LLMError as exc:
                     reason = getattr(exc, "reason", exc.message)
                     stats.failed.append((chunk.id, f"{_paths(chunk)}: {reason}"))
-                    return
+                    return None
+
+        async def one(chunk: Chunk) -> None:
+            nonlocal done
+            result = await ask(chunk)
+            if result is None:
+                return
             stats.chunks_sent += 1
             stats.cache_hits += int(result.cache_hit)
             stats.input_tokens += result.usage.input_tokens
@@ -167,6 +211,16 @@ class LLMReviewer:
             stats.cached_tokens += result.usage.cached_tokens
             stats.cost_usd += result.cost_usd
             stats.model = f"{result.provider}/{result.model}"
+            if result.truncated:
+                # Cut at the output limit: findings past the cut are lost, so the chunk's
+                # halves are asked again instead (each with room for its own answer).
+                parts = await asyncio.to_thread(self.halves, chunk, diffs, contents)
+                if parts:
+                    stats.split_on_length += 1
+                    stats.chunks_total += len(parts) - 1
+                    await asyncio.gather(*(one(part) for part in parts))
+                    return
+                stats.partial_answers += 1
             answer = result.parsed
             if isinstance(answer, ModelAnswer):
                 source = f"llm:{result.provider}/{result.model}"
@@ -176,7 +230,7 @@ class LLMReviewer:
                         findings.append(finding)
             done += 1
             if progress is not None:
-                await progress(stage="llm", chunks_done=done, chunks_total=len(chunks))
+                await progress(stage="llm", chunks_done=done, chunks_total=stats.chunks_total)
 
         await asyncio.gather(*(one(chunk) for chunk in chunks))
         if budget_spent.is_set():
@@ -185,7 +239,8 @@ class LLMReviewer:
             stats.partial_reason = f"the model provider failed ({stats.failed[0][1]})"
         elif stats.failed:
             stats.partial_reason = (
-                f"{len(stats.failed)} of {len(chunks)} chunks could not be analysed by the model"
+                f"{len(stats.failed)} of {stats.chunks_total} chunks could not be analysed by "
+                "the model"
             )
         findings.sort(key=lambda f: (f.path, f.start_line, f.end_line, f.title))
         return findings, stats
@@ -238,13 +293,11 @@ def _paths(chunk: Chunk) -> str:
     return ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
 
 
-def _instruction_matcher(config: RepoConfig) -> Callable[[Sequence[str]], list[str]]:
-    specs = [
-        (pathspec.GitIgnoreSpec.from_lines([glob]), text)
-        for glob, text in config.path_instructions.items()
-    ]
-
-    def match(paths: Sequence[str]) -> list[str]:
-        return [text for spec, text in specs if any(spec.match_file(p) for p in paths)]
-
-    return match
+def _instructions(config: RepoConfig, paths: Sequence[str]) -> list[tuple[str, str]]:
+    """The maintainers' path instructions that apply to any file of this review."""
+    found: list[tuple[str, str]] = []
+    for glob, text in config.path_instructions.items():
+        spec = pathspec.GitIgnoreSpec.from_lines([glob])
+        if any(spec.match_file(p) for p in paths):
+            found.append((glob, text))
+    return found

@@ -1,6 +1,8 @@
-"""What the model is told. The system prompt is fixed by us; the user message carries the
-untrusted code between delimiters, with our hints beside it. PROMPT_VERSION is part of the
-LLM cache key: change it whenever the wording changes."""
+"""What the model is told, ordered for the providers' prompt caches: the system prompt (fixed
+by us, with the line format said once), then what every call of one review shares (the
+repository's path instructions), then the chunk (the untrusted code between delimiters,
+with our hints beside it). PROMPT_VERSION is part of the LLM cache key: change it whenever
+the wording changes."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from collections.abc import Sequence
 
 from bot.findings import Finding
 
-PROMPT_VERSION = "review-2026-11-25.1"
+PROMPT_VERSION = "review-2026-12-02.1"
 
 LANGUAGE_NAMES = {
     "en": "English",
@@ -38,10 +40,11 @@ cryptography misuse, race conditions), then bugs (wrong logic, unhandled errors,
 then performance and maintainability problems that matter. Do not report style nits, praise, or
 speculation you cannot tie to specific lines.
 
-Each line of the new file is shown as `<new line number> <marker> <code>`, where the marker is
-`+` for an added line and a space for an unchanged line; removed lines are shown as
-`     - <code>` without a number. For every finding:
-- `path`: exactly as shown in the `### File:` header;
+Each file starts with a header `### <path> (<status>)`. Its lines are `<new line number><marker>
+<code>`: the marker is `+` for an added line, a space for an unchanged line of the change, and
+`.` for surrounding code shown only as context (the enclosing function); a removed line is
+`- <code>` without a number, and `...` marks skipped lines. For every finding:
+- `path`: exactly as shown in the `### ` header;
 - `start_line` / `end_line`: new-file line numbers copied exactly from the listing, on lines
   that are shown (prefer added lines);
 - `quote`: the code of those lines copied exactly, without the line numbers;
@@ -59,18 +62,20 @@ def system_prompt(language: str = "en") -> str:
     return SYSTEM_PROMPT.replace("{language}", LANGUAGE_NAMES.get(language.lower(), "English"))
 
 
-def user_prompt(
-    chunk_text: str,
-    *,
-    instructions: Sequence[str] = (),
-    hints: Sequence[Finding] = (),
-) -> str:
-    """The code to review, our path-specific guidance, and the offline analyzers' hints."""
+def shared_prompt(instructions: Sequence[tuple[str, str]] = ()) -> str:
+    """What every call of one review shares, after the system prompt: the maintainers'
+    guidance ``(glob, text)`` for the paths of this review. Stable across the review's
+    calls, so it belongs to the cached prefix."""
+    if not instructions:
+        return ""
+    lines = ["Guidance from the repository's maintainers, by path:"]
+    lines.extend(f"- {glob}: {text}" for glob, text in instructions)
+    return "\n".join(lines)
+
+
+def user_prompt(chunk_text: str, *, hints: Sequence[Finding] = ()) -> str:
+    """The code to review and the offline analyzers' hints on it."""
     parts: list[str] = []
-    if instructions:
-        parts.append("Guidance from the repository's maintainers for these paths:")
-        parts.extend(f"- {line}" for line in instructions)
-        parts.append("")
     if hints:
         parts.append(
             "Offline analyzers flagged the lines below. Confirm a hint by reporting it (with "

@@ -182,3 +182,31 @@ async def test_budget_spent_stops_the_model_part(
     assert outcome.llm.partial_reason is not None
     assert "budget" in outcome.llm.partial_reason
     assert any(p.finding.source.startswith("static:") for p in outcome.placed)
+
+
+async def test_an_answer_cut_at_the_output_limit_splits_the_chunk_and_loses_nothing(
+    tmp_path: Path, make_settings: Callable[..., Settings]
+) -> None:
+    files = {"a.py": CHANGE, "b.py": CHANGE.replace("def shell", "def other_shell")}
+    findings = [{**GOOD, "path": path, "title": f"Shell injection in {path}"} for path in files]
+    fake = FakeOpenAI(
+        OpenAIExpect(path="/v1/chat/completions", key=KEY, model="review-model"),
+        findings=findings,
+    )
+    fake.script.set(["truncated"])  # the first answer stops at max_tokens mid-finding
+    repo = make_repo(tmp_path / "t", {"a.py": BASE, "b.py": BASE})
+    commit(repo, files, "two shells")
+    with serve_in_thread(fake.app) as base:
+        outcome = await review(make_settings(**llm_env(base)), repo)
+    # One packed chunk, cut off; then its two halves, each with its own answer budget.
+    assert len(fake.requests) == 3
+    budgets = [r["max_tokens"] for r in fake.requests]
+    assert budgets == [1024 + 2 * 256, 1024 + 256, 1024 + 256]
+    assert outcome.llm.split_on_length == 1 and outcome.llm.partial_answers == 0
+    assert outcome.llm.partial_reason is None
+    found = {p.finding.path for p in outcome.placed if "llm:" in p.finding.source}
+    assert found == {"a.py", "b.py"}
+    # The cut answer was not cached: a second run asks the whole chunk again.
+    with serve_in_thread(fake.app) as base:
+        await review(make_settings(**llm_env(base)), repo)
+    assert len(fake.requests) == 4

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from bot.analysis.prompts import system_prompt, user_prompt
+from bot.analysis.prompts import shared_prompt, system_prompt, user_prompt
 from bot.findings import Category, Finding, Severity
 
 
@@ -23,8 +23,13 @@ def test_user_prompt_fences_the_code_and_lists_hints() -> None:
         source="static:py-shell",
         rule_id="py-shell",
     )
-    text = user_prompt("   3 + os.system(x)", instructions=["Check auth on handlers"], hints=[hint])
+    text = user_prompt("3+ os.system(x)", hints=[hint])
     assert text.index("<<<UNTRUSTED CODE BEGINS>>>") < text.index("os.system(x)")
     assert text.rstrip().endswith("<<<UNTRUSTED CODE ENDS>>>")
     assert '"rule": "py-shell"' in text
-    assert "- Check auth on handlers" in text
+
+
+def test_shared_prompt_carries_the_path_instructions_once() -> None:
+    shared = shared_prompt([("src/api/**", "Check auth on handlers")])
+    assert "- src/api/**: Check auth on handlers" in shared
+    assert shared_prompt([]) == ""
