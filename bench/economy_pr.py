@@ -83,6 +83,19 @@ _ADDED = (
     "            break",
 )
 
+# A harmless helper each new file ends with (the issue's new files are more than their flaw).
+_DESCRIBE = '''
+
+def describe(item):
+    """A short label for logs."""
+    if not item:
+        return "(none)"
+    kind = type(item).__name__
+    # Sized items say how many they hold; anything else counts as one.
+    size = len(item) if hasattr(item, "__len__") else 1
+    return f"{kind} of {size}"
+'''
+
 FLAWED: dict[str, str] = {
     "src/api/export.py": '''"""Export reports for download."""
 
@@ -102,16 +115,6 @@ def export_report(report_id, target):
 
 def list_exports():
     return sorted(p.name for p in EXPORT_DIR.iterdir())
-
-
-def describe(item):
-    """A short label for logs."""
-    if not item:
-        return "(none)"
-    kind = type(item).__name__
-    # Sized items say how many they hold; anything else counts as one.
-    size = len(item) if hasattr(item, "__len__") else 1
-    return f"{kind} of {size}"
 ''',
     "src/api/search.py": '''"""Search users by name."""
 
@@ -131,16 +134,6 @@ def search_users(db, name):
 
 def count_users(db):
     return db.execute("SELECT COUNT(*) FROM users").fetchone()[0]
-
-
-def describe(item):
-    """A short label for logs."""
-    if not item:
-        return "(none)"
-    kind = type(item).__name__
-    # Sized items say how many they hold; anything else counts as one.
-    size = len(item) if hasattr(item, "__len__") else 1
-    return f"{kind} of {size}"
 ''',
     "src/api/files.py": '''"""Serve uploaded files."""
 
@@ -159,18 +152,9 @@ def read_upload(request):
 
 def upload_size(name):
     return os.path.getsize(os.path.join(UPLOADS, name))
-
-
-def describe(item):
-    """A short label for logs."""
-    if not item:
-        return "(none)"
-    kind = type(item).__name__
-    # Sized items say how many they hold; anything else counts as one.
-    size = len(item) if hasattr(item, "__len__") else 1
-    return f"{kind} of {size}"
 ''',
 }
+FLAWED = {path: text + _DESCRIBE for path, text in FLAWED.items()}
 # The flaw of each new file, as the scripted model recognises it (path, code of the line).
 FLAW_LINES = {
     "src/api/export.py": "subprocess.call(command, shell=True)",

@@ -40,18 +40,18 @@ if ARGV[3] == '1' then
   rpm = tonumber(h[5]) or rpm
   tpm = tonumber(h[6]) or tpm
 end
-local blocked = tonumber(h[4]) or 0"""
-
-# Returns 0 when both buckets had room (and takes from them), else milliseconds to wait.
-_ACQUIRE = _REFILL + """
-local need = math.min(tonumber(ARGV[4]), tpm)
-if blocked > now then return blocked - now end
+local blocked = tonumber(h[4]) or 0
 local r = tonumber(h[1]) or rpm
 local tk = tonumber(h[2]) or tpm
 local ts = tonumber(h[3]) or now
 local elapsed = math.max(0, now - ts)
 r = math.min(rpm, r + elapsed * rpm / 60000)
-tk = math.min(tpm, tk + elapsed * tpm / 60000)
+tk = math.min(tpm, tk + elapsed * tpm / 60000)"""
+
+# Returns 0 when both buckets had room (and takes from them), else milliseconds to wait.
+_ACQUIRE = _REFILL + """
+local need = math.min(tonumber(ARGV[4]), tpm)
+if blocked > now then return blocked - now end
 local wait = 0
 if r < 1 then wait = math.max(wait, math.ceil((1 - r) * 60000 / rpm)) end
 if tk < need then wait = math.max(wait, math.ceil((need - tk) * 60000 / tpm)) end
@@ -80,12 +80,6 @@ _OBSERVE = _REFILL + """
 local lim_r, lim_t = tonumber(ARGV[4]), tonumber(ARGV[5])
 local rem_r, rem_t = tonumber(ARGV[6]), tonumber(ARGV[7])
 local reset_r, reset_t = tonumber(ARGV[8]), tonumber(ARGV[9])
-local r = tonumber(h[1]) or rpm
-local tk = tonumber(h[2]) or tpm
-local ts = tonumber(h[3]) or now
-local elapsed = math.max(0, now - ts)
-r = math.min(rpm, r + elapsed * rpm / 60000)
-tk = math.min(tpm, tk + elapsed * tpm / 60000)
 if ARGV[3] == '1' and lim_r > 0 then redis.call('HSET', KEYS[1], 'lr', tostring(lim_r)) end
 if ARGV[3] == '1' and lim_t > 0 then redis.call('HSET', KEYS[1], 'lt', tostring(lim_t)) end
 if rem_r >= 0 then r = math.min(r, rem_r) end
