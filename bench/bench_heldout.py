@@ -1,0 +1,153 @@
+"""Recall and false-positive rate of the offline pipeline on the frozen held-out sets, per
+language and per category, and time per 1,000 lines.
+
+    .venv/bin/python bench/bench_heldout.py                # set A: per-language and category table
+    .venv/bin/python bench/bench_heldout.py --verbose      # set A, with every miss and false positive
+    .venv/bin/python bench/bench_heldout.py --set b        # set B (blind): figures only
+
+The sets live in bench/fixtures/heldout_a and heldout_b, one folder per language. They were
+written before the rule changes they measure and are frozen: a rule is never tuned on them
+(set B's misses are not even listed, so nobody can tune on it by accident). Each labelled line
+follows a marker comment on the line before it, ``<comment> eval: vuln|safe <category>``; a
+vulnerable line counts as found, and a safe line as a false positive, when a finding at or
+above ``low`` (the lowest severity posted inline by default) has a region covering that line.
+The whole folder of a language goes through the pipeline's offline stage at once, as the files
+of one pull request would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.analysis.findings import Finding, Severity
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# The default of .auditbot.yml's review.min_severity: lower findings stay out of the PR.
+FLOOR = Severity.LOW
+_MARKER = re.compile(r"^\s*(?:#|//|--|;|<!--)\s*eval:\s*(vuln|safe)\s+([\w-]+)\s*(?:-->)?\s*$")
+
+
+@dataclass(frozen=True)
+class Label:
+    language: str
+    path: str  # relative to the language's folder
+    line: int
+    vulnerable: bool
+    category: str
+
+
+@dataclass
+class Tally:
+    found: int = 0
+    vulnerable: int = 0
+    false_positives: int = 0
+    safe: int = 0
+    misses: list[str] = field(default_factory=list)
+    noise: list[str] = field(default_factory=list)
+
+    def add(self, label: Label, flagged: bool, where: str) -> None:
+        if label.vulnerable:
+            self.vulnerable += 1
+            self.found += flagged
+            if not flagged:
+                self.misses.append(where)
+        else:
+            self.safe += 1
+            self.false_positives += flagged
+            if flagged:
+                self.noise.append(where)
+
+    def row(self, name: str) -> str:
+        recall = self.found / self.vulnerable if self.vulnerable else float("nan")
+        fp = self.false_positives / self.safe if self.safe else float("nan")
+        return (f"| {name} | {recall:.2f} ({self.found}/{self.vulnerable}) | "
+                f"{fp:.2f} ({self.false_positives}/{self.safe}) |")
+
+
+def read_set(folder: Path) -> tuple[dict[str, dict[str, str]], list[Label]]:
+    """Per language, its files (relative path -> text), and every labelled line."""
+    files: dict[str, dict[str, str]] = defaultdict(dict)
+    labels: list[Label] = []
+    for language_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
+        for path in sorted(p for p in language_dir.rglob("*") if p.is_file()):
+            relative = path.relative_to(language_dir).as_posix()
+            text = path.read_text("utf-8")
+            files[language_dir.name][relative] = text
+            lines = text.split("\n")
+            for number, line in enumerate(lines, start=1):
+                marker = _MARKER.match(line)
+                if marker and number < len(lines):
+                    labels.append(Label(language_dir.name, relative, number + 1,
+                                        marker.group(1) == "vuln", marker.group(2)))
+    return files, labels
+
+
+def analyse(files: dict[str, str]) -> list[Finding]:
+    """The offline stage of the pipeline over one language's files, as one change."""
+    from bot.analysis import static
+
+    batch = getattr(static, "analyze_files", None)
+    if batch is not None:
+        return list(batch(files))
+    return [f for path, text in files.items() for f in static.analyze_file(path, text)]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--set", choices=["a", "b"], default="a")
+    parser.add_argument("--verbose", action="store_true", help="list misses (set A only)")
+    args = parser.parse_args()
+    folder = FIXTURES / f"heldout_{args.set}"
+    files, labels = read_set(folder)
+    analyse({"warm/up.py": "x = 1\n"})  # rule tables and Bandit's plugins load once
+
+    by_language: dict[str, Tally] = defaultdict(Tally)
+    by_category: dict[str, Tally] = defaultdict(Tally)
+    total = Tally()
+    lines = 0
+    elapsed = 0.0
+    for language, texts in files.items():
+        lines += sum(text.count("\n") + 1 for text in texts.values())
+        began = time.perf_counter()
+        findings = analyse(texts)
+        elapsed += time.perf_counter() - began
+        covered: dict[str, set[int]] = defaultdict(set)
+        for finding in findings:
+            if finding.severity.at_least(FLOOR):
+                covered[finding.path].update(range(finding.start_line, finding.end_line + 1))
+        for label in (lb for lb in labels if lb.language == language):
+            flagged = label.line in covered[label.path]
+            where = f"{language}/{label.path}:{label.line} {label.category}"
+            for tally in (by_language[language], by_category[label.category], total):
+                tally.add(label, flagged, where)
+
+    print(f"held-out set {args.set.upper()}: {total.vulnerable} vulnerable and {total.safe} safe "
+          f"lines in {sum(len(t) for t in files.values())} files; severity >= {FLOOR.value}")
+    print("\n| language | recall | false-positive rate |\n| --- | --- | --- |")
+    for name, tally in sorted(by_language.items()):
+        print(tally.row(name))
+    print(total.row("**all**"))
+    print("\n| category | recall | false-positive rate |\n| --- | --- | --- |")
+    for name, tally in sorted(by_category.items()):
+        print(tally.row(name))
+    print(f"\ntime: {elapsed:.2f} s for {lines:,} lines, {elapsed / lines * 1000 * 1000:.0f} ms "
+          f"per 1,000 lines (includes per-job start-up)")
+    if args.verbose:
+        if args.set == "b":
+            print("set B is blind: its misses are not listed")
+        else:
+            for miss in total.misses:
+                print(f"  missed          {miss}")
+            for noise in total.noise:
+                print(f"  false positive  {noise}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
