@@ -1,9 +1,9 @@
 """Recall and false-positive rate of the offline pipeline on the frozen held-out sets, per
 language and per category, and time per 1,000 lines.
 
-    .venv/bin/python bench/bench_heldout.py                # set A: per-language and category table
-    .venv/bin/python bench/bench_heldout.py --verbose      # set A, with every miss and false positive
-    .venv/bin/python bench/bench_heldout.py --set b        # set B (blind): figures only
+    .venv/bin/python bench/bench_heldout.py            # set A: per-language and category table
+    .venv/bin/python bench/bench_heldout.py --verbose  # set A, listing misses and false positives
+    .venv/bin/python bench/bench_heldout.py --set b    # set B (blind): figures only
 
 The sets live in bench/fixtures/heldout_a and heldout_b, one folder per language. They were
 written before the rule changes they measure and are frozen: a rule is never tuned on them
