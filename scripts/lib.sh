@@ -17,6 +17,19 @@ ensure_venv() {
   fi
 }
 
+# Semgrep CE, the offline analysis engine, in a venv of its own: its wheel pins many libraries
+# (and ships the engine's binary). auditbot finds it at .semgrep-venv/bin/semgrep, or on PATH.
+SEMGREP_VERSION=1.185.0
+ensure_semgrep() {
+  local stamp=.semgrep-venv/.auditbot-semgrep-$SEMGREP_VERSION
+  if [ ! -f "$stamp" ]; then
+    echo "== installing semgrep $SEMGREP_VERSION into .semgrep-venv"
+    [ -x .semgrep-venv/bin/python ] || "$PYTHON" -m venv .semgrep-venv
+    .semgrep-venv/bin/python -m pip install --quiet "semgrep==$SEMGREP_VERSION"
+    touch "$stamp"
+  fi
+}
+
 redis_up() { (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; }
 postgres_up() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
 

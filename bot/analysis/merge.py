@@ -22,6 +22,7 @@ from bot.findings import Finding
 # CWE -> families. A CWE may sit in two families (CWE-94: code injection, and Flask's debug
 # mode, which Bandit files under it), so "same family" is a non-empty intersection.
 _FAMILIES: dict[str, frozenset[str]] = {}
+_FAMILY_ORDER: dict[str, int] = {}
 for _family, _cwes in {
     "credentials": (798, 259, 321, 522, 547),
     "exec": (77, 78, 88, 94, 95, 917),
@@ -38,6 +39,7 @@ for _family, _cwes in {
     "ci": (829, 1395),
     "permissions": (250, 269, 732, 276),
 }.items():
+    _FAMILY_ORDER[_family] = len(_FAMILY_ORDER)
     for _number in _cwes:
         key = f"CWE-{_number}"
         _FAMILIES[key] = _FAMILIES.get(key, frozenset()) | {_family}
@@ -75,7 +77,12 @@ def fingerprint(finding: Finding, code_lines: Sequence[str]) -> str:
         code = ""
     if not code and finding.quote:
         code = normalise_code(finding.quote.split("\n"))
-    family = ",".join(sorted(cwe_families(finding.cwe))) or "-"
+    # One family, the first in the table's order: a rule replaced by another that files the
+    # same problem under a neighbouring CWE (CWE-95 and CWE-94, code injection) keeps the
+    # fingerprint, so a dismissal made under the old rule still holds.
+    families = cwe_families(finding.cwe)
+    family = min(families, key=lambda f: (_FAMILY_ORDER.get(f, len(_FAMILY_ORDER)), f)) \
+        if families else "-"
     key = "\0".join((finding.path, finding.category.value, family, code))
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 

@@ -13,9 +13,9 @@ from typing import Any
 from bot.analysis.conclusion import Verdict, decide
 from bot.analysis.llm_review import LLMReviewer, LLMStats
 from bot.analysis.merge import fingerprint, merge_findings
+from bot.analysis.offline import analyze_change
 from bot.analysis.placement import PlacedFinding, place_findings
 from bot.analysis.repo_config import RepoConfig, load_repo_config
-from bot.analysis.static import analyze_file
 from bot.diff.context import split_content
 from bot.diff.filters import FileFilter
 from bot.diff.parse import FileDiff, decode, parse_patch
@@ -196,12 +196,11 @@ class ReviewPipeline:
 
 
 def _run_static(diffs: Mapping[str, FileDiff], contents: Mapping[str, str]) -> list[Finding]:
-    findings: list[Finding] = []
-    for path, diff in diffs.items():
-        added = diff.added_lines()
-        if added and contents.get(path):
-            findings.extend(analyze_file(path, contents[path], lines=added))
-    return findings
+    """The offline analyzers over every changed file at once (the engine runs once per job),
+    whole files read, findings kept on the added lines."""
+    lines = {path: diff.added_lines() for path, diff in diffs.items()}
+    files = {path: contents[path] for path, added in lines.items() if added and contents.get(path)}
+    return analyze_change(files, lines).findings
 
 
 def _with_fingerprint(finding: Finding, contents: Mapping[str, str]) -> Finding:

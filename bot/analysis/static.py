@@ -32,6 +32,7 @@ import yaml
 
 from bot.analysis.bandit_runner import bandit_findings
 from bot.analysis.code_spans import CodeMap
+from bot.analysis.engine import ENGINE_LANGUAGES
 from bot.analysis.merge import fingerprint, merge_findings
 from bot.analysis.secrets import mask_secrets, secret_findings
 from bot.errors import ConfigError
@@ -260,15 +261,19 @@ def _rule_hits(rule: Rule, language: Language, content: str,
     return hits
 
 
-def rule_findings(path: str, content: str, lines: Collection[int] | None = None) -> list[Finding]:
-    """Findings from the language rule tables alone. Lines longer than MAX_LINE (minified or
-    generated code) are not matched: patterns with .* would cost quadratic time there."""
+def rule_findings(path: str, content: str, lines: Collection[int] | None = None,
+                  skip_languages: Collection[str] = ()) -> list[Finding]:
+    """Findings from the language rule tables alone, but for ``skip_languages`` (those the
+    engine covers in this run). Lines longer than MAX_LINE (minified or generated code) are
+    not matched: patterns with .* would cost quadratic time there."""
     source_lines = content.split("\n")
     scan_lines = ["" if len(line) > MAX_LINE else line for line in source_lines]
     scan = "\n".join(scan_lines) if len(content) > MAX_LINE else content
     wanted = set(lines) if lines is not None else None
     findings: list[Finding] = []
     for language in languages_for(path, content):
+        if language.name in skip_languages:
+            continue
         code = CodeMap(language.name, content, language.comments)
         for rule in language.rules:
             if not _rule_applies(rule, path, content):
@@ -300,12 +305,16 @@ def is_python(path: str) -> bool:
     return path.endswith((".py", ".pyw"))
 
 
-def analyze_file(path: str, content: str, lines: Collection[int] | None = None) -> list[Finding]:
-    """Every offline finding for one file's new version, limited to ``lines`` (1-based, the
-    added lines of a diff) when given; merged, fingerprinted and sorted."""
+def analyze_file(path: str, content: str, lines: Collection[int] | None = None,
+                 *, engine_ran: bool = False) -> list[Finding]:
+    """Every offline finding for one file's new version but the engine's, limited to
+    ``lines`` (1-based, the added lines of a diff) when given; merged, fingerprinted and
+    sorted. With ``engine_ran`` the engine's rules stand in for the line rules of the
+    languages it covers, and for Bandit."""
     findings = secret_findings(path, content, lines)
-    findings.extend(rule_findings(path, content, lines))
-    if is_python(path):
+    findings.extend(rule_findings(path, content, lines,
+                                  skip_languages=ENGINE_LANGUAGES if engine_ran else ()))
+    if is_python(path) and not engine_ran:
         findings.extend(bandit_findings(path, content, lines))
     source_lines = content.split("\n")
     merged = [

@@ -1,0 +1,260 @@
+"""Structural and taint rules, run by Semgrep CE once per job over every file of a change.
+
+Our rules live in ``engine_rules/<language>.yml`` as package data, written in Semgrep's rule
+syntax plus our own fields under ``metadata``: ``severity`` (ours, not Semgrep's three levels),
+``cwe``, ``title``, ``fix`` and ``examples`` (positive and negative code that the test suite
+runs). Semgrep's parser knows no YAML anchors, so the tables are read with PyYAML (shared
+sources and sanitizers are anchors there) and handed to Semgrep as one JSON config.
+
+Semgrep runs as a subprocess: its wheel pins many libraries, so the project's setup puts it in
+its own virtual environment (``.semgrep-venv``, see scripts/lib.sh), and a deployment may put
+``semgrep`` on PATH instead. It never reaches the network: local rule files only,
+``--metrics off``, no version check, and ``--experimental`` (the native command line, which
+starts in a fraction of the Python one's 8 s). ``--disable-nosem``: a ``nosemgrep`` comment is
+written by the pull request's author; our own suppressions are handled in suppressions.py.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+from bot.errors import ConfigError
+from bot.findings import Category, Finding, Severity
+
+logger = logging.getLogger(__name__)
+
+# The line-rule tables (rules/<language>.yml) that the engine's rules replace when it runs:
+# the languages engine_rules/ covers. Java, Ruby and PHP keep their line rules until they
+# have engine rules of their own.
+ENGINE_LANGUAGES = frozenset({"python", "javascript", "go"})
+TIMEOUT_S = 60
+_REQUIRED = ("severity", "cwe", "title", "fix", "examples")
+
+
+@dataclass(frozen=True)
+class EngineRule:
+    id: str  # ours: "python/code-eval"; Semgrep's id has a dot for the slash
+    languages: tuple[str, ...]
+    severity: Severity
+    category: Category
+    cwe: str | None
+    title: str
+    message: str
+    fix: str
+    # (code, path or None): a path when the rule applies to some file names only
+    positive: tuple[tuple[str, str | None], ...]
+    negative: tuple[tuple[str, str | None], ...]
+
+
+@dataclass(frozen=True)
+class EngineResult:
+    findings: list[Finding]
+    errors: list[str]  # rule or parse errors worth showing in the check run
+    ran: bool  # False when Semgrep is not installed
+
+
+def semgrep_id(rule_id: str) -> str:
+    return rule_id.replace("/", ".", 1)
+
+
+def parse_rules(text: str, where: str) -> tuple[list[dict[str, Any]], list[EngineRule]]:
+    """One rule file: the Semgrep rules (metadata kept) and our view of each; ConfigError
+    names the file and the rule when a field is missing or wrong."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(where, f"not valid YAML: {error}") from error
+    if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
+        raise ConfigError(where, "expected a mapping with a list under 'rules'")
+    raw: list[dict[str, Any]] = []
+    rules: list[EngineRule] = []
+    for item in data["rules"]:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            raise ConfigError(where, "every rule needs an id")
+        meta = item.get("metadata")
+        missing = [k for k in _REQUIRED if not isinstance(meta, dict) or k not in meta]
+        if missing or not isinstance(meta, dict):
+            raise ConfigError(where, f"rule {item['id']} lacks metadata {', '.join(missing)}")
+        examples = meta["examples"] if isinstance(meta["examples"], dict) else {}
+        try:
+            rule = EngineRule(
+                id=item["id"].replace(".", "/", 1),
+                languages=tuple(item.get("languages") or ()),
+                severity=Severity(meta["severity"]),
+                category=Category(meta.get("category", "security")),
+                cwe=str(meta["cwe"]) if meta["cwe"] else None,
+                title=str(meta["title"]),
+                message=str(item.get("message", "")),
+                fix=str(meta["fix"]),
+                positive=_examples(examples.get("positive")),
+                negative=_examples(examples.get("negative")),
+            )
+        except ValueError as error:
+            raise ConfigError(where, f"rule {item['id']}: {error}") from error
+        if not rule.positive or not rule.negative:
+            raise ConfigError(where, f"rule {item['id']} needs positive and negative examples")
+        clean = {k: v for k, v in item.items() if k != "metadata"}
+        clean["metadata"] = {"auditbot_id": rule.id}
+        clean.setdefault("severity", "ERROR")
+        raw.append(clean)
+        rules.append(rule)
+    return raw, rules
+
+
+def _examples(items: Any) -> tuple[tuple[str, str | None], ...]:
+    return tuple(
+        (str(x["code"]), str(x["path"])) if isinstance(x, dict) else (str(x), None)
+        for x in items or ()
+    )
+
+
+@lru_cache(maxsize=1)
+def builtin_rules() -> tuple[tuple[dict[str, Any], ...], tuple[EngineRule, ...]]:
+    folder = resources.files("bot.analysis").joinpath("engine_rules")
+    raw: list[dict[str, Any]] = []
+    rules: list[EngineRule] = []
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith((".yml", ".yaml")):
+            file_raw, file_rules = parse_rules(entry.read_text("utf-8"), entry.name)
+            raw += file_raw
+            rules += file_rules
+    ids = [r.id for r in rules]
+    if len(ids) != len(set(ids)):
+        raise ConfigError("engine_rules", "duplicate rule ids")
+    return tuple(raw), tuple(rules)
+
+
+def find_semgrep() -> str | None:
+    """``semgrep`` on PATH, else the one the project's setup installed beside the source."""
+    found = shutil.which("semgrep")
+    if found:
+        return found
+    local = Path(__file__).resolve().parents[2] / ".semgrep-venv" / "bin" / "semgrep"
+    return str(local) if local.is_file() else None
+
+
+def _safe_relative(path: str) -> PurePosixPath | None:
+    """The path as a relative one inside the scan folder; None for absolute paths or ``..``
+    (the pull request names its files: never write outside the folder)."""
+    pure = PurePosixPath(path)
+    if pure.is_absolute() or not pure.parts or any(p in ("..", "") for p in pure.parts):
+        return None
+    return pure
+
+
+def run_engine(
+    files: Mapping[str, str],
+    *,
+    extra_rules: Iterable[tuple[dict[str, Any], EngineRule]] = (),
+    disabled: frozenset[str] = frozenset(),
+    binary: str | None = None,
+) -> EngineResult:
+    """Every engine finding in ``files`` (path -> text), whole files; the caller keeps the
+    ones on changed lines."""
+    binary = binary or find_semgrep()
+    if binary is None:
+        return EngineResult([], [], ran=False)
+    if not Path(binary).is_file():
+        return EngineResult([], [f"the analysis engine is missing at {binary}"], ran=False)
+    raw, rules = builtin_rules()
+    pairs = [(r, rule) for r, rule in zip(raw, rules, strict=True)] + list(extra_rules)
+    pairs = [(r, rule) for r, rule in pairs if rule.id not in disabled]
+    by_id = {rule.id: rule for _, rule in pairs}
+    if not files or not pairs:
+        return EngineResult([], [], ran=True)
+    with tempfile.TemporaryDirectory(prefix="auditbot-engine-") as tmp:
+        root = Path(tmp) / "src"
+        names: dict[str, str] = {}
+        for path, text in files.items():
+            relative = _safe_relative(path)
+            if relative is None:
+                continue
+            target = root / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, "utf-8")
+            names[relative.as_posix()] = path
+        # Without an ignore file Semgrep skips tests/, node_modules/ and the like by default.
+        (root / ".semgrepignore").write_text("# every file auditbot hands over is scanned\n")
+        config = Path(tmp) / "rules.json"
+        config.write_text(json.dumps({"rules": [r for r, _ in pairs]}), "utf-8")
+        output = _run(binary, config, root, Path(tmp))
+    return _results(output, names, by_id)
+
+
+def _run(binary: str, config: Path, root: Path, home: Path) -> dict[str, Any]:
+    command = [
+        binary, "scan", "--experimental", "--config", str(config), "--json", "--quiet",
+        "--metrics", "off", "--disable-version-check", "--disable-nosem", "--no-git-ignore",
+        "--jobs", "2", "--timeout", "10", "--max-target-bytes", "2000000", ".",
+    ]
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),  # Semgrep keeps a settings file there; not the worker's home
+        "SEMGREP_SEND_METRICS": "off",
+        "SEMGREP_ENABLE_VERSION_CHECK": "0",
+    }
+    try:
+        done = subprocess.run(  # noqa: S603 - a fixed command line, no shell
+            command, cwd=root, env=env, capture_output=True, timeout=TIMEOUT_S, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return {"errors": [{"message": f"the analysis engine took over {TIMEOUT_S} s"}]}
+    try:
+        parsed: dict[str, Any] = json.loads(done.stdout or b"{}")
+    except ValueError:
+        parsed = {}
+    if done.returncode not in (0, 1) and not parsed.get("results"):
+        tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
+        parsed.setdefault("errors", []).append(
+            {"message": f"the analysis engine failed ({done.returncode}): {tail[0][:300]}"}
+        )
+    return parsed
+
+
+def _results(
+    output: Mapping[str, Any], names: Mapping[str, str], by_id: Mapping[str, EngineRule]
+) -> EngineResult:
+    findings: list[Finding] = []
+    for item in output.get("results") or ():
+        meta = (item.get("extra") or {}).get("metadata") or {}
+        rule = by_id.get(str(meta.get("auditbot_id", "")))
+        path = names.get(str(item.get("path", "")).removeprefix("./"))
+        if rule is None or path is None:
+            continue
+        start, end = item["start"]["line"], item["end"]["line"]
+        findings.append(
+            Finding(
+                path=path,
+                start_line=start,
+                end_line=max(end, start),
+                severity=rule.severity,
+                category=rule.category,
+                title=rule.title,
+                message=f"{rule.message} Fix: {rule.fix}",
+                cwe=rule.cwe,
+                confidence=0.8 if rule.severity.at_least(Severity.HIGH) else 0.6,
+                source=f"static:{rule.id}",
+                rule_id=rule.id,
+            )
+        )
+    errors = []
+    for error in output.get("errors") or ():
+        if error.get("level") == "warn":
+            continue  # a file Semgrep could not fully parse: the rest of it was still read
+        rule_id = error.get("rule_id")
+        text = str(error.get("message", "")).strip().splitlines()[0:1] or ["unknown error"]
+        errors.append(f"{rule_id}: {text[0]}" if rule_id else text[0])
+    return EngineResult(findings, errors, ran=True)
