@@ -37,9 +37,8 @@ from bot.findings import Category, Finding, Severity
 logger = logging.getLogger(__name__)
 
 # The line-rule tables (rules/<language>.yml) that the engine's rules replace when it runs:
-# the languages engine_rules/ covers. Java, Ruby and PHP keep their line rules until they
-# have engine rules of their own.
-ENGINE_LANGUAGES = frozenset({"python", "javascript", "go"})
+# the languages engine_rules/ covers. C, shell, SQL, Dockerfiles and CI files keep theirs.
+ENGINE_LANGUAGES = frozenset({"python", "javascript", "go", "java", "ruby", "php"})
 TIMEOUT_S = 60
 _REQUIRED = ("severity", "cwe", "title", "fix", "examples")
 

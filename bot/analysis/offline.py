@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 # Files the engine reads (its languages); everything else only meets the line rules.
 ENGINE_SUFFIXES = frozenset({
     ".py", ".pyw", ".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".mts", ".cts", ".vue", ".go",
+    ".java", ".rb", ".php", ".phtml",
 })
 
 
