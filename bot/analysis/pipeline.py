@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.analysis.conclusion import Verdict, decide
+from bot.analysis.custom_rules import RULES_FOLDER, CustomRules, load_custom_rules
 from bot.analysis.llm_review import LLMReviewer, LLMStats
 from bot.analysis.merge import fingerprint, merge_findings
-from bot.analysis.offline import analyze_change
+from bot.analysis.offline import RuleSettings, analyze_change
 from bot.analysis.placement import PlacedFinding, place_findings
 from bot.analysis.repo_config import RepoConfig, load_repo_config
 from bot.diff.context import split_content
@@ -101,7 +102,9 @@ class ReviewPipeline:
         diffs, contents, skipped = await self._prepare(change, config, request.only_paths)
         await self.progress(stage="prepared", files_total=len(diffs), skipped=len(skipped))
 
-        static = await asyncio.to_thread(_run_static, diffs, contents)
+        settings, rule_errors = await self._rule_settings(config, change.base_sha)
+        static, engine_errors = await asyncio.to_thread(_run_static, diffs, contents, settings)
+        config_errors += rule_errors + engine_errors
         await self.progress(stage="static", findings=len(static))
 
         llm_findings: list[Finding] = []
@@ -140,6 +143,25 @@ class ReviewPipeline:
             verdict=verdict,
             files_reviewed=len(diffs),
         )
+
+    async def _rule_settings(
+        self, config: RepoConfig, base_sha: str
+    ) -> tuple[RuleSettings, list[str]]:
+        """The repository's rule choices; its own rules (read at the base) when it asks."""
+        custom: CustomRules = ()
+        errors: list[str] = []
+        # A full scan has no base (tree:empty): its rules come from the scanned ref's config.
+        if config.rules.custom and base_sha and not base_sha.startswith("tree:"):
+            try:
+                custom, errors = await load_custom_rules(self.source, base_sha)
+            except AuditbotError as error:
+                errors = [f"{RULES_FOLDER}: could not be read ({error})"]
+        settings = RuleSettings(
+            disabled=frozenset(config.rules.disable),
+            severity=dict(config.rules.severity),
+            custom=custom,
+        )
+        return settings, errors
 
     async def _prepare(
         self, change: Change, config: RepoConfig, only_paths: frozenset[str] | None
@@ -195,12 +217,15 @@ class ReviewPipeline:
         return diffs, contents, sorted(skipped)
 
 
-def _run_static(diffs: Mapping[str, FileDiff], contents: Mapping[str, str]) -> list[Finding]:
+def _run_static(
+    diffs: Mapping[str, FileDiff], contents: Mapping[str, str], settings: RuleSettings
+) -> tuple[list[Finding], list[str]]:
     """The offline analyzers over every changed file at once (the engine runs once per job),
-    whole files read, findings kept on the added lines."""
+    whole files read, findings kept on the added lines; and the engine's errors."""
     lines = {path: diff.added_lines() for path, diff in diffs.items()}
     files = {path: contents[path] for path, added in lines.items() if added and contents.get(path)}
-    return analyze_change(files, lines).findings
+    result = analyze_change(files, lines, settings)
+    return result.findings, [f"offline analysis: {error}" for error in result.errors]
 
 
 def _with_fingerprint(finding: Finding, contents: Mapping[str, str]) -> Finding:

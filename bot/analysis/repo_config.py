@@ -64,12 +64,22 @@ class LLMConfig(_Strict):
     model: str | None = None
 
 
+class RulesConfig(_Strict):
+    """Offline rules: ids switched off, severities changed, and whether the repository's own
+    rules under .auditbot/rules/ (read from the base branch) run too."""
+
+    disable: list[str] = Field(default_factory=list)
+    severity: dict[str, Severity] = Field(default_factory=dict)
+    custom: bool = False
+
+
 class RepoConfig(_Strict):
     enabled: bool = True
     paths: PathsConfig = Field(default_factory=PathsConfig)
     path_instructions: dict[str, str] = Field(default_factory=dict)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
     llm: LLMConfig = Field(default_factory=LLMConfig)
+    rules: RulesConfig = Field(default_factory=RulesConfig)
 
     @field_validator("path_instructions", mode="before")
     @classmethod

@@ -114,3 +114,19 @@ def test_file_filter_from_config() -> None:
     assert ff.skip_reason("src/app.py") is None
     assert ff.skip_reason("src/gen/x.py") == "excluded by paths.exclude (src/gen/)"
     assert ff.skip_reason("docs/a.md") == "not in paths.include"
+
+
+def test_rules_section_switches_off_reweights_and_opts_into_custom_rules() -> None:
+    text = ("rules:\n  disable: [python/insecure-random]\n  severity:\n"
+            "    python/debug-enabled: low\n  custom: true\n")
+    config, errors = load_repo_config(text)
+    assert errors == []
+    assert config.rules.disable == ["python/insecure-random"]
+    assert config.rules.severity == {"python/debug-enabled": Severity.LOW}
+    assert config.rules.custom is True
+
+
+def test_a_bad_rule_severity_is_reported_and_the_rest_kept() -> None:
+    config, errors = load_repo_config("rules:\n  severity:\n    python/x: dire\n  custom: true\n")
+    assert config.rules.severity == {}
+    assert any("rules.severity" in e for e in errors)
