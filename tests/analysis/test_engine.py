@@ -14,6 +14,7 @@ from bot.analysis.engine import (
     run_engine,
 )
 from bot.errors import ConfigError
+from tests.support.rules import NO_PRINT_RULE
 
 pytestmark = pytest.mark.skipif(find_semgrep() is None, reason="semgrep is installed by setup")
 
@@ -97,28 +98,13 @@ def test_a_missing_engine_is_reported_and_nothing_is_claimed() -> None:
     assert "missing" in missing.errors[0]
 
 
-CUSTOM = """
-rules:
-  - id: acme.no-print
-    languages: [python]
-    severity: WARNING
-    message: Use the logger.
-    pattern: print(...)
-    metadata:
-      severity: low
-      cwe: CWE-532
-      title: print() in service code
-      fix: Call logger.info instead.
-      examples:
-        positive: ["print('x')\\n"]
-        negative: ["logger.info('x')\\n"]
-"""
+CUSTOM = NO_PRINT_RULE
 
 
 def test_custom_rules_run_beside_the_builtin_ones() -> None:
     raw, rules = parse_rules(CUSTOM, ".auditbot/rules/acme.yml")
     result = run_engine({"svc.py": "print('hi')\n"}, extra_rules=list(zip(raw, rules, strict=True)))
-    assert [(f.rule_id, f.severity.value) for f in result.findings] == [("acme/no-print", "low")]
+    assert [(f.rule_id, f.severity.value) for f in result.findings] == [("acme/no-print", "medium")]
 
 
 @pytest.mark.parametrize(
@@ -128,7 +114,7 @@ def test_custom_rules_run_beside_the_builtin_ones() -> None:
         ("rules: {}", "list under 'rules'"),
         ("rules:\n  - languages: [python]\n", "needs an id"),
         ("rules:\n  - id: a.b\n    pattern: x\n", "lacks metadata"),
-        (CUSTOM.replace("severity: low", "severity: dire"), "acme.no-print"),
+        (CUSTOM.replace("severity: medium", "severity: dire"), "acme.no-print"),
         (CUSTOM.replace("negative: [", "other: ["), "examples"),
     ],
     ids=["yaml", "shape", "id", "metadata", "severity", "examples"],

@@ -12,24 +12,11 @@ from bot.findings import Severity
 from bot.forges.base import ChangeTarget
 from bot.forges.local.git import LocalGitSource
 from tests.support.gitrepo import commit, make_repo
+from tests.support.rules import NO_PRINT_RULE
 
 pytestmark = pytest.mark.skipif(find_semgrep() is None, reason="semgrep is installed by setup")
 
-ACME = """rules:
-  - id: acme.no-print
-    languages: [python]
-    severity: WARNING
-    message: Services log through the logger.
-    pattern: print(...)
-    metadata:
-      severity: medium
-      cwe: CWE-532
-      title: print() in service code
-      fix: Call logger.info instead.
-      examples:
-        positive: ["print('x')\\n"]
-        negative: ["logger.info('x')\\n"]
-"""
+ACME = NO_PRINT_RULE
 CONFIG = """rules:
   custom: true
   disable: [python/code-eval]
