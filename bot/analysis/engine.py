@@ -22,6 +22,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -163,20 +164,44 @@ def run_engine(
 ) -> EngineResult:
     """Every engine finding in ``files`` (path -> text), whole files; the caller keeps the
     ones on changed lines."""
-    binary = binary or find_semgrep()
-    if binary is None:
-        return EngineResult([], [], ran=False)
-    if not Path(binary).is_file():
-        return EngineResult([], [f"the analysis engine is missing at {binary}"], ran=False)
-    raw, rules = builtin_rules()
-    pairs = [(r, rule) for r, rule in zip(raw, rules, strict=True)] + list(extra_rules)
-    pairs = [(r, rule) for r, rule in pairs if rule.id not in disabled]
-    by_id = {rule.id: rule for _, rule in pairs}
-    if not files or not pairs:
-        return EngineResult([], [], ran=True)
-    with tempfile.TemporaryDirectory(prefix="auditbot-engine-") as tmp:
-        root = Path(tmp) / "src"
-        names: dict[str, str] = {}
+    return EngineScan(files, extra_rules=extra_rules, disabled=disabled, binary=binary).result()
+
+
+class EngineScan:
+    """One Semgrep run in the background: the constructor writes the files and starts it,
+    ``result()`` waits. The offline stage runs the line rules and the secret scanner in
+    between, so the two overlap instead of adding up."""
+
+    def __init__(
+        self,
+        files: Mapping[str, str],
+        *,
+        extra_rules: Iterable[tuple[dict[str, Any], EngineRule]] = (),
+        disabled: frozenset[str] = frozenset(),
+        binary: str | None = None,
+    ) -> None:
+        self._done: EngineResult | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._names: dict[str, str] = {}
+        binary = binary or find_semgrep()
+        self.ran = binary is not None and Path(binary).is_file()
+        if binary is None:
+            self._done = EngineResult([], [], ran=False)
+            return
+        if not self.ran:
+            self._done = EngineResult([], [f"the analysis engine is missing at {binary}"], False)
+            return
+        raw, rules = builtin_rules()
+        pairs = [*zip(raw, rules, strict=True), *extra_rules]
+        pairs = [(r, rule) for r, rule in pairs if rule.id not in disabled]
+        self._by_id = {rule.id: rule for _, rule in pairs}
+        if not files or not pairs:
+            self._done = EngineResult([], [], ran=True)
+            return
+        self._tmp = tempfile.TemporaryDirectory(prefix="auditbot-engine-")
+        tmp = Path(self._tmp.name)
+        root = tmp / "src"
         for path, text in files.items():
             relative = _safe_relative(path)
             if relative is None:
@@ -184,16 +209,28 @@ def run_engine(
             target = root / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, "utf-8")
-            names[relative.as_posix()] = path
+            self._names[relative.as_posix()] = path
+        root.mkdir(exist_ok=True)
         # Without an ignore file Semgrep skips tests/, node_modules/ and the like by default.
         (root / ".semgrepignore").write_text("# every file auditbot hands over is scanned\n")
-        config = Path(tmp) / "rules.json"
+        config = tmp / "rules.json"
         config.write_text(json.dumps({"rules": [r for r, _ in pairs]}), "utf-8")
-        output = _run(binary, config, root, Path(tmp))
-    return _results(output, names, by_id)
+        self._started = time.monotonic()
+        self._process = _start(binary, config, root, tmp)
+
+    def result(self) -> EngineResult:
+        if self._done is not None:
+            return self._done
+        assert self._process is not None and self._tmp is not None
+        try:
+            output = _finish(self._process, Path(self._tmp.name), self._started)
+            self._done = _results(output, self._names, self._by_id)
+        finally:
+            self._tmp.cleanup()
+        return self._done
 
 
-def _run(binary: str, config: Path, root: Path, home: Path) -> dict[str, Any]:
+def _start(binary: str, config: Path, root: Path, home: Path) -> subprocess.Popen[bytes]:
     command = [
         binary, "scan", "--experimental", "--config", str(config), "--json", "--quiet",
         "--metrics", "off", "--disable-version-check", "--disable-nosem", "--no-git-ignore",
@@ -205,20 +242,31 @@ def _run(binary: str, config: Path, root: Path, home: Path) -> dict[str, Any]:
         "SEMGREP_SEND_METRICS": "off",
         "SEMGREP_ENABLE_VERSION_CHECK": "0",
     }
-    try:
-        done = subprocess.run(  # noqa: S603 - a fixed command line, no shell
-            command, cwd=root, env=env, capture_output=True, timeout=TIMEOUT_S, check=False
+    # Output goes to files, not pipes: nobody reads a pipe while the caller works, and a
+    # full pipe would stall Semgrep.
+    with (home / "out.json").open("wb") as out, (home / "err.txt").open("wb") as errors:
+        return subprocess.Popen(  # noqa: S603 - a fixed command line, no shell
+            command, cwd=root, env=env, stdout=out, stderr=errors
         )
-    except subprocess.TimeoutExpired:
-        return {"errors": [{"message": f"the analysis engine took over {TIMEOUT_S} s"}]}
+
+
+def _finish(process: subprocess.Popen[bytes], home: Path, started: float) -> dict[str, Any]:
     try:
-        parsed: dict[str, Any] = json.loads(done.stdout or b"{}")
+        code = process.wait(timeout=max(TIMEOUT_S - (time.monotonic() - started), 1))
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        return {"errors": [{"message": f"the analysis engine took over {TIMEOUT_S} s"}]}
+    out = home / "out.json"
+    try:
+        parsed: dict[str, Any] = json.loads(out.read_bytes() or b"{}") if out.exists() else {}
     except ValueError:
         parsed = {}
-    if done.returncode not in (0, 1) and not parsed.get("results"):
-        tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
+    if code not in (0, 1) and not parsed.get("results"):
+        lines = (home / "err.txt").read_text("utf-8", "replace").strip().splitlines()
+        tail = lines[-1:] or ["no output"]
         parsed.setdefault("errors", []).append(
-            {"message": f"the analysis engine failed ({done.returncode}): {tail[0][:300]}"}
+            {"message": f"the analysis engine failed ({code}): {tail[0][:300]}"}
         )
     return parsed
 

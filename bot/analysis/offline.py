@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from bot.analysis.engine import EngineRule, run_engine
+from bot.analysis.engine import EngineRule, EngineScan
 from bot.analysis.merge import fingerprint, merge_findings
 from bot.analysis.secrets import mask_secrets
 from bot.analysis.static import analyze_file
@@ -56,24 +56,28 @@ def analyze_change(
     """Offline findings for a change: ``files`` maps each path to its new text, ``lines`` to
     its changed lines (None: report on whole files, as a repository scan does)."""
     settings = settings or RuleSettings()
-    engine = run_engine(
+    scan = EngineScan(
         {p: t for p, t in files.items() if PurePosixPath(p).suffix.lower() in ENGINE_SUFFIXES},
         extra_rules=settings.custom,
         disabled=settings.disabled,
     )
-    if not engine.ran:
+    if not scan.ran:
         logger.warning("the analysis engine (semgrep) is not installed: line rules only")
-    by_path: dict[str, list[Finding]] = {}
-    for finding in engine.findings:
-        by_path.setdefault(finding.path, []).append(finding)
-    results: list[Finding] = []
+    # While Semgrep runs: the line rules, the secret scanner (and Bandit without the engine).
+    own: dict[str, tuple[set[int] | None, list[Finding]]] = {}
     for path, text in files.items():
         wanted = set(lines[path]) if lines is not None and path in lines else None
         if lines is not None and wanted is None:
             continue
-        source_lines = text.split("\n")
-        covered = engine.ran and PurePosixPath(path).suffix.lower() in ENGINE_SUFFIXES
-        found = analyze_file(path, text, wanted, engine_ran=covered)
+        covered = scan.ran and PurePosixPath(path).suffix.lower() in ENGINE_SUFFIXES
+        own[path] = (wanted, analyze_file(path, text, wanted, engine_ran=covered))
+    engine = scan.result()
+    by_path: dict[str, list[Finding]] = {}
+    for finding in engine.findings:
+        by_path.setdefault(finding.path, []).append(finding)
+    results: list[Finding] = []
+    for path, (wanted, found) in own.items():
+        source_lines = files[path].split("\n")
         for finding in by_path.get(path, ()):
             span = range(finding.start_line, finding.end_line + 1)
             if wanted is None or not wanted.isdisjoint(span):
