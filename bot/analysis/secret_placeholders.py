@@ -28,7 +28,7 @@ def likely_example(kind: str, path: str) -> bool:
 
 _PLACEHOLDER = re.compile(
     r"(?i)example|placeholder|changeme|change[_-]me|your[_-]|xxxx|\*\*\*|dummy|redacted|"
-    r"sample|<|>|\{\{|\$\(|%s|%\(|_here\b|\[\w+\]|"  # [password]: a template's slot
+    r"sample|<|>|\{\{|\$\(|%s|%\(|_here\b|\[\w+\]|\.\.\.|\u2026|"  # [password]: a template's slot
     r"^(?:password|passwd|pass|pwd|secret|none|null|nil|true|false|test|admin|root|user|guest|"
     r"foo|bar|baz|token|string|undefined|required|optional|"
     r"tiger|hunter2)$"  # scott/tiger and hunter2: the classic demo credentials
@@ -36,6 +36,11 @@ _PLACEHOLDER = re.compile(
 # Environment variable names (DB_PASSWORD) and dotted or dashed names without digits
 # (app.secret.name, db-password) are references to secrets, not secrets.
 _IDENTIFIER_LIKE = re.compile(r"^(?:[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[a-z]+(?:[._:/-][a-z]+)+)$")
+
+
+def placeholder_prefix(value: str, token: str) -> bool:
+    """Whether ``value`` is only the start of a longer ``token`` that is a placeholder."""
+    return len(token) > len(value) and token.startswith(value) and bool(_PLACEHOLDER.search(token))
 
 
 def is_placeholder(kind: str, value: str, line: str) -> bool:

@@ -40,7 +40,12 @@ from detect_secrets.plugins.telegram_token import TelegramBotTokenDetector
 from detect_secrets.plugins.twilio import TwilioKeyDetector
 
 from bot.analysis.rendered_paths import RENDER_PREFIX, path_of_each_line
-from bot.analysis.secret_placeholders import HEURISTIC_KINDS, is_placeholder, likely_example
+from bot.analysis.secret_placeholders import (
+    HEURISTIC_KINDS,
+    is_placeholder,
+    likely_example,
+    placeholder_prefix,
+)
 from bot.findings import Category, Finding, Severity
 
 logger = logging.getLogger(__name__)
@@ -287,7 +292,10 @@ def _scan(path: str, text: str) -> list[_Hit]:
         line_index = _index_of(starts, hit.begin)
         line_end = starts[line_index + 1] - 1 if line_index + 1 < len(starts) else len(text)
         line = text[starts[line_index] : line_end]
-        if hit.kind != "private-key" and is_placeholder(hit.kind, hit.value, line):
+        if hit.kind != "private-key" and (
+            is_placeholder(hit.kind, hit.value, line)
+            or placeholder_prefix(hit.value, _whole_token(line, hit.begin - starts[line_index]))
+        ):
             continue
         at = bisect.bisect_left(accepted, hit.begin, key=lambda h: h.begin)
         if at > 0 and accepted[at - 1].finish > hit.begin:
@@ -296,6 +304,19 @@ def _scan(path: str, text: str) -> list[_Hit]:
             continue
         accepted.insert(at, hit)
     return accepted
+
+
+_TOKEN_CHARS = re.compile(r"[\w\-.]+")
+
+
+def _whole_token(line: str, column: int) -> str:
+    """The run of word characters around ``column``: a plugin may report only a token's
+    prefix (detect-secrets' GitHub detector gives "ghp" for "ghp_xxxx..."), while whether it
+    is a placeholder shows in the whole token."""
+    for match in _TOKEN_CHARS.finditer(line):
+        if match.start() <= column < match.end():
+            return match.group()
+    return ""
 
 
 def _index_of(starts: list[int], offset: int) -> int:
