@@ -260,8 +260,10 @@ def test_worker_killed_mid_job_reviews_exactly_once(stack: Stack, tmp_path: Path
     stack.llm.script.set(["slow"])  # the first model call hangs: the worker dies during it
     # arq re-runs a dead worker's job once the in-progress key the first worker set expires,
     # JOB_TIMEOUT_S + 10 s after the start: short for the first worker so the test is quick,
-    # long for the second so a loaded CI machine cannot turn the re-run into a time-out.
-    first = stack.worker("worker-1", JOB_TIMEOUT_S="12")
+    # long for the second so a loaded CI machine cannot turn the re-run into a time-out. The
+    # first worker's audit gets JOB_TIMEOUT_S - 15 s to reach the model call, offline analysis
+    # (Semgrep, 1-4 s under load) included: 12 s left it 5 s and a loaded run timed out there.
+    first = stack.worker("worker-1", JOB_TIMEOUT_S="30")
     assert (
         stack.deliver("pull_request", pr_payload("opened", 9, base_sha, head_sha)).status_code
         == 202
