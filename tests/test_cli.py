@@ -1,5 +1,5 @@
 """The `auditbot` command line as deployments use it: help, `serve --dev`, `migrate` on both
-databases, a worker without Redis, and the Procfile and app.yml that call or describe it."""
+databases, a worker without Redis, and the Procfile that calls it."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 from alembic.script import ScriptDirectory
 from click.testing import CliRunner
 from sqlalchemy import text
@@ -147,26 +146,3 @@ def test_procfile_runs_auditbot_commands_that_exist() -> None:
         # --help parses every option before it: a misspelt one would fail here.
         result = CliRunner().invoke(main, [*argv[1:], "--help"])
         assert result.exit_code == 0, result.output
-
-
-def test_app_manifest_asks_for_what_the_bot_needs() -> None:
-    manifest = yaml.safe_load((ROOT / "app.yml").read_text())
-    assert manifest["default_permissions"] == {
-        "pull_requests": "write",
-        "checks": "write",
-        "contents": "read",
-        "issues": "write",
-        "metadata": "read",
-        "statuses": "write",
-    }
-    assert set(manifest["default_events"]) == {
-        "pull_request",
-        "push",
-        "check_run",
-        "check_suite",
-        "issue_comment",
-        "installation",
-        "installation_repositories",
-    }
-    assert manifest["hook_attributes"]["url"].endswith("/webhooks/github")
-    assert manifest["public"] is False
