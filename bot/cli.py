@@ -1,5 +1,8 @@
-"""The `auditbot` command line: serve, worker, migrate (and, from later parts, review,
-providers, createuser). Bad settings end the process with one line and exit code 2."""
+"""The `auditbot` command line: serve, worker, migrate, review, providers, createuser.
+
+Bad settings end the process with one line and exit code 2; a database or Redis that does
+not answer or refuses us ends `migrate`, `serve`, `worker` and `createuser` with one line
+naming the setting and the cause, exit code 1."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from typing import NoReturn
 import click
 
 from bot.config import Settings, load_settings
-from bot.errors import ConfigError
+from bot.errors import ConfigError, Unavailable
 from bot.logs import mask, register_secrets, setup_logging
 
 EXIT_USAGE = 2
@@ -37,6 +40,29 @@ def settings_or_exit(**overrides: str) -> Settings:
     return settings
 
 
+def unavailable(exc: Unavailable) -> NoReturn:
+    click.echo(f"auditbot: {mask(str(exc))}", err=True)
+    sys.exit(EXIT_UNAVAILABLE)
+
+
+def services_or_exit(settings: Settings, *, database: bool = True, redis: bool = True) -> None:
+    """Stop here, with one line, when the database or Redis does not answer or refuses us."""
+    import asyncio
+
+    from bot.preflight import check_database, check_redis
+
+    async def check() -> None:
+        if database:
+            await check_database(settings.database_url)
+        if redis:
+            await check_redis(settings.redis_url)
+
+    try:
+        asyncio.run(check())
+    except Unavailable as exc:
+        unavailable(exc)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="auditbot")
 def main() -> None:
@@ -48,7 +74,12 @@ def main() -> None:
 
 @main.command()
 @click.option("--host", default=None, help="Interface to bind (default: HOST or 127.0.0.1).")
-@click.option("--port", type=int, default=None, help="Port to listen on (default: PORT or 3000).")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Port to listen on (default: PORT or 3000).",
+)
 @click.option(
     "--dev",
     is_flag=True,
@@ -79,6 +110,7 @@ def serve(host: str | None, port: int | None, dev: bool, workers: int) -> None:
             "report links and logins end when the process stops",
             err=True,
         )
+    services_or_exit(settings)
     from bot.web.main import build_app
 
     app = build_app(settings)
@@ -116,11 +148,12 @@ def worker(burst: bool) -> None:
     from bot.jobs.worker import worker_settings
 
     settings = settings_or_exit()
+    services_or_exit(settings)
     try:
         Worker(**worker_settings(settings), burst=burst).run()
     except (RedisConnectionError, RedisTimeoutError) as exc:
         # arq has already retried the connection; a traceback would add nothing to this.
-        click.echo(f"auditbot: Redis at REDIS_URL does not answer ({mask(str(exc))})", err=True)
+        click.echo(f"auditbot: REDIS_URL: Redis does not answer ({mask(str(exc))})", err=True)
         sys.exit(EXIT_UNAVAILABLE)
 
 
@@ -128,10 +161,17 @@ def worker(burst: bool) -> None:
 @click.option("--revision", default="head", show_default=True, help="Target revision.")
 def migrate(revision: str) -> None:
     """Create or upgrade the database schema (DATABASE_URL) to the latest revision."""
+    from bot.preflight import database_problem
     from bot.store.migrate import upgrade
 
     settings = settings_or_exit()
-    upgrade(settings.database_url, revision)
+    try:
+        upgrade(settings.database_url, revision)
+    except Exception as exc:
+        problem = database_problem(exc, settings.database_url)
+        if problem is None:
+            raise
+        unavailable(problem)
     click.echo(f"auditbot: database at revision {revision}")
 
 
@@ -246,6 +286,7 @@ def createuser(email: str, admin: bool, password: str | None) -> None:
     from bot.web.auth_users import create_user
 
     settings = settings_or_exit()
+    services_or_exit(settings, redis=False)
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:

@@ -29,6 +29,7 @@ from sqlalchemy.exc import ArgumentError
 
 from bot.errors import ConfigError
 from bot.mail import parse_smtp_url
+from bot.store.postgres_url import split_postgres_url
 
 # Each provider's usual key variable, in the documented provider order: it decides which
 # provider runs when LLM_PROVIDER is unset and several keys are present but Gemini's is not.
@@ -384,6 +385,7 @@ def normalise_database_url(value: str) -> str:
         url = url.set(drivername="sqlite+aiosqlite")
     elif driver in {"postgres", "postgresql", "postgresql+asyncpg"}:
         url = url.set(drivername="postgresql+asyncpg")
+        split_postgres_url(url)  # refuses what asyncpg could not take, naming it
     else:
         raise ValueError(f"unsupported database {driver!r}; use sqlite or postgresql")
     return url.render_as_string(hide_password=False)

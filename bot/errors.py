@@ -44,6 +44,15 @@ class NotFound(AuditbotError):
     """The object does not exist or the caller may not know that it exists."""
 
 
+class Unavailable(AuditbotError):
+    """A service auditbot needs (the database, Redis) does not answer or refuses it; names
+    the setting that points at it."""
+
+    def __init__(self, variable: str, message: str, *, hint: str | None = None) -> None:
+        super().__init__(f"{variable}: {message}", hint=hint)
+        self.variable = variable
+
+
 class StorageError(AuditbotError):
     """The database refused or could not be reached."""
 

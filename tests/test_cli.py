@@ -55,13 +55,13 @@ def test_help_explains_each_command(command: str, explains: str) -> None:
     assert explains in " ".join(result.output.split())
 
 
-def test_serve_dev_generates_a_jwt_secret_and_says_so(tmp_path: Path) -> None:
+def test_serve_dev_generates_a_jwt_secret_and_says_so(tmp_path: Path, redis_url: str) -> None:
     port = free_port()
     env = base_env(
         {
             "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'auditbot.db'}",
             "DATA_DIR": str(tmp_path / "data"),
-            "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",  # not needed for /healthz
+            "REDIS_URL": redis_url,
         }
     )
     process = Process("web", ["serve", "--dev", "--port", str(port)], env, tmp_path)
@@ -129,7 +129,7 @@ def test_worker_without_redis_ends_with_one_line_not_a_traceback(tmp_path: Path)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("auditbot: Redis at REDIS_URL does not answer")
+    assert last.startswith("auditbot: REDIS_URL: cannot connect to Redis at 127.0.0.1:")
     assert "worker-pass-1234" not in result.stderr
 
 

@@ -1,17 +1,20 @@
 """Engines and sessions. SQLite runs in WAL mode with a busy timeout, so a web process and
-a worker process can share one file; PostgreSQL is used as it is."""
+a worker process can share one file; PostgreSQL gets libpq's URL parameters (sslmode and
+friends) translated for asyncpg (``postgres_url.py``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, make_url, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+
+from bot.store.postgres_url import split_postgres_url
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
@@ -24,7 +27,8 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(database_url, pool_pre_ping=True, **kwargs)
+    url, connect_args = split_postgres_url(make_url(database_url))
+    return create_async_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
