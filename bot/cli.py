@@ -51,16 +51,33 @@ def services_or_exit(settings: Settings, *, database: bool = True, redis: bool =
 
     from bot.preflight import check_database, check_redis
 
-    async def check() -> None:
-        if database:
-            await check_database(settings.database_url)
+    async def check() -> str | None:
         if redis:
             await check_redis(settings.redis_url)
+        if not database:
+            return None
+        await check_database(settings.database_url)
+        return await _schema_warning(settings.database_url)
 
     try:
-        asyncio.run(check())
+        warning = asyncio.run(check())
     except Unavailable as exc:
         unavailable(exc)
+    if warning is not None:
+        # Not fatal: a rolling upgrade may start processes before `migrate` has run.
+        click.echo(f"auditbot: warning: {warning} (/readyz answers 503 until then)", err=True)
+
+
+async def _schema_warning(database_url: str) -> str | None:
+    from bot.store.db import create_engine
+    from bot.store.schema import schema_status
+
+    engine = create_engine(database_url)
+    try:
+        status = await schema_status(engine)
+    finally:
+        await engine.dispose()
+    return None if status.usable else status.describe()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -109,3 +109,6 @@ def setup_logging(level: str = "INFO", fmt: str = "console") -> None:
     # Third-party loggers that would otherwise print request URLs with tokens at DEBUG.
     for noisy in ("httpx", "httpcore", "urllib3", "hishel"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # Alembic announces each of its plugins at INFO when imported (startup checks read the
+    # schema's revision) and each migration step: the outcome is what `migrate` prints.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))

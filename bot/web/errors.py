@@ -4,12 +4,17 @@ API and other clients, an HTML page (with the navigation) for a browser asking f
 from __future__ import annotations
 
 import logging
+import socket
 
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot.errors import AuditbotError, BadInput, NotFound, RetryLater
+from bot.errors import AuditbotError, BadInput, NotFound, RetryLater, Unavailable
+from bot.preflight import database_problem, redis_problem
+from bot.store.schema import MIGRATE, schema_missing
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +79,40 @@ async def auditbot_error(request: Request, exc: Exception) -> Response:
     return problem(500, "Internal Server Error", "the server could not complete the request")
 
 
+# A client may try again this many seconds after a 503 for a database or Redis outage.
+OUTAGE_RETRY_AFTER_S = 10
+
+
+async def service_error(request: Request, exc: Exception) -> Response:
+    """The database or Redis is down, refuses us, or the schema is missing: 503 with
+    Retry-After (the operator's log says which and why; the client is told only what);
+    anything else these libraries raise is a 500 as before."""
+    settings = request.app.state.settings
+    cause: Unavailable | None = None
+    what = "the database"
+    if isinstance(exc, RedisError):
+        cause, what = redis_problem(exc, settings.redis_url), "Redis"
+    elif isinstance(exc, SQLAlchemyError | ConnectionError | socket.gaierror):
+        # A bare socket error here is asyncpg's connect (SQLAlchemy does not wrap it); other
+        # OSErrors (a file, a timeout elsewhere) are not the database's and stay 500s.
+        cause = database_problem(exc, settings.database_url)
+    if cause is None and schema_missing(exc):
+        log.warning("database schema missing on %s (%s): %s", request.url.path, MIGRATE, exc)
+        detail = "the database is not set up for this version of auditbot yet"
+    elif cause is not None:
+        log.warning("%s unavailable on %s: %s", what, request.url.path, cause)
+        detail = f"{what} does not answer; try again later"
+    else:
+        log.error("unhandled %s on %s", type(exc).__name__, request.url.path, exc_info=exc)
+        return await unhandled(request, exc)
+    if wants_page(request):
+        response = await error_page(request, 503, detail)
+    else:
+        response = problem(503, "Service Unavailable", detail)
+    response.headers["Retry-After"] = str(OUTAGE_RETRY_AFTER_S)
+    return response
+
+
 async def unhandled(request: Request, exc: Exception) -> Response:
     # Starlette's ServerErrorMiddleware calls this for any uncaught exception, then re-raises
     # it so the server logs the traceback; the client sees one JSON line, never internals.
@@ -86,5 +125,9 @@ async def unhandled(request: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS = {
     HTTPException: http_exception,
     AuditbotError: auditbot_error,
+    # A stopped database or Redis raises these (OSError: asyncpg's refused connection).
+    RedisError: service_error,
+    SQLAlchemyError: service_error,
+    OSError: service_error,
     Exception: unhandled,
 }

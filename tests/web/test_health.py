@@ -1,13 +1,16 @@
-"""`/healthz`, `/readyz` (which dependency is down) and `/metrics`, over real HTTP."""
+"""`/healthz`, `/readyz` (which dependency is down, whether the schema is new enough) and
+`/metrics`, over real HTTP."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 
 import httpx
 
 from bot.config import Settings
 from bot.store.migrate import upgrade
+from bot.store.schema import code_revisions
 from bot.web.main import build_app
 from tests.support.servers import free_port, serve_in_thread
 
@@ -17,35 +20,88 @@ def test_healthz_and_readyz_when_everything_answers(
 ) -> None:
     settings = make_settings(REDIS_URL=redis_url)
     upgrade(settings.database_url)
+    head, _ = code_revisions()
     with serve_in_thread(build_app(settings)) as base:
         assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
         ready = httpx.get(f"{base}/readyz")
         assert ready.status_code == 200
-        assert ready.json() == {"status": "ready", "database": "ok", "redis": "ok"}
+        assert ready.json() == {
+            "status": "ready", "database": "ok", "redis": "ok",
+            "schema": {"state": "current", "revision": head, "required": head},
+        }
+
+
+def test_readyz_is_503_on_an_unmigrated_database(
+    make_settings: Callable[..., Settings], redis_url: str
+) -> None:
+    # Before: 200 on an empty schema, and logging in then answered 500 "no such table".
+    settings = make_settings(REDIS_URL=redis_url)
+    with serve_in_thread(build_app(settings)) as base:
+        ready = httpx.get(f"{base}/readyz", timeout=10)
+    assert ready.status_code == 503
+    body = ready.json()
+    assert body["down"] == ["database"]
+    assert body["database"] == "no auditbot schema in this database: run `auditbot migrate`"
+    assert body["schema"]["state"] == "empty"
+
+
+def test_readyz_is_503_on_an_older_schema(
+    make_settings: Callable[..., Settings], redis_url: str
+) -> None:
+    settings = make_settings(REDIS_URL=redis_url)
+    upgrade(settings.database_url, "0001")
+    head, _ = code_revisions()
+    with serve_in_thread(build_app(settings)) as base:
+        ready = httpx.get(f"{base}/readyz", timeout=10)
+    assert ready.status_code == 503
+    assert ready.json()["database"] == (
+        f"schema at 0001, this code needs {head}: run `auditbot migrate`")
+
+
+def test_readyz_accepts_a_newer_schema_during_a_rolling_upgrade(
+    make_settings: Callable[..., Settings], redis_url: str
+) -> None:
+    settings = make_settings(REDIS_URL=redis_url)
+    upgrade(settings.database_url)
+    with sqlite3.connect(settings.database_url.split(":///", 1)[1]) as db:
+        db.execute("UPDATE alembic_version SET version_num = '9001_from_the_next_release'")
+    with serve_in_thread(build_app(settings)) as base:
+        ready = httpx.get(f"{base}/readyz", timeout=10)
+    assert ready.status_code == 200
+    assert ready.json()["schema"]["state"] == "newer"
+    assert ready.json()["schema"]["revision"] == "9001_from_the_next_release"
 
 
 def test_readyz_names_redis_when_it_is_down(make_settings: Callable[..., Settings]) -> None:
-    settings = make_settings(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    port = free_port()
+    settings = make_settings(REDIS_URL=f"redis://127.0.0.1:{port}/0")
+    upgrade(settings.database_url)
     with serve_in_thread(build_app(settings)) as base:
         ready = httpx.get(f"{base}/readyz", timeout=10)
         assert ready.status_code == 503
         body = ready.json()
         assert body["down"] == ["redis"]
         assert body["database"] == "ok"
-        assert body["redis"].startswith("down")
+        assert body["redis"] == (f"down: REDIS_URL: cannot connect to Redis at 127.0.0.1:{port}: "
+                                 "connection refused (is Redis running and listening there?)")
 
 
 def test_readyz_names_the_database_when_it_is_down(
     make_settings: Callable[..., Settings], redis_url: str
 ) -> None:
+    port = free_port()
     settings = make_settings(
         REDIS_URL=redis_url,
-        DATABASE_URL=f"postgresql://nobody@127.0.0.1:{free_port()}/nothing",
+        DATABASE_URL=f"postgresql://nobody@127.0.0.1:{port}/nothing",
     )
     with serve_in_thread(build_app(settings)) as base:
         ready = httpx.get(f"{base}/readyz", timeout=10)
         assert ready.status_code == 503
         assert ready.json()["down"] == ["database"]
+        assert ready.json()["database"].startswith(
+            f"down: DATABASE_URL: cannot connect to PostgreSQL at 127.0.0.1:{port}: "
+            "connection refused")
+        assert "schema" not in ready.json()
 
 
 def test_metrics_count_requests_by_route(make_settings: Callable[..., Settings]) -> None:

@@ -21,7 +21,7 @@ FRIENDLY = {
 
 async def render_error(request: Request, status: int, title: str, detail: str | None) -> Response:
     viewer: Viewer | None = None
-    if status != 500:  # a server error may be the database's: do not ask it again
+    if status not in (500, 503):  # the error may be the database's: do not ask it again
         try:
             async with request.app.state.sessions() as db:
                 viewer = await signed_in(request, db)
