@@ -2,7 +2,7 @@
 venv, away from the checkout, `auditbot migrate` creates the schema.
 
 The history lives in the top-level ``migrations/`` folder and is installed as
-``bot.store.migrations`` (``setup.py``). The wheel is built offline from a copy of the
+``bot.migrations`` (``setup.py``). The wheel is built offline from a copy of the
 sources (so the build leaves nothing in the worktree); the fresh venv gets the wheel and
 borrows the test venv's dependencies through a ``.pth`` line, whose own ``.pth`` files (the
 editable install's finder) Python does not run.
@@ -65,10 +65,10 @@ def _expected(folder: Path, installed_as: str) -> set[str]:
 def test_the_wheel_ships_every_module_and_the_migrations(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     expected = _expected(ROOT / "bot", "bot") | _expected(
-        ROOT / "migrations", "bot/store/migrations"
+        ROOT / "migrations", "bot/migrations"
     )
-    assert "bot/store/migrations/versions/0001_initial_schema.py" in expected
-    assert "bot/store/migrations/script.py.mako" in expected
+    assert "bot/migrations/versions/0001_initial_schema.py" in expected
+    assert "bot/migrations/script.py.mako" in expected
     assert sorted(expected - names) == []
     assert not any(name.startswith("migrations/") for name in names)  # no top-level package
 

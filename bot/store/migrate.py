@@ -1,7 +1,7 @@
 """Run the Alembic history without an alembic.ini, so an installed package can migrate.
 
 The history is the repository's top-level ``migrations/`` folder, installed as the package
-``bot.store.migrations`` (``setup.py`` maps it); it is found by import, so the same code
+``bot.migrations`` (``setup.py`` maps it); it is found by import, so the same code
 works from a checkout, an editable install and a wheel."""
 
 from __future__ import annotations
@@ -15,19 +15,20 @@ from alembic.config import Config
 
 from bot.errors import AuditbotError
 
-MIGRATIONS_PACKAGE = "bot.store.migrations"
+MIGRATIONS_PACKAGE = "bot.migrations"
 
 
 def migrations_dir() -> Path:
     """Where the installed history is (a folder holding ``env.py`` and ``versions/``)."""
     spec = importlib.util.find_spec(MIGRATIONS_PACKAGE)
     locations = list(spec.submodule_search_locations or []) if spec is not None else []
-    if not locations:
-        raise AuditbotError(
-            f"the migrations package {MIGRATIONS_PACKAGE} is missing",
-            hint="reinstall auditbot (pip install auditbot, or pip install -e . in a checkout)",
-        )
-    return Path(locations[0])
+    for location in locations:
+        if (Path(location) / "env.py").is_file():
+            return Path(location)
+    raise AuditbotError(
+        f"the migrations package {MIGRATIONS_PACKAGE} is missing or empty",
+        hint="reinstall auditbot (pip install auditbot, or pip install -e . in a checkout)",
+    )
 
 
 def alembic_config(database_url: str) -> Config:
