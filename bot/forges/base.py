@@ -12,6 +12,7 @@ textual diff is available (binary, too large); ``patch=""`` means an empty textu
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
@@ -109,6 +110,16 @@ class ChangeTarget:
     head: str | None = None
 
 
+class Tree(list[str]):
+    """Every file path (blobs, recursively) at a ref. A list, so that callers wanting only
+    the paths use it as one; ``truncated`` says in words why it is incomplete (GitHub lists
+    at most 100,000 entries or 7 MB in one recursive listing), else None."""
+
+    def __init__(self, paths: Iterable[str] = (), *, truncated: str | None = None) -> None:
+        super().__init__(paths)
+        self.truncated = truncated
+
+
 @dataclass(frozen=True)
 class InlineComment:
     """A review comment on ``line`` (1-based) of ``side``; ``start_line`` makes a range.
@@ -182,7 +193,7 @@ class ChangeSource(Protocol):
         """``.auditbot.yml`` at ``ref`` (callers pass the base SHA, never the PR head)."""
         ...
 
-    async def list_tree(self, ref: str) -> list[str]:
+    async def list_tree(self, ref: str) -> Tree:
         """Every file path (blobs, recursively) at ``ref``."""
         ...
 

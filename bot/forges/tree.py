@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.forges.base import Change, ChangedFile, ChangeSource, ChangeTarget, SkippedFile
+from bot.forges.base import Change, ChangedFile, ChangeSource, ChangeTarget, SkippedFile, Tree
 from bot.forges.local.archive import added_patch
 
 EMPTY_BASE = "tree:empty"
@@ -30,7 +30,8 @@ class TreeSource:
         self._texts: dict[str, str] = {}
 
     async def fetch_change(self, target: ChangeTarget) -> Change:
-        paths = sorted(await self.inner.list_tree(self.ref))
+        listing = await self.inner.list_tree(self.ref)
+        paths = sorted(listing)
         total = len(paths)
         skipped = [
             SkippedFile(p, f"over the scan limit of {self.max_files} files")
@@ -56,11 +57,10 @@ class TreeSource:
                 self._texts[path] = text
                 patch, count = added_patch(text)
                 files.append(ChangedFile(path, "added", patch=patch, additions=count))
-        truncated = (
-            f"the tree has {total} files; the scan covers the first {self.max_files}"
-            if total > self.max_files
-            else None
-        )
+        notes = [listing.truncated] if listing.truncated else []
+        if total > self.max_files:
+            notes.append(f"the tree has {total} files; the scan covers the first {self.max_files}")
+        truncated = "; ".join(notes) or None
         return Change(EMPTY_BASE, self.ref, tuple(files), tuple(skipped), truncated=truncated)
 
     async def compare(self, base: str, head: str) -> Change:
@@ -74,7 +74,7 @@ class TreeSource:
     async def read_repo_config(self, ref: str) -> str | None:
         return await self.inner.read_repo_config(ref)
 
-    async def list_tree(self, ref: str) -> list[str]:
+    async def list_tree(self, ref: str) -> Tree:
         return await self.inner.list_tree(ref)
 
     async def close(self) -> None:

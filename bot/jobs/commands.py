@@ -12,17 +12,15 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol, runtime_checkable
 
-from sqlalchemy import select
-
-from bot.forges.base import ChangeTarget, CheckUpdate, Forge
+from bot.forges.base import ChangeTarget, Forge
+from bot.jobs import endings
 from bot.jobs.contracts import ReviewPullRequest, RunCommand
 from bot.jobs.deps import JobDeps, deps_of, task_for_job
-from bot.jobs.review import ReviewRun, abort_job
-from bot.jobs.scans import ScanContext, run_tree_scan
+from bot.jobs.lifecycle import SCAN_WORDS, Audit, cancel_tasks
+from bot.jobs.review import ReviewRun
+from bot.jobs.scans import run_tree_scan
 from bot.logs import bind
-from bot.signing import report_url
 from bot.store import audits
-from bot.store.models import AuditTask
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +100,8 @@ async def _full_scan(
         head_ref=head_sha,
         head_sha=head_sha,
     )
-    scan = ScanContext(deps, task_id, project_id)
-    return await run_tree_scan(scan, forge, head_sha, config_ref=repo.default_branch or head_sha)
+    audit = Audit(deps, task_id, project_id, forge=forge, head_sha=head_sha, words=SCAN_WORDS)
+    return await run_tree_scan(audit, forge, head_sha, config_ref=repo.default_branch or head_sha)
 
 
 async def cancel_pull_request(deps: JobDeps, forge: Forge, job: RunCommand) -> int:
@@ -114,36 +112,9 @@ async def cancel_pull_request(deps: JobDeps, forge: Forge, job: RunCommand) -> i
         external_id=job.repository.id,
         full_name=job.repository.full_name,
     )
-    async with deps.sessions() as session:
-        query = select(AuditTask).where(
-            AuditTask.project_id == project_id,
-            AuditTask.pr_number == job.number,
-            AuditTask.status.in_(audits.ACTIVE_STATUSES),
-        )
-        tasks = list(await session.scalars(query))
-    for task in tasks:
-        await cancel_task(deps, forge, task, f"cancelled by {job.author}")
+    tasks = await audits.active_tasks_of_pr(deps.sessions, project_id, job.number)
+    await cancel_tasks(deps, forge, tasks, endings.cancelled("Audit", f"cancelled by {job.author}"))
     return len(tasks)
-
-
-async def cancel_task(deps: JobDeps, forge: Forge | None, task: AuditTask, reason: str) -> None:
-    """The one way a task is cancelled (comment command, API): arq abort, row, check run."""
-    await audits.finish_task(
-        deps.sessions, task.id, status="cancelled", conclusion="cancelled", error=reason
-    )
-    if task.job_id:
-        await abort_job(deps.redis, task.job_id)
-    if forge is not None and task.check_run_id:
-        await forge.update_check(
-            task.check_run_id,
-            CheckUpdate(
-                status="completed",
-                conclusion="cancelled",
-                title=f"Audit {reason}",
-                summary=f"The audit was {reason}.",
-                details_url=report_url(deps.settings, task.id),
-            ),
-        )
 
 
 async def _may_trigger(forge: Forge, author: str) -> bool:

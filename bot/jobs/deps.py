@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -14,7 +14,23 @@ from bot.forges.base import Forge
 from bot.jobs.contracts import Repository
 from bot.store import audits
 
+if TYPE_CHECKING:  # the service pulls in the providers' machinery; jobs only hold one
+    from bot.llm.service import LLMService
+
 ForgeFactory = Callable[[Repository], Awaitable[Forge]]
+
+
+@dataclass(frozen=True)
+class JobTiming:
+    """How long the analysing part of an audit may take: JOB_TIMEOUT_S less ``margin_s``,
+    so that the job, not arq's own timeout, concludes the check run and says why; never
+    less than ``min_s``. Tests set shorter ones rather than wait."""
+
+    margin_s: float = 15.0
+    min_s: float = 5.0
+
+    def limit_s(self, job_timeout_s: float) -> float:
+        return max(self.min_s, job_timeout_s - self.margin_s)
 
 
 @dataclass
@@ -23,7 +39,8 @@ class JobDeps:
     sessions: async_sessionmaker[AsyncSession]
     redis: Redis
     forges: ForgeFactory
-    llm: Any | None  # bot.llm.service.LLMService, or None for offline analyzers only
+    llm: LLMService | None  # None: offline analyzers only
+    timing: JobTiming = field(default_factory=JobTiming)
 
 
 def deps_of(ctx: dict[str, Any]) -> JobDeps:
@@ -60,3 +77,17 @@ async def task_for_job(
         deps.sessions, project_id=project_id, job_id=job_id, **fields
     )
     return project_id, task_id, "queued"
+
+
+async def repository_of(deps: JobDeps, project_id: int) -> Repository | None:
+    """The forge repository of a stored project; None for local and archive projects."""
+    ref = await audits.project_ref(deps.sessions, project_id)
+    if ref is None or ref.kind not in ("github", "gitlab") or ref.external_id is None:
+        return None
+    return Repository(
+        forge=ref.kind,  # type: ignore[arg-type]  # checked above
+        id=ref.external_id,
+        full_name=ref.full_name,
+        default_branch=ref.default_branch,
+        installation_id=ref.installation_external_id,
+    )

@@ -15,7 +15,8 @@ from bot.config import Settings
 from bot.forges.base import ChangeSource, ChangeTarget
 from bot.forges.local.archive import ArchiveSource
 from bot.forges.local.git import LocalGitSource
-from bot.jobs.results import outcome_fields
+from bot.jobs import endings
+from bot.jobs.lifecycle import end_task
 from bot.llm.service import build_llm_service
 from bot.reports.model import Report, ReportFinding, SkippedFile, TaskInfo
 from bot.store import audits
@@ -83,7 +84,7 @@ async def run_local_review(
                 )
             )
         except Exception as exc:
-            await audits.finish_task(sessions, task_id, status="failed", error=str(exc)[:2000])
+            await end_task(sessions, task_id, endings.failed("Audit", str(exc)))
             raise
         await audits.save_findings(
             sessions,
@@ -93,13 +94,10 @@ async def run_local_review(
             head_sha=outcome.change.head_sha,
             placed=[(p.finding, p.placement, None) for p in outcome.placed],
         )
-        await audits.finish_task(
-            sessions,
-            task_id,
-            status="succeeded",
-            conclusion=outcome.verdict.conclusion,
-            **outcome_fields(outcome),
-        )
+        verdict = outcome.verdict
+        ending = endings.succeeded(outcome, conclusion=verdict.conclusion, title=verdict.title,
+                                   summary="")
+        await end_task(sessions, task_id, ending)
         task = await audits.get_task(sessions, task_id)
         assert task is not None
         report = report_from_outcome(task_id, kind, name, outcome, status=task.status)

@@ -1,39 +1,27 @@
 """Publishing one audit on a pull request: new inline comments only, the summary edited in
-place, fixed findings resolved, findings of files not re-analysed carried forward, and the
-check concluded. Called under the PR's publish lock."""
+place, fixed findings resolved, findings of files not re-analysed carried forward and
+stored; returns how the task ends (the lifecycle concludes the check). Called under the
+PR's publish lock."""
 
 from __future__ import annotations
 
 import logging
 
-from bot.analysis.conclusion import Verdict, decide
+from bot.analysis.conclusion import decide
 from bot.analysis.pipeline import ReviewOutcome
 from bot.analysis.placement import PlacedFinding
-from bot.analysis.render import SummaryFacts, comment_body, summary_body
+from bot.analysis.render import comment_body, summary_body
 from bot.errors import AuditbotError
-from bot.findings import Finding, Severity
-from bot.forges.base import (
-    Annotation,
-    AnnotationLevel,
-    ChangeTarget,
-    CheckUpdate,
-    Forge,
-    InlineComment,
-)
+from bot.findings import Finding
+from bot.forges.base import ChangeTarget, Forge, InlineComment
+from bot.jobs import endings
 from bot.jobs.deps import JobDeps
+from bot.jobs.endings import Ending
 from bot.reports.model import finding_from_row
-from bot.signing import report_url
 from bot.store import audits
 
 log = logging.getLogger(__name__)
 
-LEVELS: dict[Severity, AnnotationLevel] = {
-    Severity.CRITICAL: "failure",
-    Severity.HIGH: "failure",
-    Severity.MEDIUM: "warning",
-    Severity.LOW: "notice",
-    Severity.INFO: "notice",
-}
 REVIEW_BODY = "auditbot found problems on the lines below; the summary comment has the rest."
 
 
@@ -43,13 +31,12 @@ async def publish_outcome(
     *,
     target: ChangeTarget,
     head_sha: str,
-    check_id: str,
     outcome: ReviewOutcome,
     task_id: str,
     project_id: int,
     pr_number: int | None,
-    annotate: bool = True,
-) -> Verdict:
+    report_url: str,
+) -> Ending:
     sessions = deps.sessions
     previous = (
         await audits.open_findings_of_pr(sessions, project_id, pr_number)
@@ -87,8 +74,11 @@ async def publish_outcome(
         fail_on=outcome.config.review.fail_on,
         partial_reason=outcome.llm.partial_reason,
     )
-    link = report_url(deps.settings, task_id)
-    summary = summary_body(_facts(outcome, carried, verdict.title, link))
+    summary = summary_body(
+        endings.summary_facts(
+            outcome, report_url=report_url, verdict_title=verdict.title, carried=carried
+        )
+    )
     await forge.upsert_summary(target, summary)
     # Before the check concludes: once it says "done", the PR shows everything. Resolving
     # again after a crash finds the threads resolved and sends nothing.
@@ -116,17 +106,6 @@ async def publish_outcome(
         head_sha=head_sha,
         placed=rows,
     )
-    await forge.update_check(
-        check_id,
-        CheckUpdate(
-            status="completed",
-            conclusion=verdict.conclusion,
-            title=verdict.title,
-            summary=summary,
-            annotations=tuple(_annotation(f) for f in all_open) if annotate else (),
-            details_url=link,
-        ),
-    )
     log.info(
         "published: %d new comments, %d carried, %d fixed, conclusion %s",
         len(comments),
@@ -134,7 +113,13 @@ async def publish_outcome(
         len(fixed_ids),
         verdict.conclusion,
     )
-    return verdict
+    return endings.succeeded(
+        outcome,
+        conclusion=verdict.conclusion,
+        title=verdict.title,
+        summary=summary,
+        annotations=endings.check_annotations(all_open),
+    )
 
 
 async def _resolve_fixed(forge: Forge, target: ChangeTarget, keys: list[str]) -> None:
@@ -161,42 +146,4 @@ def _comment(placed: PlacedFinding) -> InlineComment:
         side=finding.side,
         body=comment_body(finding),
         key=placed.fingerprint,
-    )
-
-
-def _annotation(finding: Finding) -> Annotation:
-    return Annotation(
-        path=finding.path,
-        start_line=finding.start_line,
-        end_line=finding.end_line,
-        level=LEVELS[finding.severity],
-        title=finding.title,
-        message=finding.message[:1000],
-    )
-
-
-def _facts(
-    outcome: ReviewOutcome, carried: list[Finding], verdict_title: str, link: str
-) -> SummaryFacts:
-    stats = outcome.llm
-    placed = list(outcome.placed) + [
-        PlacedFinding(f, "summary", "carried forward") for f in carried
-    ]
-    return SummaryFacts(
-        placed=placed,
-        skipped=outcome.skipped,
-        model=stats.model,
-        input_tokens=stats.input_tokens,
-        output_tokens=stats.output_tokens,
-        cached_tokens=stats.cached_tokens,
-        cost_usd=stats.cost_usd,
-        cache_hits=stats.cache_hits,
-        chunks_total=stats.chunks_total,
-        chunks_failed=stats.failed,
-        dropped=stats.dropped,
-        partial_reason=stats.partial_reason,
-        config_errors=outcome.config_errors,
-        truncated=outcome.change.truncated,
-        report_url=link,
-        verdict_title=verdict_title,
     )

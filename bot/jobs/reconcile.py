@@ -20,13 +20,11 @@ from arq.jobs import Job, JobStatus
 from redis.asyncio import Redis
 
 from bot.errors import AuditbotError
-from bot.forges.base import CheckUpdate
 from bot.forges.github.app_hooks import AppHooks, Delivery
-from bot.jobs.contracts import Repository
+from bot.jobs import endings
 from bot.jobs.deps import deps_of
-from bot.signing import report_url
+from bot.jobs.lifecycle import end_stored_task
 from bot.store import audits
-from bot.store.models import AuditTask, Installation, Project
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +48,10 @@ async def reconcile(ctx: dict[str, Any]) -> int:
             status = await Job(task.job_id, deps.redis).status()
             if status in (JobStatus.queued, JobStatus.deferred, JobStatus.in_progress):
                 continue
-        reason = f"the audit stopped without finishing (no worker completed it within {limit} s)"
-        await audits.finish_task(
-            deps.sessions, task.id, status="failed", conclusion="timed_out", error=reason
-        )
-        await _conclude_check(ctx, task, reason)
+        try:
+            await end_stored_task(deps, task, endings.stopped_without_finishing(limit))
+        except AuditbotError as exc:  # the row has ended; the forge refused the update
+            log.warning("could not conclude the check of task %s: %s", task.id, exc)
         concluded += 1
     if concluded:
         log.warning("reconciler concluded %d stale task(s)", concluded)
@@ -96,42 +93,3 @@ async def redeliver_failed(redis: Redis, hooks: AppHooks) -> int:
         log.info("asked GitHub to redeliver %s %s (%s)", delivery.event, guid, delivery.id)
     await redis.set(DELIVERIES_CHECKED_KEY, repr(started.timestamp()), ex=KEEP_S)
     return asked
-
-
-async def _conclude_check(ctx: dict[str, Any], task: AuditTask, reason: str) -> None:
-    deps = deps_of(ctx)
-    if not task.check_run_id or task.project_id is None:
-        return
-    async with deps.sessions() as session:
-        project = await session.get(Project, task.project_id)
-        installation = (
-            await session.get(Installation, project.installation_id)
-            if project is not None and project.installation_id is not None
-            else None
-        )
-    if project is None or project.kind not in ("github", "gitlab") or project.external_id is None:
-        return
-    repo = Repository(
-        forge=project.kind,  # type: ignore[arg-type]
-        id=project.external_id,
-        full_name=project.full_name,
-        default_branch=project.default_branch,
-        installation_id=installation.external_id if installation is not None else None,
-    )
-    try:
-        forge = await deps.forges(repo)
-        try:
-            await forge.update_check(
-                task.check_run_id,
-                CheckUpdate(
-                    status="completed",
-                    conclusion="timed_out",
-                    title="Audit stopped",
-                    summary=reason,
-                    details_url=report_url(deps.settings, task.id),
-                ),
-            )
-        finally:
-            await forge.close()
-    except AuditbotError as exc:
-        log.warning("could not conclude the check of task %s: %s", task.id, exc)

@@ -23,6 +23,7 @@ from bot.jobs.forge_factory import build_forge_factory
 from bot.jobs.installations import sync_installation
 from bot.jobs.reconcile import reconcile
 from bot.jobs.redis_checks import warn_if_redis_may_lose_jobs
+from bot.jobs.retry import MAX_TRIES, retry_policy
 from bot.jobs.review import review_pull_request
 from bot.jobs.scans import scan_archive, scan_push, scan_repository
 from bot.llm.service import build_llm_service
@@ -95,13 +96,18 @@ async def on_shutdown(ctx: dict[str, Any]) -> None:
         await engine.dispose()
 
 
+# Every job runs under the one retry policy (retry.py): "try later" becomes arq's Retry,
+# giving up or a refusal concludes the task's check run honestly.
 FUNCTIONS: list[Any] = [
-    review_pull_request,
-    scan_push,
-    scan_repository,
-    scan_archive,
-    run_command,
-    sync_installation,
+    retry_policy(function)
+    for function in (
+        review_pull_request,
+        scan_push,
+        scan_repository,
+        scan_archive,
+        run_command,
+        sync_installation,
+    )
 ]
 CRON_JOBS: list[Any] = [
     cron(heartbeat, second={0, 30}, run_at_startup=False),
@@ -120,7 +126,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         "on_shutdown": on_shutdown,
         "ctx": {"settings": settings},
         "job_timeout": settings.job_timeout_s,
-        "max_tries": 5,
+        "max_tries": MAX_TRIES,  # the retry policy gives up on the last try itself
         "keep_result": 3600,
         # Lets `/audit cancel`, the API and a superseding push stop a running job.
         "allow_abort_jobs": True,

@@ -119,6 +119,42 @@ async def _ensure_project(
         return project.id
 
 
+@dataclass(frozen=True)
+class ProjectRef:
+    """What a job needs to reach a project's repository again."""
+
+    id: int
+    kind: str  # github | gitlab | local | archive
+    external_id: int | None
+    full_name: str
+    default_branch: str
+    private: bool
+    installation_id: int | None  # internal
+    installation_external_id: int | None  # the GitHub App installation's id
+
+
+async def project_ref(sessions: Sessions, project_id: int) -> ProjectRef | None:
+    async with sessions() as session:
+        project = await session.get(Project, project_id)
+        if project is None:
+            return None
+        installation = (
+            await session.get(Installation, project.installation_id)
+            if project.installation_id is not None
+            else None
+        )
+        return ProjectRef(
+            id=project.id,
+            kind=project.kind,
+            external_id=project.external_id,
+            full_name=project.full_name,
+            default_branch=project.default_branch,
+            private=project.private,
+            installation_id=project.installation_id,
+            installation_external_id=installation.external_id if installation else None,
+        )
+
+
 async def create_task(sessions: Sessions, **fields: Any) -> str:
     async with sessions() as session, session.begin():
         task = AuditTask(**fields)
@@ -175,6 +211,53 @@ async def finish_task(
         finished_at=now(),
         **fields,
     )
+
+
+async def last_audited_head(
+    sessions: Sessions, project_id: int, pr_number: int | None, *, other_than_task: str
+) -> str | None:
+    """The head SHA of the pull request's latest succeeded review (incremental reviews)."""
+    async with sessions() as session:
+        query = (
+            select(AuditTask.head_sha)
+            .where(
+                AuditTask.project_id == project_id,
+                AuditTask.pr_number == pr_number,
+                AuditTask.kind == "review",
+                AuditTask.status == "succeeded",
+                AuditTask.head_sha.is_not(None),
+                AuditTask.id != other_than_task,
+            )
+            .order_by(AuditTask.finished_at.desc())
+            .limit(1)
+        )
+        return (await session.scalars(query)).first()
+
+
+async def active_tasks_of_pr(
+    sessions: Sessions,
+    project_id: int,
+    pr_number: int | None,
+    *,
+    kind: str | None = None,
+    head_other_than: str | None = None,
+    other_than_task: str | None = None,
+) -> list[AuditTask]:
+    """Queued or running tasks of one pull request: all of them (a cancel), or the reviews
+    of other heads (a newer push supersedes them)."""
+    query = select(AuditTask).where(
+        AuditTask.project_id == project_id,
+        AuditTask.pr_number == pr_number,
+        AuditTask.status.in_(ACTIVE_STATUSES),
+    )
+    if kind is not None:
+        query = query.where(AuditTask.kind == kind)
+    if head_other_than is not None:
+        query = query.where(AuditTask.head_sha != head_other_than)
+    if other_than_task is not None:
+        query = query.where(AuditTask.id != other_than_task)
+    async with sessions() as session:
+        return list(await session.scalars(query))
 
 
 async def stale_tasks(sessions: Sessions, older_than: datetime) -> list[AuditTask]:

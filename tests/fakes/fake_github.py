@@ -214,6 +214,9 @@ class FakeGitHub:
         self.secondary_status = 403  # GitHub answers a secondary limit with 403 or 429
         self.secondary_refusals = 0  # how many requests were refused for a secondary limit
         self.rate_remaining = 5000
+        # A recursive tree listing holds at most this many entries, then says "truncated"
+        # (GitHub: 100,000 entries or 7 MB, docs.github.com/en/rest/git/trees#get-a-tree).
+        self.tree_limit = 100_000
         self.injected: list[Injected] = []
         self.roles: dict[str, str] = {}  # username -> role_name ("admin", "write", "read"...)
         # Review comments by id: repo, number, payload, thread id, reactions [(content, login)].
@@ -740,12 +743,13 @@ class FakeGitHub:
             return error(404, "Not Found")
         payload = op("git__get-tree").example("200", "response-recursively-retrieving-a-tree")
         template = payload["tree"][-1]
+        entries = sorted(tree.items())
         payload["tree"] = [
             {**template, "path": path, "type": "blob", "mode": "100644", "size": len(data),
              "sha": hashlib.sha1(data).hexdigest()}
-            for path, data in sorted(tree.items())
+            for path, data in entries[: self.tree_limit]
         ]
-        payload["truncated"] = False
+        payload["truncated"] = len(entries) > self.tree_limit
         return self._answer("git__get-tree", payload)
 
     async def permission(self, request: Request) -> Response:

@@ -24,6 +24,7 @@ from bot.forges.base import (
     ForgeRefused,
     InlineComment,
     ReviewResult,
+    Tree,
     is_null_sha,
 )
 from bot.forges.github.auth import GitHubApp, secondary_limit_wait
@@ -252,16 +253,21 @@ class GitHubForge(GitHubFeedback):
         data = await self.read_file(CONFIG_PATH, ref)
         return None if data is None else data.decode("utf-8", errors="replace")
 
-    async def list_tree(self, ref: str) -> list[str]:
+    async def list_tree(self, ref: str) -> Tree:
         tree = (
             await self._call(
                 lambda: self._gh.rest.git.async_get_tree(self.owner, self.repo, ref, recursive="1"),
                 what=f"listing the tree of {ref}",
             )
         ).parsed_data
-        if tree.truncated:
-            logger.warning("GitHub truncated the tree of %s: some files are not listed", ref)
-        return [item.path for item in tree.tree if item.type == "blob"]
+        paths = [item.path for item in tree.tree if item.type == "blob"]
+        if not tree.truncated:
+            return Tree(paths)
+        # "If truncated is true ... the number of items in the tree array exceeded our
+        # maximum limit" (docs.github.com/en/rest/git/trees#get-a-tree).
+        logger.warning("GitHub truncated the tree of %s: some files are not listed", ref)
+        note = f"GitHub listed only part of the tree; the scan covers the {len(paths)} files listed"
+        return Tree(paths, truncated=note)
 
     async def open(self) -> None:
         """Enter githubkit's client context in the caller's task.

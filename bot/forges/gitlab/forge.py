@@ -33,6 +33,7 @@ from bot.forges.base import (
     ForgeRefused,
     InlineComment,
     ReviewResult,
+    Tree,
     is_null_sha,
 )
 from bot.forges.gitlab import review as gitlab_review
@@ -263,9 +264,9 @@ class GitLabForge(GitLabFeedback):
         data = await self.read_file(CONFIG_PATH, ref)
         return None if data is None else data.decode("utf-8", errors="replace")
 
-    async def list_tree(self, ref: str) -> list[str]:
+    async def list_tree(self, ref: str) -> Tree:
         items = await self._list(f"{self._path}/repository/tree", ref=ref, recursive=True)
-        return [item["path"] for item in items if item["type"] == "blob"]
+        return Tree(item["path"] for item in items if item["type"] == "blob")
 
     async def close(self) -> None:
         await asyncio.to_thread(self._gl.session.close)

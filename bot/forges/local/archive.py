@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 
 from bot.errors import BadInput
-from bot.forges.base import CONFIG_PATH, Change, ChangedFile, ChangeTarget, SkippedFile
+from bot.forges.base import CONFIG_PATH, Change, ChangedFile, ChangeTarget, SkippedFile, Tree
 
 logger = logging.getLogger(__name__)
 
@@ -134,9 +134,9 @@ class ArchiveSource:
         data = await self.read_file(CONFIG_PATH, ref)
         return None if data is None else data.decode("utf-8", errors="replace")
 
-    async def list_tree(self, ref: str) -> list[str]:
+    async def list_tree(self, ref: str) -> Tree:
         members = await asyncio.to_thread(self._load)
-        return sorted(members)
+        return Tree(sorted(members))
 
     async def close(self) -> None:
         return None

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from bot.errors import BadInput, ForgeError, NotFound
-from bot.forges.base import CONFIG_PATH, Change, ChangeTarget, is_null_sha
+from bot.forges.base import CONFIG_PATH, Change, ChangeTarget, Tree, is_null_sha
 from bot.forges.local.gitdiff import combine, parse_name_status
 
 logger = logging.getLogger(__name__)
@@ -165,10 +165,10 @@ class LocalGitSource:
         data = await self.read_file(CONFIG_PATH, ref)
         return None if data is None else data.decode("utf-8", errors="replace")
 
-    async def list_tree(self, ref: str) -> list[str]:
+    async def list_tree(self, ref: str) -> Tree:
         sha = await self.resolve(ref)
         _, out = await self._run("ls-tree", "-r", "-z", "--name-only", "--full-tree", sha)
-        return [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]
+        return Tree(p for p in out.decode("utf-8", "surrogateescape").split("\0") if p)
 
     async def close(self) -> None:
         return None

@@ -1,0 +1,204 @@
+"""The life of an audit task: the one module that opens check runs, concludes them and
+ends tasks.
+
+Every job that audits something (a pull request review, a push, repository or archive scan,
+an `/audit` command) runs as one :class:`Audit`: :meth:`Audit.begin` marks the task running
+and opens its check run once (a retried job finds the run its first try opened), the job
+builds its reviewer and progress sinks here, and :meth:`Audit.end` concludes the check and
+records the task's end from one :class:`Ending`. Ending *other* tasks (a newer push
+supersedes an older review, `/audit cancel`, the reconciler, the retry policy giving up)
+goes through :func:`end_task` and :func:`end_stored_task` too. So "every check run we
+open reaches a conclusion" and "no task stays running" each have one home;
+``tests/jobs/test_lifecycle.py`` fails when another module concludes a check or ends a task.
+
+The order is always: conclude the check, then record the end in a ``finally``, so the row
+ends even when the forge refuses the update (the exception still reaches the caller).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from arq.jobs import Job
+
+from bot.analysis.llm_review import LLMReviewer
+from bot.analysis.pipeline import ProgressFn
+from bot.forges.base import ChangeTarget, CheckUpdate, Publisher
+from bot.jobs.deps import JobDeps, repository_of
+from bot.jobs.endings import Ending
+from bot.jobs.progress import CheckProgress, Fanout, RedisProgress
+from bot.signing import report_url
+from bot.store import audits
+from bot.store.audits import Sessions
+from bot.store.models import AuditTask
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Words:
+    """What the check run says while the work is in progress."""
+
+    title: str
+    summary: str
+
+
+REVIEW_WORDS = Words("Audit in progress", "auditbot is reviewing this change.")
+SCAN_WORDS = Words("Scan in progress", "auditbot is scanning this commit.")
+
+
+async def end_task(
+    sessions: Sessions,
+    task_id: str,
+    ending: Ending,
+    *,
+    forge: Publisher | None = None,
+    check_id: str | None = None,
+    details_url: str | None = None,
+    record: bool = True,
+) -> str:
+    """Conclude ``check_id`` (when there is one) and record the task's end; the record is
+    kept even when the forge refuses the update. ``record=False`` only concludes the check
+    of a task someone else already ended."""
+    try:
+        if forge is not None and check_id:
+            update = CheckUpdate(
+                status="completed",
+                conclusion=ending.conclusion,
+                title=ending.title,
+                summary=ending.summary or ending.title,
+                annotations=ending.annotations,
+                details_url=details_url,
+            )
+            await forge.update_check(check_id, update)
+    finally:
+        if record:
+            fields = {"error": None, **ending.fields}
+            await audits.finish_task(
+                sessions, task_id, status=ending.status, conclusion=ending.conclusion, **fields
+            )
+    return ending.label
+
+
+async def end_stored_task(
+    deps: JobDeps, task: AuditTask, ending: Ending, *, forge: Publisher | None = None
+) -> None:
+    """End a task known by its row (a cancel, the reconciler, a job that gave up). Without
+    a ``forge`` one is built from the task's project; when that fails the row still ends
+    and the reason is logged (the check then says "in progress" until someone re-runs)."""
+    own_forge = None
+    if forge is None and task.check_run_id and task.project_id is not None:
+        try:
+            repo = await repository_of(deps, task.project_id)
+            own_forge = await deps.forges(repo) if repo is not None else None
+        except Exception as exc:  # noqa: BLE001 - the row must end whatever the forge says
+            log.warning("no forge to conclude the check of task %s: %s", task.id, exc)
+    try:
+        await end_task(deps.sessions, task.id, ending, forge=forge or own_forge,
+                       check_id=task.check_run_id, details_url=report_url(deps.settings, task.id))
+    finally:
+        if own_forge is not None:
+            await own_forge.close()
+
+
+async def cancel_tasks(
+    deps: JobDeps, forge: Publisher | None, tasks: Sequence[AuditTask], ending: Ending
+) -> None:
+    """Stop queued or running tasks: their row and check say why, their arq job is aborted."""
+    for task in tasks:
+        try:
+            await end_stored_task(deps, task, ending, forge=forge)
+        finally:
+            if task.job_id:
+                await abort_job(deps.redis, task.job_id)
+
+
+async def abort_job(redis: Any, job_id: str) -> None:
+    """Ask arq to stop a queued or running job (workers run with allow_abort_jobs)."""
+    # A timeout only means the job has not stopped yet: the flag is set, its worker sees it.
+    with contextlib.suppress(TimeoutError):
+        await Job(job_id, redis).abort(timeout=0.01)
+
+
+class Audit:
+    """One task's run inside one job: its row, its forge and its check run.
+
+    ``forge`` is None for sources without one (an uploaded archive); ``head_sha`` None
+    means no check run (an archive has no commit)."""
+
+    def __init__(
+        self,
+        deps: JobDeps,
+        task_id: str,
+        project_id: int,
+        *,
+        forge: Publisher | None,
+        head_sha: str | None,
+        target: ChangeTarget | None = None,
+        words: Words = REVIEW_WORDS,
+    ) -> None:
+        self.deps = deps
+        self.task_id = task_id
+        self.project_id = project_id
+        self.forge = forge
+        self.head_sha = head_sha
+        self.target = target
+        self.words = words
+        self.check_id: str | None = None
+        self.link = report_url(deps.settings, task_id)
+
+    async def begin(self) -> None:
+        """Mark the task running and open its check run, once per task."""
+        await audits.start_task(self.deps.sessions, self.task_id)
+        if self.forge is None or self.head_sha is None:
+            return
+        task = await audits.get_task(self.deps.sessions, self.task_id)
+        if task is not None and task.check_run_id:
+            self.check_id = task.check_run_id
+            return
+        self.check_id = await self.forge.create_check(
+            self.head_sha,
+            CheckUpdate(status="in_progress", title=self.words.title,
+                        summary=self.words.summary, details_url=self.link),
+            self.target,
+        )
+        await audits.update_task(self.deps.sessions, self.task_id, check_run_id=self.check_id)
+
+    async def ended_elsewhere(self) -> bool:
+        """Whether another job already ended this task (cancelled or superseded)."""
+        task = await audits.get_task(self.deps.sessions, self.task_id)
+        return task is None or task.status == "cancelled"
+
+    def reviewer(self, installation_id: int | None) -> LLMReviewer | None:
+        """The model's part of this audit; None for offline analyzers only."""
+        if self.deps.llm is None:
+            return None
+        return LLMReviewer(
+            self.deps.llm,
+            concurrency=self.deps.settings.llm_concurrency,
+            task_id=self.task_id,
+            project_id=self.project_id,
+            installation_id=installation_id,
+        )
+
+    def progress(self, *, on_check: bool = False) -> ProgressFn:
+        """Progress for the WebSocket; also on the check run's "in progress" line."""
+        live = RedisProgress(self.deps.redis, self.task_id)
+        if on_check and self.forge is not None and self.check_id is not None:
+            return Fanout(live, CheckProgress(self.forge, self.check_id, self.link))
+        return live
+
+    def time_limit_s(self) -> float:
+        """How long this audit's analysis may take (``JobDeps.timing``)."""
+        return self.deps.timing.limit_s(self.deps.settings.job_timeout_s)
+
+    async def end(self, ending: Ending, *, record: bool = True) -> str:
+        """Conclude this task's check run and record its end; returns the job's result."""
+        return await end_task(
+            self.deps.sessions, self.task_id, ending, forge=self.forge,
+            check_id=self.check_id, details_url=self.link, record=record,
+        )
