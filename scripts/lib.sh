@@ -11,7 +11,8 @@ ensure_venv() {
   local stamp=.venv/.auditbot-installed
   if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stamp" ]; then
     echo "== installing auditbot and its test extras"
-    .venv/bin/python -m pip install --quiet --upgrade pip
+    # setuptools >= 77 builds the wheel in tests/test_packaging.py (a fresh venv has 65.5).
+    .venv/bin/python -m pip install --quiet --upgrade pip "setuptools>=77"
     .venv/bin/python -m pip install --quiet -e '.[test]'
     touch "$stamp"
   fi
