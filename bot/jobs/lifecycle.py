@@ -85,7 +85,12 @@ async def end_task(
 
 
 async def end_stored_task(
-    deps: JobDeps, task: AuditTask, ending: Ending, *, forge: Publisher | None = None
+    deps: JobDeps,
+    task: AuditTask,
+    ending: Ending,
+    *,
+    forge: Publisher | None = None,
+    record: bool = True,
 ) -> None:
     """End a task known by its row (a cancel, the reconciler, a job that gave up). Without
     a ``forge`` one is built from the task's project; when that fails the row still ends
@@ -99,7 +104,8 @@ async def end_stored_task(
             log.warning("no forge to conclude the check of task %s: %s", task.id, exc)
     try:
         await end_task(deps.sessions, task.id, ending, forge=forge or own_forge,
-                       check_id=task.check_run_id, details_url=report_url(deps.settings, task.id))
+                       check_id=task.check_run_id, details_url=report_url(deps.settings, task.id),
+                       record=record)
     finally:
         if own_forge is not None:
             await own_forge.close()
@@ -108,13 +114,13 @@ async def end_stored_task(
 async def cancel_tasks(
     deps: JobDeps, forge: Publisher | None, tasks: Sequence[AuditTask], ending: Ending
 ) -> None:
-    """Stop queued or running tasks: their row and check say why, their arq job is aborted."""
+    """Stop queued or running tasks: the row ends first (a job that looks sees it ended),
+    then the arq job is aborted, then the check run says why."""
     for task in tasks:
-        try:
-            await end_stored_task(deps, task, ending, forge=forge)
-        finally:
-            if task.job_id:
-                await abort_job(deps.redis, task.job_id)
+        await end_task(deps.sessions, task.id, ending)
+        if task.job_id:
+            await abort_job(deps.redis, task.job_id)
+        await end_stored_task(deps, task, ending, forge=forge, record=False)
 
 
 async def abort_job(redis: Any, job_id: str) -> None:
