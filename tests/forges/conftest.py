@@ -3,6 +3,7 @@ real Redis for the shared token cache and write pacing."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
@@ -21,6 +22,15 @@ INSTALLATION = 77
 
 @pytest.fixture(scope="session")
 def app_keys() -> tuple[str, str]:
+    return _app_keys()
+
+
+@functools.cache
+def _app_keys() -> tuple[str, str]:
+    """One key pair per process, whichever conftest re-exports the fixture: githubkit
+    caches an App JWT per issuer in the process for 8 minutes (MemCacheStrategy, used by
+    AppHooks), so a second key pair for the same APP_ID made later tests send a JWT the
+    fake GitHub cannot verify (401), depending on how xdist ordered them."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     private = key.private_bytes(
         serialization.Encoding.PEM,
