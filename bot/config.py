@@ -142,6 +142,8 @@ class Settings(BaseSettings):
     # arq re-runs the job of a dead worker JOB_TIMEOUT_S + 10 s after it started.
     job_timeout_s: int = Field(default=900, ge=5)
     publish_public_details: bool = False
+    # Questions and thread answers per person and hour (`/audit ask`, replies); 0: no limit.
+    conversation_per_hour: int = Field(default=10, ge=0)
 
     @classmethod
     def settings_customise_sources(

@@ -163,6 +163,12 @@ class ReviewPipeline:
         )
         return settings, errors
 
+    async def prepare(
+        self, change: Change, config: RepoConfig, only_paths: frozenset[str] | None = None
+    ) -> tuple[dict[str, FileDiff], dict[str, str], list[tuple[str, str]]]:
+        """What a review of ``change`` reads (also what `/audit ask` shows the model)."""
+        return await self._prepare(change, config, only_paths)
+
     async def _prepare(
         self, change: Change, config: RepoConfig, only_paths: frozenset[str] | None
     ) -> tuple[dict[str, FileDiff], dict[str, str], list[tuple[str, str]]]:

@@ -24,13 +24,17 @@ from bot.events.github_models import (
     PushEvent,
     Repo,
     RepoSummary,
+    ReviewCommentEvent,
+    User,
 )
 from bot.events.registry import Delivery, Registry
 from bot.jobs.contracts import (
+    REPLY_IN_THREAD,
     REVIEW_PULL_REQUEST,
     RUN_COMMAND,
     SCAN_PUSH,
     SYNC_INSTALLATION,
+    TEXT_LIMIT,
     InstallationRepository,
     JobRequest,
     Repository,
@@ -38,6 +42,7 @@ from bot.jobs.contracts import (
     RunCommand,
     ScanPush,
     SyncInstallation,
+    ThreadReply,
     automatic_job_id,
     requested_job_id,
 )
@@ -45,8 +50,10 @@ from bot.jobs.contracts import (
 github = Registry("github")
 
 ZERO_SHA: Final = "0" * 40
-# Who may command the bot from a comment; anyone else is ignored without an answer.
+# Who may have write access: the worker confirms it through the permission API; anyone else
+# (CONTRIBUTOR, NONE, ...) is ignored without an answer, unless they wrote the PR and ask.
 TRUSTED_ASSOCIATIONS: Final = frozenset({"OWNER", "MEMBER", "COLLABORATOR"})
+
 REVIEW_ACTIONS: Final = ("opened", "reopened", "synchronize", "ready_for_review")
 INSTALLATION_ACTIONS: Final = (
     "created",
@@ -199,15 +206,22 @@ def _rerun(
     return jobs
 
 
+def _is_bot(user: User | None) -> bool:
+    """Bots (ours included) never talk to auditbot: no loops, no bot-to-bot chatter."""
+    return user is None or user.type == "Bot" or user.login.endswith("[bot]")
+
+
 @github.on("issue_comment.created", model=IssueCommentEvent)
 def comment_command(delivery: Delivery, event: IssueCommentEvent) -> list[JobRequest]:
     comment = event.comment
-    if event.issue.pull_request is None:
-        return []  # a comment on an issue, not on a pull request
-    if comment.author_association not in TRUSTED_ASSOCIATIONS:
-        return []
+    if event.issue.pull_request is None or _is_bot(comment.user):
+        return []  # a comment on an issue, not on a pull request; or a bot's
     command = parse_command(comment.body, delivery.app_slug)
     if command is None:
+        return []
+    pr_author = event.issue.user.login if event.issue.user else None
+    asks_own_pr = command.name == "ask" and pr_author == comment.user.login
+    if comment.author_association not in TRUSTED_ASSOCIATIONS and not asks_own_pr:
         return []
     repository = _repository(event.repository, event.installation_id)
     job = RunCommand(
@@ -216,7 +230,9 @@ def comment_command(delivery: Delivery, event: IssueCommentEvent) -> list[JobReq
         command=command.name,
         argument=command.argument,
         author=comment.user.login,
+        author_id=comment.user.id,
         author_association=comment.author_association,
+        pr_author=pr_author,
         comment_id=comment.id,
         delivery_id=delivery.delivery_id,
     )
@@ -224,6 +240,31 @@ def comment_command(delivery: Delivery, event: IssueCommentEvent) -> list[JobReq
         RUN_COMMAND, "github", repository.id, event.issue.number, delivery.delivery_id
     )
     return [JobRequest(RUN_COMMAND, job_id, job)]
+
+
+@github.on("pull_request_review_comment.created", model=ReviewCommentEvent)
+def thread_reply(delivery: Delivery, event: ReviewCommentEvent) -> list[JobRequest]:
+    """A reply in a review thread; the worker answers only in auditbot's own threads."""
+    comment = event.comment
+    if comment.in_reply_to_id is None or _is_bot(comment.user) or not (comment.body or "").strip():
+        return []  # a new thread, a bot's reply, or nothing to read
+    pull = event.pull_request
+    repository = _repository(event.repository, event.installation_id)
+    job = ThreadReply(
+        repository=repository,
+        number=pull.number,
+        thread=str(comment.in_reply_to_id),
+        comment_id=comment.id,
+        body=(comment.body or "")[:TEXT_LIMIT],
+        author=comment.user.login,
+        author_id=comment.user.id,
+        pr_author=pull.user.login if pull.user else None,
+        delivery_id=delivery.delivery_id,
+    )
+    job_id = requested_job_id(
+        REPLY_IN_THREAD, "github", repository.id, pull.number, delivery.delivery_id
+    )
+    return [JobRequest(REPLY_IN_THREAD, job_id, job)]
 
 
 @github.on(*(f"installation.{action}" for action in INSTALLATION_ACTIONS), model=InstallationEvent)

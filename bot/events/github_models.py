@@ -130,6 +130,7 @@ class CheckSuiteEvent(GitHubEvent):
 class Issue(_Model):
     number: int
     pull_request: dict[str, object] | None = None  # present only on pull requests
+    user: User | None = None  # who opened the issue (pull request)
 
 
 class Comment(_Model):
@@ -142,6 +143,25 @@ class Comment(_Model):
 class IssueCommentEvent(GitHubEvent):
     issue: Issue
     comment: Comment
+    repository: Repo
+
+
+class ReviewComment(_Model):
+    id: int
+    body: str | None = None
+    user: User
+    in_reply_to_id: int | None = None  # set on replies in a review thread only
+
+
+class ReviewCommentPullRequest(_Model):
+    number: int
+    state: str | None = None
+    user: User | None = None
+
+
+class ReviewCommentEvent(GitHubEvent):
+    comment: ReviewComment
+    pull_request: ReviewCommentPullRequest
     repository: Repo
 
 

@@ -21,14 +21,17 @@ from bot.events.gitlab_models import (
 )
 from bot.events.registry import Delivery, Registry
 from bot.jobs.contracts import (
+    REPLY_IN_THREAD,
     REVIEW_PULL_REQUEST,
     RUN_COMMAND,
     SCAN_PUSH,
+    TEXT_LIMIT,
     JobRequest,
     Repository,
     ReviewPullRequest,
     RunCommand,
     ScanPush,
+    ThreadReply,
     automatic_job_id,
     requested_job_id,
 )
@@ -36,6 +39,10 @@ from bot.jobs.contracts import (
 gitlab = Registry("gitlab")
 
 ZERO_SHA: Final = "0" * 40
+# Notes that belong to a thread; auditbot's findings start DiffNote threads.
+THREAD_NOTE_TYPES: Final = frozenset({"DiffNote", "DiscussionNote"})
+# Our own notes carry hidden markers (bot/forges/base.py); they never start work.
+OUR_MARKER: Final = "<!-- auditbot:"
 
 # X-Gitlab-Event values and the object_kind each one promises. A header not listed here
 # (Pipeline Hook, System Hook, ...) starts no work and is answered 200.
@@ -130,20 +137,47 @@ def note_command(delivery: Delivery, event: NoteEvent) -> list[JobRequest]:
         return []
     if note.system or note.action not in (None, "create"):
         return []  # GitLab's own notes and edited comments never command the bot
+    if OUR_MARKER in (note.note or ""):
+        return []  # our own summary, finding or answer (the worker checks the author too)
     command = parse_command(note.note, delivery.app_slug)
-    if command is None:
-        return []
     mr = event.merge_request
     repository = _repository(event.project)
+    if command is None:
+        return _thread_reply(delivery, event, repository)
     job = RunCommand(
         repository=repository,
         number=mr.iid,
         command=command.name,
         argument=command.argument,
         author=event.user.username,
+        author_id=event.user.id,
         comment_id=note.id,
         head_sha=mr.last_commit.id if mr.last_commit else None,
         delivery_id=delivery.delivery_id,
     )
     job_id = requested_job_id(RUN_COMMAND, "gitlab", repository.id, mr.iid, delivery.delivery_id)
     return [JobRequest(RUN_COMMAND, job_id, job)]
+
+
+def _thread_reply(delivery: Delivery, event: NoteEvent, repository: Repository) -> list[JobRequest]:
+    """A note in a thread; the worker answers only in threads auditbot started."""
+    note = event.object_attributes
+    mr = event.merge_request
+    if mr is None or note.type not in THREAD_NOTE_TYPES or not note.discussion_id:
+        return []
+    if not (note.note or "").strip():
+        return []
+    job = ThreadReply(
+        repository=repository,
+        number=mr.iid,
+        thread=note.discussion_id,
+        comment_id=note.id,
+        body=(note.note or "")[:TEXT_LIMIT],
+        author=event.user.username,
+        author_id=event.user.id,
+        delivery_id=delivery.delivery_id,
+    )
+    job_id = requested_job_id(
+        REPLY_IN_THREAD, "gitlab", repository.id, mr.iid, delivery.delivery_id
+    )
+    return [JobRequest(REPLY_IN_THREAD, job_id, job)]

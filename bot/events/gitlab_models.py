@@ -35,6 +35,7 @@ class Project(_Model):
 
 class User(_Model):
     username: str
+    id: int | None = None
 
 
 class Commit(_Model):
@@ -73,6 +74,9 @@ class NoteAttributes(_Model):
     noteable_type: str
     action: str | None = None
     system: bool | None = False
+    # A note in a thread: DiffNote (on the diff) or DiscussionNote; None for a plain comment.
+    type: str | None = None
+    discussion_id: str | None = None
 
 
 class NoteMergeRequest(_Model):

@@ -2,9 +2,10 @@
 
 `/audit` reviews the PR's head now; `/audit full` scans the whole repository at the PR's
 head; `/audit cancel` stops this PR's queued or running audits; `/audit help` (and any
-unknown sub-command) answers with the list. On GitLab the author must have at least
-Developer access to the project; on GitHub the web process already required OWNER,
-MEMBER or COLLABORATOR. Anyone else gets nothing, silently.
+unknown sub-command) answers with the list; `/audit ask <question>` is answered by
+``bot.conversation.ask``. The author must have write access (GitHub: the collaborator
+permission, read through the API; GitLab: Developer or more); for ``ask`` the pull
+request's author may ask too. Anyone else gets nothing, silently.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol, runtime_checkable
 
+from bot.conversation.ask import answer_question
 from bot.forges.base import ChangeTarget, Forge
 from bot.jobs import endings
 from bot.jobs.contracts import ReviewPullRequest, RunCommand
@@ -31,6 +33,7 @@ HELP = """**auditbot commands** (for people with write access to the repository)
 | `/audit` | review this pull request's latest commit now |
 | `/audit full` | scan the whole repository at this pull request's head |
 | `/audit cancel` | stop this pull request's queued or running audits |
+| `/audit ask <question>` | ask about this change (people with write access and the author) |
 | `/audit help` | show this list |
 
 `@{slug} review` works like `/audit`."""
@@ -53,8 +56,10 @@ async def run_command(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
     with bind(delivery_id=job.delivery_id):
         forge = await deps.forges(job.repository)
         try:
-            if job.repository.forge == "gitlab" and not await _may_trigger(forge, job.author):
-                log.info("command from %s ignored: below Developer access", job.author)
+            if job.command == "ask":
+                return await answer_question(deps, forge, job)
+            if not await _may_trigger(forge, job.author):
+                log.info("command from %s ignored: no write access", job.author)
                 return "ignored"
             target = ChangeTarget(number=job.number)
             if job.command == "help":

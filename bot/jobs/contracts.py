@@ -27,13 +27,22 @@ REVIEW_PULL_REQUEST: Final = "review_pull_request"
 SCAN_PUSH: Final = "scan_push"
 RUN_COMMAND: Final = "run_command"
 SYNC_INSTALLATION: Final = "sync_installation"
+REPLY_IN_THREAD: Final = "reply_in_thread"
 
-JobName = Literal["review_pull_request", "scan_push", "run_command", "sync_installation"]
+JobName = Literal[
+    "review_pull_request",
+    "scan_push",
+    "run_command",
+    "sync_installation",
+    "reply_in_thread",
+]
 
 # arq's default queue; the worker must listen on the same one.
 QUEUE_NAME: Final = "arq:queue"
 
-CommandName = Literal["review", "full", "cancel", "help"]
+CommandName = Literal["review", "full", "cancel", "help", "ask"]
+# A person's text carried in a job (a question, a reply): the model reads at most this.
+TEXT_LIMIT = 4000
 
 
 class _Payload(BaseModel):
@@ -88,21 +97,43 @@ class ScanPush(_Payload):
 
 class RunCommand(_Payload):
     """A command a person wrote in a PR comment (``/audit``, ``/audit full``, ``/audit cancel``,
-    ``/audit help``, ``@<app slug> review``).
+    ``/audit help``, ``/audit ask <question>``, ``@<app slug> review``).
 
-    GitHub: the web process already checked ``author_association`` (OWNER, MEMBER,
-    COLLABORATOR). GitLab: the worker must check that ``author`` has at least Developer access.
+    The worker checks the author's write access through the forge's permission API (the
+    web process only drops what certainly cannot qualify: bots, and on GitHub people whose
+    ``author_association`` says they are no collaborator, unless they wrote the PR and ask).
     ``head_sha`` is known on GitLab (the MR's last commit); on GitHub the worker reads the PR.
     """
 
     repository: Repository
     number: int
     command: CommandName
-    argument: str = ""  # the rest of the command line, e.g. an unknown sub-command
+    argument: str = ""  # an unknown sub-command's words, or the question of ``ask``
     author: str
+    author_id: int | None = None
     author_association: str | None = None
+    pr_author: str | None = None  # who opened the PR (may ask; GitLab: read by the worker)
     comment_id: int
     head_sha: str | None = None
+    delivery_id: str
+
+
+class ThreadReply(_Payload):
+    """A person answered in a review thread (GitHub: a review comment ``in_reply_to`` another;
+    GitLab: a note in a discussion). The worker answers only in threads auditbot started.
+
+    ``thread`` is the thread's first comment id on GitHub, the discussion id on GitLab;
+    ``body`` is the reply's text, cut at TEXT_LIMIT.
+    """
+
+    repository: Repository
+    number: int
+    thread: str
+    comment_id: int
+    body: str
+    author: str
+    author_id: int | None = None
+    pr_author: str | None = None
     delivery_id: str
 
 
@@ -160,13 +191,20 @@ class ScanArchive(_Payload):
     retry_of: str | None = None
 
 
-JobPayload = ReviewPullRequest | ScanPush | RunCommand | SyncInstallation
+JobPayload = (
+    ReviewPullRequest
+    | ScanPush
+    | RunCommand
+    | SyncInstallation
+    | ThreadReply
+)
 
 PAYLOAD_MODELS: Final[dict[str, type[JobPayload]]] = {
     REVIEW_PULL_REQUEST: ReviewPullRequest,
     SCAN_PUSH: ScanPush,
     RUN_COMMAND: RunCommand,
     SYNC_INSTALLATION: SyncInstallation,
+    REPLY_IN_THREAD: ThreadReply,
 }
 
 

@@ -54,6 +54,18 @@ async def task_for_job(
 ) -> tuple[int, str, str]:
     """(project id, task id, task status) for an arq job: a retried job finds the task its
     first attempt made, a new job makes one with ``fields``."""
+    project_id = await project_for(deps, repo)
+    task = await audits.find_task_by_job(deps.sessions, job_id)
+    if task is not None:
+        return project_id, task.id, task.status
+    task_id = await audits.create_task(
+        deps.sessions, project_id=project_id, job_id=job_id, **fields
+    )
+    return project_id, task_id, "queued"
+
+
+async def project_for(deps: JobDeps, repo: Repository) -> int:
+    """The repository's project id (and its installation's), recorded on first sight."""
     installation_id = None
     if repo.installation_id is not None:
         installation_id = await audits.ensure_installation(
@@ -62,7 +74,7 @@ async def task_for_job(
             external_id=repo.installation_id,
             account_login=repo.full_name.split("/", 1)[0],
         )
-    project_id = await audits.ensure_project(
+    return await audits.ensure_project(
         deps.sessions,
         kind=repo.forge,
         external_id=repo.id,
@@ -70,13 +82,6 @@ async def task_for_job(
         default_branch=repo.default_branch,
         installation_id=installation_id,
     )
-    task = await audits.find_task_by_job(deps.sessions, job_id)
-    if task is not None:
-        return project_id, task.id, task.status
-    task_id = await audits.create_task(
-        deps.sessions, project_id=project_id, job_id=job_id, **fields
-    )
-    return project_id, task_id, "queued"
 
 
 async def repository_of(deps: JobDeps, project_id: int) -> Repository | None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from bot.analysis.pipeline import ReviewOutcome, ReviewPipeline, ReviewRequest, StaleHead
 from bot.analysis.repo_config import RepoConfig, load_repo_config
+from bot.conversation.feedback import apply_feedback
 from bot.errors import AuditbotError, RetryLater
 from bot.forges.base import ChangeTarget, Forge
 from bot.jobs import endings
@@ -28,7 +29,6 @@ from bot.jobs.lifecycle import REVIEW_WORDS, Audit, cancel_tasks
 from bot.jobs.publish import publish_outcome
 from bot.logs import bind
 from bot.store import audits
-from bot.store.triage import TriageSource, dismiss_from_forge
 
 log = logging.getLogger(__name__)
 
@@ -157,22 +157,10 @@ class ReviewRun:
         return None
 
     async def _feedback(self, forge: Forge) -> None:
-        """A "false positive" reply or a 👎 on one of our comments silences that finding,
-        from this run on."""
-        read = getattr(forge, "feedback", None)
-        if read is None:
-            return
-        try:
-            marked = await read(self.target)
-        except RetryLater:
-            raise
-        except AuditbotError as exc:
-            log.warning("could not read feedback on our comments: %s", exc)
-            return
-        if marked:
-            source = TriageSource(self.job.repository.forge)
-            changed = await dismiss_from_forge(self.deps.sessions, self.project_id, marked, source)
-            log.info("%d finding(s) marked false positive in the pull request", changed)
+        """A "false positive" reply or a 👎 on one of our comments, by someone with write
+        access, silences that finding from this run on (bot.conversation.feedback)."""
+        await apply_feedback(self.deps.sessions, self.deps.redis, forge, self.job.repository,
+                             self.project_id, self.target)
 
     async def _incremental_paths(self, forge: Forge, task_id: str) -> frozenset[str] | None:
         """Files changed since the last audited head of this PR; None means a full review."""

@@ -26,6 +26,7 @@ from bot.jobs.redis_checks import warn_if_redis_may_lose_jobs
 from bot.jobs.retry import MAX_TRIES, retry_policy
 from bot.jobs.review import review_pull_request
 from bot.jobs.scans import scan_archive, scan_push, scan_repository
+from bot.jobs.threads import reply_in_thread
 from bot.llm.service import build_llm_service
 from bot.logs import setup_logging
 from bot.store.db import create_engine, session_factory
@@ -107,6 +108,7 @@ FUNCTIONS: list[Any] = [
         scan_archive,
         run_command,
         sync_installation,
+        reply_in_thread,
     )
 ]
 CRON_JOBS: list[Any] = [

@@ -145,11 +145,12 @@ async def dismiss_from_forge(
     project_id: int,
     marked: Mapping[str, str],
     source: TriageSource,
-) -> int:
+) -> list[str]:
     """The forges' dismiss flow: {fingerprint: who} read from replies and 👎 on our review
-    comments become false positives (a decision already made stands); returns how many
-    fingerprints changed. A fingerprint the project never stored is skipped."""
-    changed = 0
+    comments become false positives (a decision already made stands); returns the
+    fingerprints that changed. A fingerprint the project never stored is skipped. Who may
+    decide is the caller's check (bot.conversation.feedback reads write access)."""
+    changed: list[str] = []
     async with sessions() as session, session.begin():
         for fingerprint, who in marked.items():
             try:
@@ -161,7 +162,8 @@ async def dismiss_from_forge(
             except NotFound:
                 log.info("feedback on unknown finding %s ignored", fingerprint[:16])
                 continue
-            changed += result.changed
+            if result.changed:
+                changed.append(fingerprint)
     return changed
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.events.commands import Command, parse_command
+from bot.events.commands import QUESTION_LIMIT, Command, parse_command
 
 
 @pytest.mark.parametrize(
@@ -22,6 +22,10 @@ from bot.events.commands import Command, parse_command
         ("@AuditBot review full", Command("full")),
         ("@auditbot help", Command("help")),
         ("@auditbot cancel", Command("cancel")),
+        ("/audit ask is db.py:40 injectable?", Command("ask", "is db.py:40 injectable?")),
+        ("/audit ask\nwhy ask?\n\nmore", Command("ask", "why ask?\n\nmore")),
+        ("@auditbot ask what does this change do?", Command("ask", "what does this change do?")),
+        ("/audit ask", Command("help", "ask")),
     ],
     ids=lambda value: repr(value) if isinstance(value, str) else None,
 )
@@ -55,3 +59,9 @@ def test_not_commands(body: str | None) -> None:
 def test_mention_needs_a_known_slug() -> None:
     assert parse_command("@auditbot review", None) is None
     assert parse_command("/audit", None) == Command("review")
+
+
+def test_a_long_question_is_cut() -> None:
+    command = parse_command("/audit ask " + "why " * 1000, "auditbot")
+    assert command is not None and command.name == "ask"
+    assert len(command.argument) == QUESTION_LIMIT

@@ -17,6 +17,7 @@ from bot.jobs.contracts import (
     RunCommand,
     ScanPush,
     SyncInstallation,
+    ThreadReply,
 )
 from tests.events.payloads import github_payload
 
@@ -203,7 +204,9 @@ def test_commands_from_trusted_people(body: str, command: str, association: str)
                 number=1,
                 command=command,  # type: ignore[arg-type]
                 author="Codertocat",
+                author_id=21031067,
                 author_association=association,
+                pr_author="Codertocat",
                 comment_id=492700400,
                 delivery_id=DELIVERY,
             ),
@@ -216,6 +219,63 @@ def test_commands_from_trusted_people(body: str, command: str, association: str)
 )
 def test_commands_from_anyone_else_are_silently_ignored(association: str) -> None:
     assert route("issue_comment.created", pr_comment("/audit", association)) == []
+
+
+def test_the_pull_requests_author_may_ask_without_being_a_collaborator() -> None:
+    # Codertocat opened the pull request; as a CONTRIBUTOR it may ask, not command.
+    [job] = route("issue_comment.created", pr_comment("/audit ask why is\nthis safe?", "NONE"))
+    assert isinstance(job.payload, RunCommand)
+    assert job.payload.command == "ask" and job.payload.argument == "why is\nthis safe?"
+    assert job.payload.pr_author == "Codertocat"
+    assert route("issue_comment.created", pr_comment("/audit", "NONE")) == []
+    someone_else = pr_comment("/audit ask why?", "NONE")
+    someone_else["comment"]["user"]["login"] = "mallory"
+    assert route("issue_comment.created", someone_else) == []
+
+
+def test_bots_never_talk_to_auditbot() -> None:
+    for login in ("auditbot[bot]", "renovate[bot]"):
+        payload = pr_comment("/audit ask anything?", "MEMBER")
+        payload["comment"]["user"].update(login=login, type="Bot")
+        assert route("issue_comment.created", payload) == []
+
+
+def review_reply(body: str, in_reply_to: int | None = 426899381) -> dict[str, Any]:
+    payload = github_payload("pull_request_review_comment.created")
+    payload["comment"]["body"] = body
+    payload["comment"]["in_reply_to_id"] = in_reply_to
+    return payload
+
+
+def test_a_reply_in_a_review_thread_becomes_a_thread_job() -> None:
+    assert route("pull_request_review_comment.created", review_reply("false positive")) == [
+        JobRequest(
+            "reply_in_thread",
+            f"reply_in_thread:github:186853002:2:d={DELIVERY}",
+            ThreadReply(
+                repository=hello_world(None),
+                number=2,
+                thread="426899381",
+                comment_id=284312630,
+                body="false positive",
+                author="Codertocat",
+                author_id=21031067,
+                pr_author="Codertocat",
+                delivery_id=DELIVERY,
+            ),
+        )
+    ]
+
+
+def test_new_threads_empty_replies_and_bots_replies_need_no_work() -> None:
+    assert route("pull_request_review_comment.created", review_reply("hm", None)) == []
+    assert route("pull_request_review_comment.created", review_reply("  \n")) == []
+    bot = review_reply("false positive")
+    bot["comment"]["user"].update(login="auditbot[bot]", type="Bot")
+    assert route("pull_request_review_comment.created", bot) == []
+    edited = review_reply("false positive")
+    edited["action"] = "edited"
+    assert route("pull_request_review_comment.edited", edited) == []
 
 
 def test_comments_that_are_not_commands_or_not_on_pull_requests_need_no_work() -> None:
@@ -348,6 +408,7 @@ def test_the_registry_lists_every_mapping_of_the_issue() -> None:
             "check_run.rerequested",
             "check_suite.rerequested",
             "issue_comment.created",
+            "pull_request_review_comment.created",
             "installation.created",
             "installation.deleted",
             "installation.suspend",

@@ -9,7 +9,14 @@ import pytest
 from bot.errors import BadInput
 from bot.events.gitlab import gitlab, jobs_for
 from bot.events.registry import Delivery
-from bot.jobs.contracts import JobRequest, Repository, ReviewPullRequest, RunCommand, ScanPush
+from bot.jobs.contracts import (
+    JobRequest,
+    Repository,
+    ReviewPullRequest,
+    RunCommand,
+    ScanPush,
+    ThreadReply,
+)
 from tests.events.payloads import gitlab_capture, gitlab_payload
 
 DELIVERY = "f4ad9a5e-5b6a-4d37-9d5c-0b7e4f4b1f7a"
@@ -178,6 +185,7 @@ def test_merge_request_note_commands(body: str, command: str) -> None:
                 number=1,
                 command=command,  # type: ignore[arg-type]
                 author="root",
+                author_id=1,
                 comment_id=1244,
                 head_sha="562e173be03b8ff2efb05345d12df18815438a4b",
                 delivery_id=DELIVERY,
@@ -198,6 +206,33 @@ def test_notes_that_are_not_commands_need_no_work() -> None:
     on_issue["object_attributes"]["noteable_type"] = "Issue"
     del on_issue["merge_request"]
     assert route(on_issue) == []
+
+
+def thread_note(body: str, note_type: str | None = "DiffNote") -> dict[str, Any]:
+    # GitLab adds the note's thread to the hook: "type" and "discussion_id"
+    # (doc/user/project/integrations/webhook_events.md, "Comment on a code snippet" et al.).
+    payload = note(body)
+    payload["object_attributes"].update(type=note_type, discussion_id="6a9c1750b37d")
+    return payload
+
+
+def test_a_note_in_a_thread_becomes_a_thread_job() -> None:
+    [job] = route(thread_note("won't fix: only admins reach this"))
+    assert job.name == "reply_in_thread"
+    assert job.job_id == f"reply_in_thread:gitlab:5:1:d={DELIVERY}"
+    assert isinstance(job.payload, ThreadReply)
+    assert (job.payload.thread, job.payload.comment_id, job.payload.author) == (
+        "6a9c1750b37d", 1244, "root")
+    assert job.payload.body == "won't fix: only admins reach this"
+
+
+def test_plain_notes_and_our_own_notes_are_no_thread_replies() -> None:
+    assert route(thread_note("why?", None)) == []
+    ours = thread_note("<!-- auditbot:answer 7 -->\nThe input is escaped.")
+    assert route(ours) == []
+    # A command in a thread is still a command.
+    [job] = route(thread_note("/audit ask is this reachable?"))
+    assert isinstance(job.payload, RunCommand) and job.payload.command == "ask"
 
 
 def test_notes_before_gitlab_16_11_have_no_action() -> None:

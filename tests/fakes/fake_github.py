@@ -303,6 +303,10 @@ class FakeGitHub:
                   methods=["GET"]),
             Route(r + "/pulls/comments/{comment_id:int}/reactions", self.list_reactions,
                   methods=["GET"]),
+            Route(r + "/pulls/comments/{comment_id:int}", self.get_review_comment,
+                  methods=["GET"]),
+            Route(r + "/pulls/{number:int}/comments/{comment_id:int}/replies",
+                  self.reply_to_review_comment, methods=["POST"]),
             Route(r + "/pulls/{number:int}", self.get_pull, methods=["GET"]),
             Route(r + "/pulls/{number:int}/files", self.list_files, methods=["GET"]),
             Route(r + "/pulls/{number:int}/reviews", self.reviews_endpoint,
@@ -914,6 +918,49 @@ class FakeGitHub:
                  if c["repo"] == full and c["number"] == pull.number]
         page, headers = self._paginate(request, items)
         return self._answer("pulls__list-review-comments", page, headers=headers)
+
+    async def get_review_comment(self, request: Request) -> Response:
+        repo, problem = self._gate(request)
+        if problem or repo is None:
+            return problem or error(404, "Not Found")
+        stored = self.review_comments.get(request.path_params["comment_id"])
+        if stored is None or stored["repo"] != f"{repo.owner}/{repo.name}":
+            return error(404, "Not Found")
+        return self._answer("pulls__get-review-comment", self._comment_with_reactions(stored))
+
+    async def reply_to_review_comment(self, request: Request) -> Response:
+        """"This must be the ID of a top-level review comment, not a reply to that comment.
+        Replies to replies are not supported." (docs.github.com/rest/pulls/comments
+        #create-a-reply-for-a-review-comment); the reply is written by the token's owner."""
+        repo, problem = self._gate(request)
+        if problem or repo is None:
+            return problem or error(404, "Not Found")
+        pull = self._pull(repo, request)
+        stored = self.review_comments.get(request.path_params["comment_id"])
+        if pull is None or stored is None or stored["repo"] != f"{repo.owner}/{repo.name}" \
+                or stored["number"] != pull.number:
+            return error(404, "Not Found")
+        body, problem = await self._body(request, "pulls__create-reply-for-review-comment")
+        if problem:
+            return problem
+        if "in_reply_to_id" in stored["payload"]:
+            return error(422, "Unprocessable Entity", ["Replies to replies are not supported"])
+        if not body["body"].strip() or len(body["body"]) > 65536:
+            return error(422, "Unprocessable Entity",
+                         ["Body can't be blank" if not body["body"].strip()
+                          else "Body is too long (maximum is 65536 characters)"])
+        reply_id = self._add_review_comment(
+            repo, pull.number, stored["review_id"],
+            {**{k: stored["payload"].get(k) for k in ("path", "line", "side")},
+             "body": body["body"]},
+            stored["payload"]["commit_id"], self.bot_login, stored["payload"]["id"])
+        payload = self._comment_with_reactions(self.review_comments[reply_id])
+        return self._answer("pulls__create-reply-for-review-comment", payload, 201)
+
+    def replies_to(self, comment_id: int) -> list[dict[str, Any]]:
+        """The replies in the thread of review comment ``comment_id``, oldest first."""
+        thread = self.threads[self.review_comments[comment_id]["thread"]]
+        return [self.review_comments[c]["payload"] for c in thread["comments"][1:]]
 
     async def list_reactions(self, request: Request) -> Response:
         repo, problem = self._gate(request)

@@ -19,6 +19,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 _HUNK = re.compile(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@")
+# GitLab's own description of the bodies these endpoints take: the Grape ``params`` blocks
+# of lib/api/discussions.rb (gitlabhq/gitlabhq 05f0ebb), name -> (required, type). Grape
+# answers a missing required parameter with 400 "<name> is missing" and a value of the
+# wrong type with 400 "<name> is invalid"; unknown parameters are ignored.
+PARAMS: dict[str, dict[str, tuple[bool, type]]] = {
+    "add discussion note": {"body": (True, str), "created_at": (False, str)},
+    "get discussion": {},
+}
 # docs.gitlab.com/api/commits/#set-the-pipeline-status-of-a-commit
 STATES = {"pending", "running", "success", "failed", "canceled", "skipped"}
 _TERMINAL = {"success", "failed", "canceled", "skipped"}
@@ -173,6 +181,9 @@ class FakeGitLab:
             Route(mr + "/discussions", self.list_discussions, methods=["GET"]),
             Route(mr + "/discussions/{discussion_id}", self.resolve_discussion,
                   methods=["PUT"]),
+            Route(mr + "/discussions/{discussion_id}", self.get_discussion, methods=["GET"]),
+            Route(mr + "/discussions/{discussion_id}/notes", self.add_discussion_note,
+                  methods=["POST"]),
             Route(mr + "/notes/{note_id:int}/award_emoji", self.list_awards, methods=["GET"]),
             Route(p + "/repository/files/{file_path:path}/raw", self.raw_file, methods=["GET"]),
             Route(p + "/repository/tree", self.tree, methods=["GET"]),
@@ -446,6 +457,50 @@ class FakeGitLab:
             self.resolved_discussions.append(found[0]["id"])
         return JSONResponse(found[0])
 
+    def _discussion(self, request: Request) -> dict[str, Any] | None:
+        key = (request.path_params["pid"], request.path_params["iid"])
+        found = [d for d in self.discussions.get(key, [])
+                 if d["id"] == request.path_params["discussion_id"]]
+        return found[0] if found else None
+
+    async def get_discussion(self, request: Request) -> Response:
+        if (problem := self._gate(request)) is not None:
+            return problem
+        if self._mr(request) is None:
+            return not_found("Merge Request")
+        # docs.gitlab.com/api/discussions/#get-single-merge-request-discussion-item
+        discussion = self._discussion(request)
+        return JSONResponse(discussion) if discussion else not_found("Discussion")
+
+    async def add_discussion_note(self, request: Request) -> Response:
+        """docs.gitlab.com/api/discussions/#add-note-to-existing-merge-request-thread: the
+        note joins the thread as a DiscussionNote by the token's user."""
+        if (problem := self._gate(request)) is not None:
+            return problem
+        if self._mr(request) is None:
+            return not_found("Merge Request")
+        body, problem = await _params(request, "add discussion note")
+        if problem is not None:
+            return problem
+        discussion = self._discussion(request)
+        if discussion is None:
+            return not_found("Discussion")
+        if not body["body"].strip():
+            # The note model's own validation: bad_request!("Note #{note.errors.messages}").
+            return JSONResponse({"message": "400 Bad request - Note {:note=>[\"can't be "
+                                            "blank\"]}"}, status_code=400)
+        first = discussion["notes"][0]
+        note = {**self._note(body["body"]), "type": "DiscussionNote",
+                "resolvable": first["resolvable"], "resolved": False}
+        discussion["notes"].append(note)
+        key = (request.path_params["pid"], request.path_params["iid"])
+        self.notes.setdefault(key, []).append(note)
+        return JSONResponse(note, status_code=201)
+
+    def thread_notes(self, pid: int, iid: int, discussion_id: str) -> list[dict[str, Any]]:
+        found = [d for d in self.discussions[(pid, iid)] if d["id"] == discussion_id]
+        return list(found[0]["notes"])
+
     async def list_awards(self, request: Request) -> Response:
         if (problem := self._gate(request)) is not None:
             return problem
@@ -535,6 +590,25 @@ class FakeGitLab:
                   "author": dict(self.user), "allow_failure": False}
         self.statuses.append(status)
         return JSONResponse(status, status_code=201)
+
+
+async def _params(request: Request, operation: str) -> tuple[dict[str, Any], Response | None]:
+    """The request's parameters (JSON or form body), checked against ``PARAMS``."""
+    if request.headers.get("content-type", "").startswith("application/json"):
+        raw = await request.body()
+        body = json.loads(raw) if raw else {}
+    else:
+        body = dict(await request.form())
+    if not isinstance(body, dict):
+        return {}, JSONResponse({"error": "body is invalid"}, status_code=400)
+    for name, (required, kind) in PARAMS[operation].items():
+        if name not in body:
+            if required:
+                return {}, JSONResponse({"error": f"{name} is missing"}, status_code=400)
+            continue
+        if not isinstance(body[name], kind):
+            return {}, JSONResponse({"error": f"{name} is invalid"}, status_code=400)
+    return body, None
 
 
 def not_found(what: str) -> JSONResponse:

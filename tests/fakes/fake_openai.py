@@ -169,6 +169,9 @@ class FakeOpenAI:
         # tokens, or an answer that used all of max_tokens.
         self.output_tokens = output_tokens
         self.requests: list[dict[str, Any]] = []
+        # Plain-text answers to give, in order, before falling back to JSON findings (a
+        # conversation's answer is prose, not findings).
+        self.replies: deque[str] = deque()
         self.refusals: list[str] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -214,6 +217,8 @@ class FakeOpenAI:
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         scripted = self.answer(body) if self.answer is not None and fault == "ok" else None
+        if self.replies and fault == "ok":
+            scripted = self.replies.popleft()
         content = scripted if scripted is not None else answer_text(fault, self.findings)
         finish = "length" if fault == "truncated" else "stop"
         prompt, cached = self._prompt_tokens(body)

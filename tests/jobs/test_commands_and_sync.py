@@ -39,6 +39,7 @@ def prepare(fake: FakeGitHub) -> None:
     repo.pulls[5] = Pull(5, "d" * 40, HEAD, [PullFile("tool.py", "added", PATCH, 5, 0)])
     repo.trees[HEAD] = {"tool.py": CODE.encode()}
     repo.trees["main"] = {}
+    fake.roles["alice"] = "write"  # the worker reads the permission, not the association
 
 
 def replies(fake: FakeGitHub) -> list[str]:
@@ -66,6 +67,18 @@ async def test_full_scans_the_tree_at_the_head(deps: JobDeps, fake_github: FakeG
     task = await audits.find_task_by_job(deps.sessions, "c:full")
     assert task is not None and task.kind == "repository" and task.findings_count >= 1
     assert fake_github.submitted_reviews("octo/demo", 5) == []  # a scan never comments
+
+
+async def test_commands_need_write_access_whatever_the_association(
+    deps: JobDeps, fake_github: FakeGitHub
+) -> None:
+    """MEMBER only says the author belongs to the organisation, not that they may write
+    here: the collaborator permission decides."""
+    prepare(fake_github)
+    fake_github.roles["alice"] = "read"
+    assert await run_command(ctx_of(deps, "c:member"), command("review")) == "ignored"
+    assert fake_github.submitted_reviews("octo/demo", 5) == []
+    assert replies(fake_github) == []
 
 
 async def test_cancel_stops_queued_audits_and_concludes_their_checks(

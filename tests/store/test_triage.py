@@ -99,12 +99,12 @@ async def test_forge_feedback_does_not_override_a_decision(sessions: Sessions) -
         await triage(session, finding, FindingStatus.WONT_FIX, actor="lead@example.com",
                      reason="accepted risk", source=TriageSource.API)
     marked = {"fp-1": "alice", "fp-2": "bob", "fp-unknown": "carol"}
-    assert await dismiss_from_forge(sessions, project, marked, TriageSource.GITLAB) == 1
+    assert await dismiss_from_forge(sessions, project, marked, TriageSource.GITLAB) == ["fp-2"]
     assert await _states(sessions) == [("fp-1", "wont_fix", "lead@example.com"),
                                        ("fp-2", "false_positive", "bob"),
                                        ("fp-3", "open", None)]
     # Read again on the next run: nothing changes, no second event.
-    assert await dismiss_from_forge(sessions, project, marked, TriageSource.GITLAB) == 0
+    assert await dismiss_from_forge(sessions, project, marked, TriageSource.GITLAB) == []
     async with sessions() as session:
         events = (await session.scalars(select(TriageEvent).order_by(TriageEvent.id))).all()
     assert [(e.fingerprint, e.to_state, e.actor, e.source, e.reason) for e in events] == [

@@ -23,6 +23,8 @@ from bot.forges.github.threads import (
 )
 
 T = TypeVar("T")
+# Whether a person's feedback counts (the conversation's write-access check).
+Accept = Callable[[str], Awaitable[bool]]
 
 _PER_PAGE = 100
 
@@ -77,9 +79,12 @@ class GitHubFeedback:
         )
         return await resolve_threads(self._graphql, threads, frozenset(keys))
 
-    async def feedback(self, target: ChangeTarget) -> dict[str, str]:
+    async def feedback(
+        self, target: ChangeTarget, accept: Accept | None = None
+    ) -> dict[str, str]:
         """Findings people marked false positive on the PR: {finding key: who}, from a
-        reply whose first line is "false positive" or a 👎 on our review comment."""
+        reply whose first line is "false positive" or a 👎 on our review comment; with
+        ``accept``, only people it accepts (write access) count."""
         if target.number is None:
             return {}
         number = target.number
@@ -92,17 +97,21 @@ class GitHubFeedback:
         )
         notes = [_note(c, self._ours(c.user)) for c in comments]
         keys = our_keys(notes)
-        found = false_positive_replies(notes, keys)
-        for note in notes:
-            key = keys.get(note.id)
-            if key is None or key in found or note.thumbs_down == 0:
-                continue
-            who = await self._thumbs_down_by(note.id)
-            if who is not None:
+        found: dict[str, str] = {}
+        for key, who in false_positive_replies(notes, keys):
+            if key not in found and (accept is None or await accept(who)):
                 found[key] = who
+        for note in notes:
+            marked = keys.get(note.id)
+            if marked is None or marked in found or note.thumbs_down == 0:
+                continue
+            for reactor in await self._thumbs_down_by(note.id):
+                if accept is None or await accept(reactor):
+                    found[marked] = reactor
+                    break
         return found
 
-    async def _thumbs_down_by(self, comment_id: int) -> str | None:
+    async def _thumbs_down_by(self, comment_id: int) -> list[str]:
         reactions = await self._pages(
             lambda page: self._gh.rest.reactions.async_list_for_pull_request_review_comment(
                 self.owner, self.repo, comment_id, content="-1", per_page=_PER_PAGE, page=page
@@ -110,10 +119,11 @@ class GitHubFeedback:
             what=f"listing the reactions to comment {comment_id}",
             max_items=1_000,
         )
-        for reaction in reactions:
-            if reaction.user is not None and not self._ours(reaction.user):
-                return str(reaction.user.login)
-        return None
+        return [
+            str(reaction.user.login)
+            for reaction in reactions
+            if reaction.user is not None and not self._ours(reaction.user)
+        ]
 
 
 def _note(comment: Any, ours: bool) -> ReviewNote:

@@ -28,6 +28,7 @@ from bot.forges.base import (
     is_null_sha,
 )
 from bot.forges.github.auth import GitHubApp, secondary_limit_wait
+from bot.forges.github.conversation import GitHubConversation
 from bot.forges.github.feedback import GitHubFeedback
 from bot.forges.github.files import files_from_entries
 from bot.forges.github.payloads import check_create, check_updates
@@ -68,7 +69,7 @@ def _message(exc: GitHubException) -> str:
 GitHubRefused = ForgeRefused
 
 
-class GitHubForge(GitHubFeedback):
+class GitHubForge(GitHubFeedback, GitHubConversation):
     """The forge interface for one GitHub repository, acting as one App installation."""
 
     def __init__(

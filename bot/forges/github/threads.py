@@ -111,13 +111,15 @@ def our_keys(notes: Iterable[ReviewNote]) -> dict[int, str]:
     return keys
 
 
-def false_positive_replies(notes: Iterable[ReviewNote], keys: Mapping[int, str]) -> dict[str, str]:
-    """Finding key -> login of the first person who answered "false positive" to it.
+def false_positive_replies(
+    notes: Iterable[ReviewNote], keys: Mapping[int, str]
+) -> list[tuple[str, str]]:
+    """(finding key, login) of everyone who answered "false positive", oldest first.
 
     GitHub threads replies to the thread's first comment (``in_reply_to_id``)."""
-    found: dict[str, str] = {}
+    found: list[tuple[str, str]] = []
     for note in notes:
         if note.ours or note.in_reply_to not in keys or not says_false_positive(note.body):
             continue
-        found.setdefault(keys[note.in_reply_to], note.login)  # type: ignore[index]
+        found.append((keys[note.in_reply_to], note.login))  # type: ignore[index]
     return found

@@ -7,11 +7,14 @@ concept; python-gitlab calls go through the adapter's ``_call`` (in a thread).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from bot.forges.base import ChangeTarget
 from bot.forges.feedback import marker_key, says_false_positive
+
+# Whether a person's feedback counts (the conversation's write-access check).
+Accept = Callable[[str], Awaitable[bool]]
 
 
 class GitLabFeedback:
@@ -56,10 +59,13 @@ class GitLabFeedback:
             resolved += 1
         return resolved
 
-    async def feedback(self, target: ChangeTarget) -> dict[str, str]:
+    async def feedback(
+        self, target: ChangeTarget, accept: Accept | None = None
+    ) -> dict[str, str]:
         """Findings people marked false positive: {finding key: username}, from a reply
         whose first line is "false positive" or a 👎 (award emoji ``thumbsdown``) on our
-        note (docs.gitlab.com/api/emoji_reactions/)."""
+        note (docs.gitlab.com/api/emoji_reactions/); with ``accept``, only people it
+        accepts (write access) count."""
         if target.number is None:
             return {}
         me = await self._me()
@@ -68,15 +74,21 @@ class GitLabFeedback:
             notes = item["notes"]
             for note in notes[1:]:
                 author = note.get("author") or {}
-                if author.get("id") != me and says_false_positive(note.get("body")):
-                    found.setdefault(key, str(author.get("username")))
+                who = str(author.get("username"))
+                if author.get("id") != me and says_false_positive(note.get("body")) and (
+                    accept is None or await accept(who)
+                ):
+                    found[key] = who
                     break
             if key in found:
                 continue
             url = f"{self._path}/merge_requests/{target.number}/notes/{notes[0]['id']}"
             for award in await self._list(f"{url}/award_emoji"):
                 user = award.get("user") or {}
-                if award.get("name") == "thumbsdown" and user.get("id") != me:
-                    found[key] = str(user.get("username"))
+                who = str(user.get("username"))
+                if award.get("name") == "thumbsdown" and user.get("id") != me and (
+                    accept is None or await accept(who)
+                ):
+                    found[key] = who
                     break
         return found

@@ -37,6 +37,7 @@ from bot.forges.base import (
     is_null_sha,
 )
 from bot.forges.gitlab import review as gitlab_review
+from bot.forges.gitlab.conversation import GitLabConversation
 from bot.forges.gitlab.feedback import GitLabFeedback
 from bot.forges.gitlab.files import files_from_diffs
 from bot.forges.gitlab.position import Refs
@@ -69,7 +70,7 @@ def _project_path(project: int | str) -> str:
     return f"/projects/{quote(str(project), safe='')}"
 
 
-class GitLabForge(GitLabFeedback):
+class GitLabForge(GitLabFeedback, GitLabConversation):
     """The forge interface for one GitLab project."""
 
     def __init__(
