@@ -140,12 +140,17 @@ def _add(
     # A masker per block, as the review masks per chunk: the same text, the same prompt.
     masked, _ = mask_secrets(text)
     tokens = count_tokens(masked, model)
+    paths = label.split(", ")
     if context.tokens + tokens > budget_tokens:
-        context.left_out.append(label)
+        for path in paths:
+            # A file split over several chunks is left out once, "in part" if some was shown.
+            item = f"part of {path}" if path in context.shown else path
+            if item not in context.left_out and path not in context.left_out:
+                context.left_out.append(item)
         return
     context.blocks.append(masked)
     context.tokens += tokens
-    context.shown.extend(p for p in label.split(", ") if p not in context.shown)
+    context.shown.extend(p for p in paths if p not in context.shown)
 
 
 def _excerpt(place: Named, text: str) -> str:
