@@ -42,6 +42,7 @@ class SummaryFacts:
     truncated: str | None = None
     report_url: str | None = None
     verdict_title: str = ""
+    notes: Sequence[str] = ()  # one line each, e.g. why code scanning got nothing
 
 
 def severity_label(finding: Finding) -> str:
@@ -110,6 +111,8 @@ def summary_body(facts: SummaryFacts) -> str:
         lines += [f"> ⚠️ Partial audit: {facts.partial_reason}", ""]
     if facts.truncated:
         lines += [f"> ⚠️ {facts.truncated}", ""]
+    for note in facts.notes:
+        lines += [f"> ℹ️ {note}", ""]
     if facts.chunks_failed:
         lines.append(
             f"<details><summary>{len(facts.chunks_failed)} part(s) of the change could "

@@ -75,6 +75,8 @@ class RulesConfig(_Strict):
 
 class RepoConfig(_Strict):
     enabled: bool = True
+    # GitHub: upload each audit's findings to code scanning when the App may (false: never).
+    code_scanning: bool = True
     paths: PathsConfig = Field(default_factory=PathsConfig)
     path_instructions: dict[str, str] = Field(default_factory=dict)
     review: ReviewConfig = Field(default_factory=ReviewConfig)

@@ -16,6 +16,7 @@ from bot.events.github_models import (
     CheckPullRequest,
     CheckRunEvent,
     CheckSuiteEvent,
+    CodeScanningAlertEvent,
     GitHubEvent,
     InstallationEvent,
     InstallationRepositoriesEvent,
@@ -29,6 +30,7 @@ from bot.events.github_models import (
 )
 from bot.events.registry import Delivery, Registry
 from bot.jobs.contracts import (
+    CODE_SCANNING_ALERT,
     REPLY_IN_THREAD,
     REVIEW_PULL_REQUEST,
     RUN_COMMAND,
@@ -46,6 +48,7 @@ from bot.jobs.contracts import (
     automatic_job_id,
     requested_job_id,
 )
+from bot.jobs.contracts import CodeScanningAlertEvent as CodeScanningAlertJob
 
 github = Registry("github")
 
@@ -53,7 +56,10 @@ ZERO_SHA: Final = "0" * 40
 # Who may have write access: the worker confirms it through the permission API; anyone else
 # (CONTRIBUTOR, NONE, ...) is ignored without an answer, unless they wrote the PR and ask.
 TRUSTED_ASSOCIATIONS: Final = frozenset({"OWNER", "MEMBER", "COLLABORATOR"})
-
+# A person's dismissal or reopening of an alert in the Security tab reaches auditbot's triage.
+ALERT_ACTIONS: Final = ("closed_by_user", "reopened_by_user")
+# The tool names of auditbot's SARIF runs begin with this (bot/reports/code_scanning.py).
+TOOL_PREFIX: Final = "auditbot"
 REVIEW_ACTIONS: Final = ("opened", "reopened", "synchronize", "ready_for_review")
 INSTALLATION_ACTIONS: Final = (
     "created",
@@ -265,6 +271,35 @@ def thread_reply(delivery: Delivery, event: ReviewCommentEvent) -> list[JobReque
         REPLY_IN_THREAD, "github", repository.id, pull.number, delivery.delivery_id
     )
     return [JobRequest(REPLY_IN_THREAD, job_id, job)]
+
+
+@github.on(*(f"code_scanning_alert.{action}" for action in ALERT_ACTIONS),
+           model=CodeScanningAlertEvent)
+def code_scanning_alert(delivery: Delivery, event: CodeScanningAlertEvent) -> list[JobRequest]:
+    """A person dismissed or reopened one of auditbot's alerts in the Security tab."""
+    alert = event.alert
+    tool = (alert.tool.name if alert.tool else None) or ""
+    if not tool.startswith(TOOL_PREFIX) or _is_bot(event.sender):
+        return []  # another tool's alert, or our own PATCH coming back
+    instance = alert.most_recent_instance
+    repository = _repository(event.repository, event.installation_id)
+    job = CodeScanningAlertJob(
+        repository=repository,
+        action=delivery.action or "",
+        alert_number=alert.number,
+        state=alert.state,
+        dismissed_reason=alert.dismissed_reason,
+        dismissed_comment=(alert.dismissed_comment or "")[:TEXT_LIMIT] or None,
+        tool=tool,
+        commit_sha=event.commit_oid or (instance.commit_sha if instance else None),
+        ref=event.ref or (instance.ref if instance else None),
+        sender=event.sender_login,
+        delivery_id=delivery.delivery_id,
+    )
+    job_id = requested_job_id(
+        CODE_SCANNING_ALERT, "github", repository.id, None, delivery.delivery_id
+    )
+    return [JobRequest(CODE_SCANNING_ALERT, job_id, job)]
 
 
 @github.on(*(f"installation.{action}" for action in INSTALLATION_ACTIONS), model=InstallationEvent)

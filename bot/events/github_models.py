@@ -165,6 +165,31 @@ class ReviewCommentEvent(GitHubEvent):
     repository: Repo
 
 
+class AlertTool(_Model):
+    name: str | None = None
+
+
+class AlertInstance(_Model):
+    ref: str | None = None
+    commit_sha: str | None = None
+
+
+class Alert(_Model):
+    number: int
+    state: str | None = None
+    dismissed_reason: str | None = None
+    dismissed_comment: str | None = None
+    tool: AlertTool | None = None
+    most_recent_instance: AlertInstance | None = None
+
+
+class CodeScanningAlertEvent(GitHubEvent):
+    alert: Alert
+    ref: str | None = None
+    commit_oid: str | None = None
+    repository: Repo
+
+
 class InstallationEvent(GitHubEvent):
     installation: InstallationFull  # type: ignore[assignment]
     repositories: list[RepoSummary] | None = None

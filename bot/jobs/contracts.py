@@ -28,6 +28,7 @@ SCAN_PUSH: Final = "scan_push"
 RUN_COMMAND: Final = "run_command"
 SYNC_INSTALLATION: Final = "sync_installation"
 REPLY_IN_THREAD: Final = "reply_in_thread"
+CODE_SCANNING_ALERT: Final = "code_scanning_alert"
 
 JobName = Literal[
     "review_pull_request",
@@ -35,6 +36,7 @@ JobName = Literal[
     "run_command",
     "sync_installation",
     "reply_in_thread",
+    "code_scanning_alert",
 ]
 
 # arq's default queue; the worker must listen on the same one.
@@ -137,6 +139,23 @@ class ThreadReply(_Payload):
     delivery_id: str
 
 
+class CodeScanningAlertEvent(_Payload):
+    """A code scanning alert changed in GitHub's Security tab (``code_scanning_alert``):
+    a dismissal or a reopening by a person reaches auditbot's triage."""
+
+    repository: Repository
+    action: str
+    alert_number: int
+    state: str | None = None
+    dismissed_reason: str | None = None
+    dismissed_comment: str | None = None
+    tool: str | None = None
+    commit_sha: str | None = None
+    ref: str | None = None
+    sender: str | None = None
+    delivery_id: str
+
+
 class InstallationRepository(_Payload):
     id: int
     full_name: str
@@ -197,6 +216,7 @@ JobPayload = (
     | RunCommand
     | SyncInstallation
     | ThreadReply
+    | CodeScanningAlertEvent
 )
 
 PAYLOAD_MODELS: Final[dict[str, type[JobPayload]]] = {
@@ -205,6 +225,7 @@ PAYLOAD_MODELS: Final[dict[str, type[JobPayload]]] = {
     RUN_COMMAND: RunCommand,
     SYNC_INSTALLATION: SyncInstallation,
     REPLY_IN_THREAD: ThreadReply,
+    CODE_SCANNING_ALERT: CodeScanningAlertEvent,
 }
 
 

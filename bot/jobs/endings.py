@@ -125,9 +125,11 @@ def summary_facts(
     report_url: str,
     verdict_title: str,
     carried: Sequence[Finding] = (),
+    notes: Sequence[str] = (),
 ) -> SummaryFacts:
     """What the summary comment and the check run state about a finished audit;
-    ``carried`` are open findings of files this run did not analyse again."""
+    ``carried`` are open findings of files this run did not analyse again; ``notes`` are
+    lines to add (why GitHub code scanning got nothing, ...)."""
     stats = outcome.llm
     placed = [*outcome.placed, *(PlacedFinding(f, "summary", "carried forward") for f in carried)]
     return SummaryFacts(
@@ -147,6 +149,7 @@ def summary_facts(
         truncated=outcome.change.truncated,
         report_url=report_url,
         verdict_title=verdict_title,
+        notes=notes,
     )
 
 

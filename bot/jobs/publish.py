@@ -15,6 +15,8 @@ from bot.errors import AuditbotError
 from bot.findings import Finding
 from bot.forges.base import ChangeTarget, Forge, InlineComment
 from bot.jobs import endings
+from bot.jobs.code_scanning import Analysis, pull_ref, tools_of, upload_analysis
+from bot.jobs.contracts import Repository
 from bot.jobs.deps import JobDeps
 from bot.jobs.endings import Ending
 from bot.reports.model import finding_from_row
@@ -36,6 +38,7 @@ async def publish_outcome(
     project_id: int,
     pr_number: int | None,
     report_url: str,
+    repository: Repository | None = None,
 ) -> Ending:
     sessions = deps.sessions
     previous = (
@@ -74,9 +77,18 @@ async def publish_outcome(
         fail_on=outcome.config.review.fail_on,
         partial_reason=outcome.llm.partial_reason,
     )
+    notes: list[str] = []
+    if repository is not None and pr_number is not None:
+        # Before the summary: a repository GitHub refuses code scanning for is told there.
+        note = await upload_analysis(deps, forge, repository=repository, config=outcome.config,
+                                     task_id=task_id, analysis=Analysis(
+            ref=pull_ref(pr_number), commit_sha=head_sha, findings=all_open,
+            tools=tools_of(outcome.llm.model, outcome.llm.partial_reason)))
+        notes += [note] if note else []
     summary = summary_body(
         endings.summary_facts(
-            outcome, report_url=report_url, verdict_title=verdict.title, carried=carried
+            outcome, report_url=report_url, verdict_title=verdict.title, carried=carried,
+            notes=notes,
         )
     )
     await forge.upsert_summary(target, summary)

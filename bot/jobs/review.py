@@ -23,6 +23,7 @@ from bot.errors import AuditbotError, RetryLater
 from bot.forges.base import ChangeTarget, Forge
 from bot.jobs import endings
 from bot.jobs.budgets import apply_budgets, release_budgets
+from bot.jobs.code_scanning import follow_analysis
 from bot.jobs.contracts import ReviewPullRequest
 from bot.jobs.deps import JobDeps, deps_of, task_for_job
 from bot.jobs.lifecycle import REVIEW_WORDS, Audit, cancel_tasks
@@ -203,5 +204,9 @@ class ReviewRun:
                 project_id=self.project_id,
                 pr_number=self.job.number,
                 report_url=audit.link,
+                repository=self.job.repository,
             )
-            return await audit.end(ending)
+            result = await audit.end(ending)
+        # After the check concluded: following GitHub's processing delays nobody.
+        await follow_analysis(self.deps, forge, audit.task_id)
+        return result

@@ -24,7 +24,15 @@ from bot.forges.local.zipcheck import vet_archive
 from bot.forges.tree import TreeSource
 from bot.jobs import endings
 from bot.jobs.budgets import apply_budgets, release_budgets
-from bot.jobs.contracts import ScanArchive, ScanPush, ScanRepository
+from bot.jobs.code_scanning import (
+    Analysis,
+    branch_analysis,
+    branch_ref,
+    follow_analysis,
+    tools_of,
+    upload_analysis,
+)
+from bot.jobs.contracts import Repository, ScanArchive, ScanPush, ScanRepository
 from bot.jobs.deps import deps_of, repository_of, task_for_job
 from bot.jobs.endings import Ending
 from bot.jobs.lifecycle import SCAN_WORDS, Audit, end_task
@@ -58,7 +66,8 @@ async def scan_push(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
     try:
         with bind(task_id=task_id, delivery_id=job.delivery_id):
             target = ChangeTarget(base=base or job.before, head=job.after)
-            return await run_scan(audit, forge, target, config_ref=repo.default_branch or job.after)
+            return await run_scan(audit, forge, target, config_ref=repo.default_branch or job.after,
+                                  upload=(repo, branch_ref(job.ref)))
     finally:
         await forge.close()  # its HTTP session; one per job
 
@@ -106,9 +115,15 @@ async def scan_archive(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
 
 
 async def run_scan(
-    audit: Audit, source: ChangeSource, target: ChangeTarget, *, config_ref: str
+    audit: Audit,
+    source: ChangeSource,
+    target: ChangeTarget,
+    *,
+    config_ref: str,
+    upload: tuple[Repository, str] | None = None,
 ) -> str:
-    """One scan from the check run's start to its end; errors go to the retry policy."""
+    """One scan from the check run's start to its end; errors go to the retry policy.
+    ``upload``: the repository and ref whose code scanning analysis this scan is."""
     deps = audit.deps
     await audit.begin()
     try:
@@ -143,18 +158,43 @@ async def run_scan(
         head_sha=audit.head_sha or outcome.change.head_sha,
         placed=[(p.finding, "report", None) for p in outcome.placed],
     )
+    notes = await _upload(audit, outcome, upload)
     public = await _is_public(audit) and not deps.settings.publish_public_details
-    return await audit.end(_ending(outcome, audit.link, public=public))
+    result = await audit.end(_ending(outcome, audit.link, public=public, notes=notes))
+    if upload is not None:
+        await follow_analysis(deps, audit.forge, audit.task_id)
+    return result
 
 
-def _ending(outcome: ReviewOutcome, link: str, *, public: bool) -> Ending:
+async def _upload(
+    audit: Audit, outcome: ReviewOutcome, upload: tuple[Repository, str] | None
+) -> list[str]:
+    """The default branch's analysis for code scanning (pull requests compare with it)."""
+    if upload is None or audit.forge is None or audit.head_sha is None:
+        return []
+    repository, ref = upload
+    findings = await branch_analysis(
+        audit.deps, project_id=audit.project_id, task_id=audit.task_id, ref=ref,
+        found=outcome.open_findings, changed_paths={f.path for f in outcome.change.files},
+    )
+    note = await upload_analysis(
+        audit.deps, audit.forge, repository=repository, config=outcome.config,
+        task_id=audit.task_id,
+        analysis=Analysis(ref=ref, commit_sha=audit.head_sha, findings=findings,
+                          tools=tools_of(outcome.llm.model, outcome.llm.partial_reason)),
+    )
+    return [note] if note else []
+
+
+def _ending(outcome: ReviewOutcome, link: str, *, public: bool, notes: list[str]) -> Ending:
     verdict = outcome.verdict
     if public:
         summary = endings.counts_only(outcome.open_findings, link)
         return endings.succeeded(
             outcome, conclusion=verdict.conclusion, title=verdict.title, summary=summary
         )
-    facts = endings.summary_facts(outcome, report_url=link, verdict_title=verdict.title)
+    facts = endings.summary_facts(outcome, report_url=link, verdict_title=verdict.title,
+                                  notes=notes)
     return endings.succeeded(
         outcome,
         conclusion=verdict.conclusion,

@@ -16,6 +16,7 @@ from arq.connections import RedisSettings
 from bot.config import Settings, load_settings
 from bot.errors import AuditbotError
 from bot.forges.github.app_hooks import AppHooks
+from bot.jobs.alerts import code_scanning_alert, sync_code_scanning
 from bot.jobs.commands import run_command
 from bot.jobs.contracts import APP_SLUG_KEY
 from bot.jobs.deps import JobDeps
@@ -109,11 +110,14 @@ FUNCTIONS: list[Any] = [
         run_command,
         sync_installation,
         reply_in_thread,
+        code_scanning_alert,
     )
 ]
 CRON_JOBS: list[Any] = [
     cron(heartbeat, second={0, 30}, run_at_startup=False),
     cron(reconcile, minute=set(range(0, 60, 5)), run_at_startup=True),
+    # Triage decisions reach GitHub code scanning within a minute.
+    cron(sync_code_scanning, second={15}, run_at_startup=False),
 ]
 
 

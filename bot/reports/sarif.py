@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -38,9 +39,33 @@ SECURITY_SEVERITY = {
 
 def render_sarif(report: Report) -> dict[str, Any]:
     """One SARIF log with one run; valid against the SARIF 2.1.0 schema."""
+    run = sarif_run(
+        report.findings,
+        tool_name="auditbot",
+        automation_id=f"auditbot/{report.task.kind}/{report.task.id}",
+        invocation=_invocation(report),
+        provenance=_provenance(report),
+    )
+    return sarif_log([run])
+
+
+def sarif_log(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": runs}
+
+
+def sarif_run(
+    findings: Sequence[ReportFinding],
+    *,
+    tool_name: str,
+    automation_id: str,
+    invocation: dict[str, Any] | None = None,
+    provenance: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One run of one tool: its rules (one per rule id, at the worst severity seen) and
+    results. ``automation_id``'s part before the last "/" is the run's category."""
     rules: dict[str, dict[str, Any]] = {}
     results = []
-    for finding in report.findings:
+    for finding in findings:
         rule_id = rule_id_of(finding)
         rule = rules.get(rule_id)
         if rule is None:
@@ -52,21 +77,20 @@ def render_sarif(report: Report) -> dict[str, Any]:
     run: dict[str, Any] = {
         "tool": {
             "driver": {
-                "name": "auditbot",
+                "name": tool_name,
                 "semanticVersion": _version(),
                 "informationUri": INFORMATION_URI,
                 "rules": list(rules.values()),
             }
         },
-        "automationDetails": {"id": f"auditbot/{report.task.kind}/{report.task.id}"},
-        "invocations": [_invocation(report)],
+        "automationDetails": {"id": automation_id},
+        "invocations": [invocation or {"executionSuccessful": True}],
         "results": results,
         "columnKind": "unicodeCodePoints",
     }
-    provenance = _provenance(report)
     if provenance:
         run["versionControlProvenance"] = [provenance]
-    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+    return run
 
 
 def rule_id_of(finding: ReportFinding) -> str:

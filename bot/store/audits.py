@@ -181,6 +181,15 @@ async def update_task(sessions: Sessions, task_id: str, **fields: Any) -> None:
         )
 
 
+async def merge_progress(sessions: Sessions, task_id: str, key: str, value: Any) -> None:
+    """Set ``progress[key]`` of a task, keeping the rest of its progress record."""
+    async with sessions() as session, session.begin():
+        task = await session.get(AuditTask, task_id)
+        if task is not None:
+            task.progress = {**(task.progress or {}), key: value}
+            task.updated_at = now()
+
+
 async def start_task(sessions: Sessions, task_id: str) -> int:
     """Mark running; returns the attempt number (1 on the first run)."""
     async with sessions() as session, session.begin():

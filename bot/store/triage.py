@@ -41,6 +41,7 @@ class TriageSource(enum.StrEnum):
     API = "api"  # PATCH /api/v1/findings/{id}
     GITHUB = "github"  # a reply or a 👎 on our review comment in a pull request
     GITLAB = "gitlab"  # a reply or a 👎 award on our note in a merge request
+    CODE_SCANNING = "code_scanning"  # an alert dismissed or reopened in GitHub's Security tab
 
 
 @dataclass(frozen=True)

@@ -206,7 +206,9 @@ def test_false_positive_reply_and_thumbs_down_silence_the_next_run(
              logs=[worker])
     assert completed(stack, head_sha)[0]["conclusion"] == "failure"
 
-    # People answer: a 👎 on the SQL comment, a "false positive" reply to the shell one.
+    # People with write access answer (anyone else's feedback is ignored,
+    # tests/conversation): a 👎 on the SQL comment, a "false positive" reply to the shell one.
+    stack.github.roles.update({"alice": "write", "bob": "maintain"})
     stack.github.react(our_comment(stack, 12, SQL_LINE), "-1", "alice")
     stack.github.reply(our_comment(stack, 12, SHELL_LINE), "False positive\ntarget is ours",
                        "bob")

@@ -10,6 +10,7 @@ from bot.errors import BadInput
 from bot.events.github import github, jobs_for
 from bot.events.registry import Delivery
 from bot.jobs.contracts import (
+    CodeScanningAlertEvent,
     InstallationRepository,
     JobRequest,
     Repository,
@@ -278,6 +279,36 @@ def test_new_threads_empty_replies_and_bots_replies_need_no_work() -> None:
     assert route("pull_request_review_comment.edited", edited) == []
 
 
+def alert_event(tool: str = "auditbot-llm") -> dict[str, Any]:
+    payload = github_payload("code_scanning_alert.closed_by_user")
+    payload["alert"]["tool"]["name"] = tool
+    payload["alert"]["dismissed_comment"] = "only reachable from tests"
+    return payload
+
+
+def test_a_dismissal_in_the_security_tab_reaches_triage() -> None:
+    [job] = route("code_scanning_alert.closed_by_user", alert_event())
+    assert job.name == "code_scanning_alert"
+    assert job.payload == CodeScanningAlertEvent(
+        repository=hello_world(14662836).model_copy(update={"id": 337911632}),
+        action="closed_by_user",
+        alert_number=10,
+        state="dismissed",
+        dismissed_reason="false positive",
+        dismissed_comment="only reachable from tests",
+        tool="auditbot-llm",
+        sender="Codertocat",
+        delivery_id=DELIVERY,
+    )
+
+
+def test_other_tools_alerts_and_our_own_dismissals_need_no_work() -> None:
+    assert route("code_scanning_alert.closed_by_user", alert_event("CodeQL")) == []
+    ours = alert_event()
+    ours["sender"].update(login="auditbot[bot]", type="Bot")
+    assert route("code_scanning_alert.closed_by_user", ours) == []
+
+
 def test_comments_that_are_not_commands_or_not_on_pull_requests_need_no_work() -> None:
     assert route("issue_comment.created", pr_comment("LGTM, thanks")) == []
     on_issue = github_payload("issue_comment.created")
@@ -409,6 +440,8 @@ def test_the_registry_lists_every_mapping_of_the_issue() -> None:
             "check_suite.rerequested",
             "issue_comment.created",
             "pull_request_review_comment.created",
+            "code_scanning_alert.closed_by_user",
+            "code_scanning_alert.reopened_by_user",
             "installation.created",
             "installation.deleted",
             "installation.suspend",

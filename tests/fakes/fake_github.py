@@ -29,6 +29,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.fakes.fake_code_scanning import CodeScanning
+
 SPEC_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "github_openapi"
 # GitHub's GraphQL schema, reduced to what auditbot selects (graphql_extract.py there).
 GRAPHQL_SCHEMA = graphql.build_schema((SPEC_DIR / "github_graphql.graphql").read_text())
@@ -229,6 +231,7 @@ class FakeGitHub:
         self.redelivered: list[int] = []  # delivery ids asked to be delivered again
         self._ids = itertools.count(1000)
         self._last_write: dict[int, float] = {}
+        self.code_scanning = CodeScanning(self)
         # Anything else is GitHub's JSON 404 ({"message": "Not Found", "documentation_url":
         # ...}), the answer it gives for what it will not show (docs.github.com/en/rest/
         # using-the-rest-api/troubleshooting-the-rest-api); a method a path does not take
@@ -323,6 +326,7 @@ class FakeGitHub:
             Route(r + "/collaborators/{username}/permission", self.permission, methods=["GET"]),
             Route(r + "/check-runs", self.create_check, methods=["POST"]),
             Route(r + "/check-runs/{check_id:int}", self.update_check, methods=["PATCH"]),
+            *self.code_scanning.routes(r),
         ]
 
     def _headers(self) -> dict[str, str]:

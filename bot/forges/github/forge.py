@@ -28,6 +28,7 @@ from bot.forges.base import (
     is_null_sha,
 )
 from bot.forges.github.auth import GitHubApp, secondary_limit_wait
+from bot.forges.github.code_scanning import GitHubCodeScanning
 from bot.forges.github.conversation import GitHubConversation
 from bot.forges.github.feedback import GitHubFeedback
 from bot.forges.github.files import files_from_entries
@@ -69,7 +70,7 @@ def _message(exc: GitHubException) -> str:
 GitHubRefused = ForgeRefused
 
 
-class GitHubForge(GitHubFeedback, GitHubConversation):
+class GitHubForge(GitHubFeedback, GitHubConversation, GitHubCodeScanning):
     """The forge interface for one GitHub repository, acting as one App installation."""
 
     def __init__(
