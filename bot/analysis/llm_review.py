@@ -155,7 +155,10 @@ class LLMReviewer:
         config: RepoConfig,
         hints: Sequence[Finding],
         progress: Callable[..., Awaitable[None]] | None = None,
+        learnings: Sequence[tuple[str, str]] = (),
     ) -> tuple[list[Finding], LLMStats]:
+        """``learnings``: the repository's notes ``(glob, text)`` from dismissals, newest
+        first; those matching this review's paths are shown (bot.store.learnings)."""
         # Seconds of CPU on a large PR (tree-sitter, token counts): off the event loop, so
         # the worker's other jobs, its heartbeat and progress events keep going meanwhile.
         chunks = await asyncio.to_thread(self.chunks, diffs, contents)
@@ -163,7 +166,9 @@ class LLMReviewer:
         stats.chunks_total = len(chunks)
         system = system_prompt(config.review.language)
         # Said once per review and the same in every call: part of the cached prefix.
-        shared, _ = mask_secrets(shared_prompt(_instructions(config, list(diffs))))
+        shared, _ = mask_secrets(shared_prompt(
+            _instructions(config, list(diffs)), _notes(learnings, list(diffs))
+        ))
         semaphore = asyncio.Semaphore(self.concurrency)
         budget_spent = asyncio.Event()
         findings: list[Finding] = []
@@ -301,3 +306,26 @@ def _instructions(config: RepoConfig, paths: Sequence[str]) -> list[tuple[str, s
         if any(spec.match_file(p) for p in paths):
             found.append((glob, text))
     return found
+
+
+# A review shows at most this many notes from dismissals, newest first, and this much text.
+NOTES_MAX = 12
+NOTES_CHARS = 2_000
+
+
+def _notes(notes: Sequence[tuple[str, str]], paths: Sequence[str]) -> list[tuple[str, str]]:
+    """The repository's notes ``(glob, text)`` whose glob matches a path of this review."""
+    chosen: list[tuple[str, str]] = []
+    size = 0
+    for glob, text in notes:
+        try:
+            spec = pathspec.GitIgnoreSpec.from_lines([glob])
+        except (ValueError, TypeError):
+            continue
+        if not any(spec.match_file(p) for p in paths):
+            continue
+        if len(chosen) >= NOTES_MAX or size + len(text) > NOTES_CHARS:
+            break
+        chosen.append((glob, text))
+        size += len(text)
+    return chosen

@@ -39,6 +39,8 @@ class ReviewRequest:
     only_paths: frozenset[str] | None = None  # incremental: analyse just these files
     allowed_models: tuple[str, ...] = ()
     expected_head: str | None = None  # the SHA the job was for; a different head is stale
+    # The repository's notes from dismissals, (glob, text), newest first (bot.store.learnings).
+    learnings: tuple[tuple[str, str], ...] = ()
 
 
 class StaleHead(AuditbotError):
@@ -111,7 +113,8 @@ class ReviewPipeline:
         stats = LLMStats()
         if self.llm is not None and diffs:
             llm_findings, stats = await self.llm.review(
-                diffs, contents, config=config, hints=static, progress=self.progress
+                diffs, contents, config=config, hints=static, progress=self.progress,
+                learnings=request.learnings,
             )
         merged = merge_findings([*static, *llm_findings])
         fingerprinted = [_with_fingerprint(f, contents) for f in merged]

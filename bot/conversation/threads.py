@@ -145,6 +145,7 @@ async def _dismiss(
                 session, project_id, thread.key, dismissal.state, actor=job.author,
                 reason=dismissal.reason or f"marked {label} in the {place}",
                 source=TriageSource(job.repository.forge),
+                learn=dismissal.reason is not None,
             )
     except NotFound:
         await forge.reply_in_thread(target, thread.id, (

@@ -87,6 +87,7 @@ async def _alert_to_triage(deps: JobDeps, forge: Any, job: CodeScanningAlertEven
             result = await triage_fingerprint(
                 session, project_id, fingerprint, state, actor=job.sender or "github",
                 reason=reason, source=TriageSource.CODE_SCANNING,
+                learn=bool(job.dismissed_comment),
             )
     except NotFound:
         return "unknown finding"

@@ -30,6 +30,7 @@ from bot.jobs.lifecycle import REVIEW_WORDS, Audit, cancel_tasks
 from bot.jobs.publish import publish_outcome
 from bot.logs import bind
 from bot.store import audits
+from bot.store.learnings import review_notes
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,7 @@ class ReviewRun:
             only_paths=only_paths,
             allowed_models=policy.allowed_models,
             expected_head=self.job.head_sha,
+            learnings=await review_notes(self.deps.sessions, self.project_id),
         )
         try:
             outcome = await asyncio.wait_for(pipeline.run(request), timeout=audit.time_limit_s())

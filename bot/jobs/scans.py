@@ -38,6 +38,7 @@ from bot.jobs.endings import Ending
 from bot.jobs.lifecycle import SCAN_WORDS, Audit, end_task
 from bot.logs import bind
 from bot.store import audits
+from bot.store.learnings import review_notes
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +143,7 @@ async def run_scan(
             config=config,
             config_errors=tuple(errors),
             false_positives=await audits.silenced_fingerprints(deps.sessions, audit.project_id),
+            learnings=await review_notes(deps.sessions, audit.project_id),
         )
         try:
             outcome = await asyncio.wait_for(pipeline.run(request), timeout=audit.time_limit_s())

@@ -213,6 +213,23 @@ class TriageEvent(Base):
     source: Mapped[str] = mapped_column(String(32))  # web | api | github | gitlab
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+class Learning(Base):
+    """Repository-specific guidance from a dismissal with its reason: shown to the model as
+    untrusted notes when a later review touches paths its glob matches."""
+
+    __tablename__ = "learnings"
+    __table_args__ = (Index(None, "project_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    path_glob: Mapped[str] = mapped_column(String(1024))
+    text: Mapped[str] = mapped_column(Text)
+    fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    source: Mapped[str] = mapped_column(String(32))  # the triage source it came from
+    actor: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class User(Base):
     __tablename__ = "users"
 

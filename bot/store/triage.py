@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.errors import NotFound
 from bot.findings import FindingStatus
+from bot.store import learnings
 from bot.store.models import FindingRecord, TriageEvent
 
 log = logging.getLogger(__name__)
@@ -76,9 +77,13 @@ async def triage(
     reason: str | None,
     source: TriageSource,
     keep: Collection[FindingStatus] = (),
+    learn: bool = True,
 ) -> TriageResult:
     """Set ``finding``'s state for its whole fingerprint in its project, recording who
     (``actor``: an e-mail or a forge login), why and where; the caller commits.
+
+    A dismissal with a reason also becomes a learning for the repository
+    (``bot.store.learnings``) unless ``learn`` is False (auditbot's own generic wording).
 
     ``keep`` names current states this call must not override: the forges' feedback passes
     the dismissed states, so a person's won't-fix is not turned into a false positive by a
@@ -108,6 +113,9 @@ async def triage(
     )
     session.add(event)
     await session.flush()
+    if learn and reason and state.silenced:
+        await learnings.learn(session, finding, state, reason=reason, actor=actor,
+                              source=source.value)
     await session.refresh(finding)
     log.info("finding %s (%s) %s -> %s by %s via %s", finding.id, finding.fingerprint[:12],
              previous.value, state.value, actor, source.value)
@@ -125,6 +133,7 @@ async def triage_fingerprint(
     reason: str | None,
     source: TriageSource,
     keep: Collection[FindingStatus] = (),
+    learn: bool = True,
 ) -> TriageResult:
     """`triage()` for a decision that names a fingerprint, not a row (a forge's reply
     carries our comment's marker): acts on the fingerprint's latest record in the project.
@@ -138,7 +147,7 @@ async def triage_fingerprint(
     if finding is None:
         raise NotFound(f"no finding with fingerprint {fingerprint[:16]} in project {project_id}")
     return await triage(session, finding, state, actor=actor, reason=reason, source=source,
-                        keep=keep)
+                        keep=keep, learn=learn)
 
 
 async def dismiss_from_forge(
@@ -158,7 +167,7 @@ async def dismiss_from_forge(
                 result = await triage_fingerprint(
                     session, project_id, fingerprint, FindingStatus.FALSE_POSITIVE,
                     actor=who, reason=f"marked false positive in the {_place(source)}",
-                    source=source, keep=SILENCED,
+                    source=source, keep=SILENCED, learn=False,
                 )
             except NotFound:
                 log.info("feedback on unknown finding %s ignored", fingerprint[:16])

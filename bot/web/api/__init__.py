@@ -9,13 +9,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from bot.web.api import accounts, findings, projects, reports, stats, tasks
+from bot.web.api import accounts, findings, learnings, projects, reports, stats, tasks
 from bot.web.api.openapi import build_openapi
 from bot.web.api.spec import Operation
 
 OPERATIONS: list[Operation] = [
     *accounts.OPERATIONS,
     *projects.OPERATIONS,
+    *learnings.OPERATIONS,
     *tasks.OPERATIONS,
     *findings.OPERATIONS,
     *reports.OPERATIONS,

@@ -9,6 +9,7 @@ from starlette.staticfiles import StaticFiles
 
 from bot.web.pages.account import login_page, logout, register_page, reset_page
 from bot.web.pages.dashboard import dashboard
+from bot.web.pages.learnings import forget_learning
 from bot.web.pages.project import grant, project_page, revoke, save_settings
 from bot.web.pages.report import report_page, triage_form
 
@@ -21,6 +22,8 @@ def page_routes() -> list[BaseRoute]:
         Route(project + "/settings", save_settings, methods=["POST"]),
         Route(project + "/members", grant, methods=["POST"]),
         Route(project + "/members/{user_id:int}/remove", revoke, methods=["POST"]),
+        Route(project + "/learnings/{learning_id:int}/forget", forget_learning,
+              methods=["POST"]),
         Route("/reports/{task_id}", report_page, methods=["GET"]),
         Route("/findings/{finding_id:int}/triage", triage_form, methods=["POST"]),
         Route("/login", login_page, methods=["GET", "POST"]),

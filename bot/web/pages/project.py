@@ -1,6 +1,6 @@
 """A project's page: its findings (filters: state, severity, category, path), its audits,
-its settings (budgets; administrators change them) and its members (administrators grant
-and revoke)."""
+its learnings from dismissals (members delete them), its settings (budgets; administrators
+change them) and its members (administrators grant and revoke)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from starlette.responses import RedirectResponse, Response
 from bot.errors import NotFound
 from bot.findings import Category, FindingStatus, Severity
 from bot.reports.links import ForgeHosts, RepoLinks
+from bot.store import learnings
 from bot.store.audits import project_policy
 from bot.store.models import AuditTask, ProjectMember, User
-from bot.web.api.access import MEMBER, VIEWER, get_project
+from bot.web.api.access import MEMBER, VIEWER, can_triage, get_project
 from bot.web.pages import queries
 from bot.web.pages import session as web_session
 from bot.web.pages.dashboard import page_number, task_rows
@@ -24,7 +25,8 @@ from bot.web.pages.viewer import Viewer, signed_in, to_login
 STATE_OPTIONS = [("active", "Open or confirmed"), ("all", "Any"),
                  *((s.value, STATE_LABELS[s.value]) for s in FindingStatus)]
 NOTICES = {"saved": "Settings saved.", "granted": "Access granted.", "revoked": "Access revoked.",
-           "no-user": "There is no account with that e-mail address."}
+           "no-user": "There is no account with that e-mail address.",
+           "forgotten": "Learning deleted: later reviews no longer show it."}
 
 
 def filters_of(request: Request) -> queries.FindingFilters:
@@ -64,6 +66,8 @@ async def project_page(request: Request) -> Response:
             .where(ProjectMember.project_id == project.id).order_by(User.email)
             .offset((number - 1) * queries.PAGE_SIZE).limit(queries.PAGE_SIZE + 1))).all()
         task_list = await task_rows(db, tasks.rows)
+        notes = await learnings.project_learnings(db, project.id)
+        may_triage = await can_triage(db, viewer.user, project.id)
     params = dict(request.query_params)
     params.pop("notice", None)
     links = RepoLinks.of(ForgeHosts.from_settings(state.settings), project.kind,
@@ -91,6 +95,7 @@ async def project_page(request: Request) -> Response:
         server_models=state.settings.allowed_models,
         allowed_models=(await project_policy(state.sessions, project.id,
                                              state.settings.allowed_models)).allowed_models,
+        learnings=notes, may_triage=may_triage,
     )
 
 
