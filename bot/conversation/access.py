@@ -13,11 +13,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from redis.asyncio import Redis
 
+from bot.analysis.sanitize import sanitize_text
 from bot.forges.conversation import Conversation
 
 PERMISSION_TTL_S = 300
@@ -99,3 +102,24 @@ async def take_question(
         return Allowance(True)
     retry_after = int((window + 1) * WINDOW_S - moment) + 1
     return Allowance(False, tell=int(count) == per_hour + 1, retry_after_s=retry_after)
+
+
+async def may_ask(
+    redis: Redis,
+    *,
+    forge_name: str,
+    login: str,
+    per_hour: int,
+    say: Callable[[str], Awaitable[Any]],
+) -> bool:
+    """Count one question; over the limit, ``say`` the first refusal of the hour."""
+    allowance = await take_question(redis, forge_name=forge_name, login=login,
+                                    per_hour=per_hour)
+    if not allowance.allowed and allowance.tell:
+        minutes = max(1, allowance.retry_after_s // 60)
+        await say(
+            f"{sanitize_text(login, limit=100)}, you have reached this server's limit of "
+            f"questions per hour; auditbot will answer again in about {minutes} minute(s). "
+            "Later questions in this hour get no answer."
+        )
+    return allowance.allowed

@@ -18,7 +18,7 @@ from bot.analysis.pipeline import ReviewPipeline
 from bot.analysis.repo_config import load_repo_config
 from bot.analysis.sanitize import sanitize_text
 from bot.analysis.secrets import mask_secrets
-from bot.conversation.access import standing, take_question
+from bot.conversation.access import may_ask, standing
 from bot.conversation.context import QuestionContext, gather
 from bot.conversation.model import ModelAnswer, ask_model
 from bot.conversation.prompts import ask_prompt
@@ -52,14 +52,11 @@ async def answer_question(deps: JobDeps, forge: Forge, job: RunCommand) -> str:
         log.info("question from %s ignored: %s", job.author, who.value)
         return "ignored"
     marker = answer_marker(job.comment_id)
-    allowance = await take_question(
-        deps.redis, forge_name=repo.forge, login=job.author,
-        per_hour=deps.settings.conversation_per_hour,
-    )
-    if not allowance.allowed:
-        if allowance.tell:
-            minutes = max(1, allowance.retry_after_s // 60)
-            await forge.post_once(target, marker, f"{marker}\n{limit_text(job.author, minutes)}")
+    async def say(text: str) -> None:
+        await forge.post_once(target, marker, f"{marker}\n{text}")
+
+    if not await may_ask(deps.redis, forge_name=repo.forge, login=job.author,
+                         per_hour=deps.settings.conversation_per_hour, say=say):
         return "limited"
     project_id = await project_for(deps, repo)
     change = await forge.fetch_change(target)
@@ -127,11 +124,3 @@ def render_answer(
     if notes:
         parts += ["", "---", *(f"<sub>{note}</sub>" for note in notes)]
     return "\n".join(parts)
-
-
-def limit_text(author: str, minutes: int) -> str:
-    return (
-        f"{sanitize_text(author, limit=100)}, you have reached this server's limit of questions "
-        f"per hour; auditbot will answer again in about {minutes} minute(s). Later questions "
-        "in this hour get no answer."
-    )

@@ -23,8 +23,7 @@ import re
 
 from bot.analysis.sanitize import sanitize_text
 from bot.analysis.secrets import mask_secrets
-from bot.conversation.access import Standing, standing, take_question
-from bot.conversation.ask import limit_text
+from bot.conversation.access import Standing, may_ask, standing
 from bot.conversation.model import ask_model
 from bot.conversation.prompts import thread_prompt
 from bot.diff.context import printable, split_content
@@ -83,16 +82,11 @@ async def answer_reply(deps: JobDeps, forge: Forge, job: ThreadReply) -> str:
         return await _dismiss(deps, forge, target, thread, job, dismissal, marker)
     if not who.may_talk:
         return "ignored"
-    allowance = await take_question(
-        deps.redis, forge_name=repo.forge, login=job.author,
-        per_hour=deps.settings.conversation_per_hour,
-    )
-    if not allowance.allowed:
-        if allowance.tell:
-            minutes = max(1, allowance.retry_after_s // 60)
-            await forge.reply_in_thread(
-                target, thread.id, f"{marker}\n{limit_text(job.author, minutes)}"
-            )
+    async def say(text: str) -> None:
+        await forge.reply_in_thread(target, thread.id, f"{marker}\n{text}")
+
+    if not await may_ask(deps.redis, forge_name=repo.forge, login=job.author,
+                         per_hour=deps.settings.conversation_per_hour, say=say):
         return "limited"
     project_id = await project_for(deps, repo)
     question, _ = mask_secrets(job.body)

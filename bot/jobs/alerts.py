@@ -18,7 +18,6 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from arq import Retry
 from sqlalchemy import func, select
 
 from bot.errors import AuditbotError, NotFound, RetryLater
@@ -26,7 +25,7 @@ from bot.findings import FindingStatus
 from bot.forges.github.code_scanning import AlertInfo, DismissReason
 from bot.jobs.contracts import CodeScanningAlertEvent, Repository
 from bot.jobs.deps import JobDeps, deps_of, project_for
-from bot.logs import bind
+from bot.jobs.forge_jobs import with_forge
 from bot.reports.code_scanning import TOOL_PREFIX
 from bot.reports.model import finding_from_row
 from bot.reports.sarif import rule_id_of
@@ -35,7 +34,6 @@ from bot.store.triage import TriageSource, triage_fingerprint
 
 log = logging.getLogger(__name__)
 
-MAX_TRIES = 5
 SYNC_MARK_KEY = "auditbot:code-scanning:synced-event"
 SYNC_BATCH = 200
 _STATE_OF_REASON = {
@@ -52,17 +50,11 @@ _REASON_OF_STATE: dict[FindingStatus, DismissReason] = {
 
 async def code_scanning_alert(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
     job = CodeScanningAlertEvent.model_validate(payload)
-    deps = deps_of(ctx)
-    with bind(delivery_id=job.delivery_id):
-        forge: Any = await deps.forges(job.repository)
-        try:
-            return await _alert_to_triage(deps, forge, job)
-        except RetryLater as exc:
-            if int(ctx.get("job_try") or 1) < MAX_TRIES:
-                raise Retry(defer=exc.retry_after) from exc
-            raise
-        finally:
-            await forge.close()
+
+    async def work(deps: JobDeps, forge: Any) -> str:
+        return await _alert_to_triage(deps, forge, job)
+
+    return await with_forge(ctx, job.repository, job.delivery_id, work)
 
 
 async def _alert_to_triage(deps: JobDeps, forge: Any, job: CodeScanningAlertEvent) -> str:

@@ -4,24 +4,19 @@ GitLab (``gitlab_deps``), and a fake OpenAI-compatible model that answers in pro
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
-from redis.asyncio import Redis
 
 from bot.config import Settings
 from bot.jobs.deps import JobDeps
-from bot.jobs.forge_factory import build_forge_factory
 from bot.llm.service import build_llm_service
-from bot.store.db import create_engine, session_factory
 from bot.store.llm_usage import DbUsageSink
-from bot.store.migrate import upgrade
 from tests.fakes.fake_gitlab import FakeGitLab
 from tests.fakes.fake_openai import FakeOpenAI, OpenAIExpect
-from tests.jobs.conftest import app_keys, deps, fake_github, github_url
+from tests.jobs.conftest import app_keys, deps, fake_github, github_url, job_deps
 from tests.support.servers import serve_in_thread
 
 __all__ = ["app_keys", "deps", "fake_github", "github_url"]
@@ -95,15 +90,5 @@ async def gitlab_deps(
         REDIS_URL=redis_url,
         JOB_TIMEOUT_S="60",
     )
-    await asyncio.to_thread(upgrade, settings.database_url)
-    engine = create_engine(settings.database_url)
-    redis = Redis.from_url(redis_url)
-    yield JobDeps(
-        settings=settings,
-        sessions=session_factory(engine),
-        redis=redis,
-        forges=build_forge_factory(settings, redis),
-        llm=None,
-    )
-    await redis.aclose()
-    await engine.dispose()
+    async with job_deps(settings, redis_url) as made:
+        yield made

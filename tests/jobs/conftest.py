@@ -4,6 +4,7 @@ fake GitHub. The arq functions are called exactly as the worker calls them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,14 @@ async def deps(
         REDIS_URL=redis_url,
         JOB_TIMEOUT_S="60",
     )
+    async with job_deps(settings, redis_url) as made:
+        yield made
+
+
+@contextlib.asynccontextmanager
+async def job_deps(settings: Settings, redis_url: str) -> AsyncIterator[JobDeps]:
+    """What the worker's on_startup builds, for ``settings``: a migrated database, Redis,
+    the forge factory; no model (tests give one when they need it)."""
     await asyncio.to_thread(upgrade, settings.database_url)
     engine = create_engine(settings.database_url)
     redis = Redis.from_url(redis_url)

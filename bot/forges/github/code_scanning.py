@@ -12,14 +12,12 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from bot.errors import ForgeError, NotFound
 from bot.forges.base import ForgeRefused
-
-T = TypeVar("T")
+from bot.forges.github.plumbing import GitHubPlumbing
 
 # "SARIF upload supports a maximum of 10 MB" after gzip (docs.github.com/code-security/
 # code-scanning/troubleshooting-sarif-uploads/file-too-large).
@@ -66,20 +64,8 @@ def encode_sarif(log: dict[str, Any]) -> str:
     return base64.b64encode(gzip.compress(raw, mtime=0)).decode()
 
 
-class GitHubCodeScanning:
-    """Needs the plumbing of :class:`GitHubForge` (declared here for the type checker)."""
-
-    owner: str
-    repo: str
-    _gh: Any
-
-    async def _call(self, make: Callable[[], Awaitable[T]], *, what: str) -> T:
-        raise NotImplementedError
-
-    async def _pages(
-        self, fetch: Callable[[int], Awaitable[Any]], *, what: str, max_items: int
-    ) -> list[Any]:
-        raise NotImplementedError
+class GitHubCodeScanning(GitHubPlumbing):
+    """A mixin of :class:`GitHubForge` (its plumbing: ``GitHubPlumbing``)."""
 
     async def upload_sarif(self, *, commit_sha: str, ref: str, sarif: str) -> str:
         """Upload an analysis (``sarif`` from :func:`encode_sarif`); returns its id.

@@ -10,38 +10,20 @@ named by its first comment's id.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from bot.errors import ForgeError, NotFound
 from bot.forges import limits
 from bot.forges.base import ChangeTarget
 from bot.forges.conversation import FindingThread, ThreadNote
 from bot.forges.feedback import marker_key
-
-T = TypeVar("T")
+from bot.forges.github.plumbing import GitHubPlumbing
 
 _PER_PAGE = 100
 
 
-class GitHubConversation:
-    """Needs the plumbing of :class:`GitHubForge` (declared here for the type checker)."""
-
-    owner: str
-    repo: str
-    _gh: Any
-    _bot_login: str | None
-
-    async def _call(self, make: Callable[[], Awaitable[T]], *, what: str) -> T:
-        raise NotImplementedError
-
-    async def _pages(
-        self, fetch: Callable[[int], Awaitable[Any]], *, what: str, max_items: int
-    ) -> list[Any]:
-        raise NotImplementedError
-
-    def _ours(self, user: Any) -> bool:
-        raise NotImplementedError
+class GitHubConversation(GitHubPlumbing):
+    """A mixin of :class:`GitHubForge` (its plumbing: ``GitHubPlumbing``)."""
 
     async def post_comment(self, target: ChangeTarget, body: str) -> str:
         raise NotImplementedError

@@ -8,12 +8,13 @@ concept; the GraphQL documents and the SDK-free reading live in ``github_threads
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from githubkit.exception import GraphQLFailed
 
 from bot.errors import ForgeError, NotFound
 from bot.forges.base import ChangeTarget
+from bot.forges.github.plumbing import GitHubPlumbing
 from bot.forges.github.threads import (
     ReviewNote,
     false_positive_replies,
@@ -22,31 +23,14 @@ from bot.forges.github.threads import (
     review_threads,
 )
 
-T = TypeVar("T")
 # Whether a person's feedback counts (the conversation's write-access check).
 Accept = Callable[[str], Awaitable[bool]]
 
 _PER_PAGE = 100
 
 
-class GitHubFeedback:
-    """Needs the plumbing of :class:`GitHubForge` (declared here for the type checker)."""
-
-    owner: str
-    repo: str
-    _gh: Any
-    _bot_login: str | None
-
-    async def _call(self, make: Callable[[], Awaitable[T]], *, what: str) -> T:
-        raise NotImplementedError
-
-    async def _pages(
-        self, fetch: Callable[[int], Awaitable[Any]], *, what: str, max_items: int
-    ) -> list[Any]:
-        raise NotImplementedError
-
-    def _ours(self, user: Any) -> bool:
-        raise NotImplementedError
+class GitHubFeedback(GitHubPlumbing):
+    """A mixin of :class:`GitHubForge` (its plumbing: ``GitHubPlumbing``)."""
 
     async def _graphql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         async def run() -> dict[str, Any]:
