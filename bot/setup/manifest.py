@@ -45,7 +45,17 @@ class Feature:
 
 
 # Options of `auditbot setup` that add to app.yml (see the module docstring).
-FEATURES: dict[str, Feature] = {}
+FEATURES: dict[str, Feature] = {
+    # docs/code-scanning.md: uploads need security_events: write, and the alerts' webhook
+    # (dismissals in the Security tab) needs the same permission.
+    "code_scanning": Feature(
+        flag="--code-scanning",
+        help="Also upload findings to GitHub code scanning and keep alert dismissals in step "
+             "(adds security_events: write and the code_scanning_alert event).",
+        permissions={"security_events": "write"},
+        events=("code_scanning_alert",),
+    ),
+}
 
 
 def load_manifest(path: Path = MANIFEST_PATH) -> dict[str, Any]:

@@ -387,3 +387,45 @@ def test_worker_start_up_learns_the_slug_and_redelivers_failed_deliveries(
     finally:
         client.close()
     assert ("GET", "/app") in stack.github.requests
+
+
+def test_a_question_and_a_dismissal_in_the_pull_request_reach_the_worker(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """issue_comment "/audit ask" and pull_request_review_comment (a reply in our thread),
+    through the web process and Redis to a worker, answered where they were asked."""
+    repo = make_repo(tmp_path / "src", {"app.py": BASE})
+    commit(repo, {"app.py": HEAD}, "search and export")
+    base_sha, head_sha = stack.set_pull(12, repo, "HEAD~1", "HEAD")
+    stack.github.roles.update({"Codertocat": "admin"})
+    worker = stack.worker()
+    stack.deliver("pull_request", pr_payload("opened", 12, base_sha, head_sha))
+    wait_for(lambda: bool(completed(stack, head_sha)), timeout=90, what="the review",
+             logs=[worker])
+
+    stack.llm.replies.append("`export` passes `target` to a shell at app.py:15.")
+    ask = example("issue_comment.created")
+    ask["issue"]["number"] = 12
+    ask["issue"]["pull_request"] = {"url": "https://api.github.com/pulls/12"}
+    ask["comment"]["body"] = "/audit ask what does export do with target?"
+    assert stack.deliver("issue_comment", ask).status_code == 202
+
+    first = our_comment(stack, 12, SHELL_LINE)
+    reply = example("pull_request_review_comment.created")
+    reply["pull_request"]["number"] = 12
+    reply["comment"].update(in_reply_to_id=first, id=first + 10_000,
+                            body="false positive: target is a fixed path we own")
+    stack.github.reply(first, reply["comment"]["body"], "Codertocat")
+    assert stack.deliver("pull_request_review_comment", reply).status_code == 202
+
+    def answered() -> bool:
+        asked = any("auditbot:answer" in c["payload"]["body"]
+                    for c in stack.github.comments.values())
+        acked = any("Marked as **false positive**" in p["body"]
+                    for p in stack.github.replies_to(first))
+        return asked and acked
+
+    wait_for(answered, timeout=60, what="the answer and the acknowledgement", logs=[worker])
+    [answer] = [c["payload"]["body"] for c in stack.github.comments.values()
+                if "auditbot:answer" in c["payload"]["body"]]
+    assert "passes `target` to a shell" in answer

@@ -9,6 +9,7 @@ import yaml
 
 from bot.errors import ConfigError
 from bot.setup.manifest import (
+    FEATURES,
     MANIFEST_PATH,
     Feature,
     build_manifest,
@@ -58,7 +59,8 @@ def test_the_app_asks_only_for_what_auditbot_uses() -> None:
         "metadata": "read",
     }
     assert manifest["default_events"] == [
-        "pull_request", "push", "check_run", "check_suite", "issue_comment"]
+        "pull_request", "push", "check_run", "check_suite", "issue_comment",
+        "pull_request_review_comment"]
     assert manifest["public"] is False
 
 
@@ -75,13 +77,12 @@ def test_a_public_url_with_a_path_keeps_it() -> None:
     assert manifest["hook_attributes"]["url"] == "https://example.org/tools/auditbot/webhooks/github"
 
 
-CODE_SCANNING = Feature(flag="--code-scanning", help="",
-                        permissions={"security_events": "write"},
-                        events=("code_scanning_alert",))
+CODE_SCANNING = FEATURES["code_scanning"]
 
 
 def test_a_feature_adds_its_permissions_and_events_together() -> None:
     manifest = build_manifest(load_manifest(), public_url=PUBLIC_URL, features=[CODE_SCANNING])
+    assert CODE_SCANNING.flag == "--code-scanning"
     assert manifest["default_permissions"]["security_events"] == "write"
     assert manifest["default_events"][-1] == "code_scanning_alert"
     assert manifest_problems(manifest) == []
