@@ -130,6 +130,16 @@ async def upload_analysis(
     return None
 
 
+async def known_refusal(
+    deps: JobDeps, repository: Repository, config: RepoConfig
+) -> list[str]:
+    """The summary line of a refusal remembered for this repository, without asking GitHub."""
+    if repository.forge != "github" or not config.code_scanning:
+        return []
+    remembered = await _remembered(deps, repository)
+    return [remembered] if remembered else []
+
+
 async def follow_analysis(deps: JobDeps, forge: object, task_id: str) -> str | None:
     """Follow the upload of ``task_id`` until GitHub has processed it (or a few seconds
     passed); records and returns its status."""

@@ -3,7 +3,7 @@
 `/audit` reviews the PR's head now; `/audit full` scans the whole repository at the PR's
 head; `/audit cancel` stops this PR's queued or running audits; `/audit help` (and any
 unknown sub-command) answers with the list; `/audit ask <question>` is answered by
-``bot.conversation.ask``. The author must have write access (GitHub: the collaborator
+``bot.jobs.conversation.ask``. The author must have write access (GitHub: the collaborator
 permission, read through the API; GitLab: Developer or more); for ``ask`` the pull
 request's author may ask too. Anyone else gets nothing, silently.
 """
@@ -13,10 +13,10 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol, runtime_checkable
 
-from bot.conversation.ask import answer_question
 from bot.forges.base import ChangeTarget, Forge
 from bot.jobs import endings
 from bot.jobs.contracts import ReviewPullRequest, RunCommand
+from bot.jobs.conversation.ask import answer_question
 from bot.jobs.deps import JobDeps, deps_of, task_for_job
 from bot.jobs.lifecycle import SCAN_WORDS, Audit, cancel_tasks
 from bot.jobs.review import ReviewRun

@@ -1,21 +1,15 @@
 """The frame of a short job that talks to one repository's forge (a reply in a thread, a
 code scanning alert): the forge opened and closed around the work, the delivery id on every
-log line, and "try later" (RetryLater: a rate limit, the forge unreachable) turned into
-arq's Retry while tries remain."""
+log line. "Try later" is the retry policy's (bot/jobs/retry.py wraps every job)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from arq import Retry
-
-from bot.errors import RetryLater
 from bot.jobs.contracts import Repository
 from bot.jobs.deps import JobDeps, deps_of
 from bot.logs import bind
-
-MAX_TRIES = 5
 
 
 async def with_forge(
@@ -29,9 +23,5 @@ async def with_forge(
         forge = await deps.forges(repository)
         try:
             return await work(deps, forge)
-        except RetryLater as exc:
-            if int(ctx.get("job_try") or 1) < MAX_TRIES:
-                raise Retry(defer=exc.retry_after) from exc
-            raise
         finally:
             await forge.close()

@@ -15,7 +15,13 @@ from bot.errors import AuditbotError
 from bot.findings import Finding
 from bot.forges.base import ChangeTarget, Forge, InlineComment
 from bot.jobs import endings
-from bot.jobs.code_scanning import Analysis, pull_ref, tools_of, upload_analysis
+from bot.jobs.code_scanning import (
+    Analysis,
+    known_refusal,
+    pull_ref,
+    tools_of,
+    upload_analysis,
+)
 from bot.jobs.contracts import Repository
 from bot.jobs.deps import JobDeps
 from bot.jobs.endings import Ending
@@ -77,20 +83,16 @@ async def publish_outcome(
         fail_on=outcome.config.review.fail_on,
         partial_reason=outcome.llm.partial_reason,
     )
-    notes: list[str] = []
-    if repository is not None and pr_number is not None:
-        # Before the summary: a repository GitHub refuses code scanning for is told there.
-        note = await upload_analysis(deps, forge, repository=repository, config=outcome.config,
-                                     task_id=task_id, analysis=Analysis(
-            ref=pull_ref(pr_number), commit_sha=head_sha, findings=all_open,
-            tools=tools_of(outcome.llm.model, outcome.llm.partial_reason)))
-        notes += [note] if note else []
-    summary = summary_body(
-        endings.summary_facts(
+    # A repository code scanning is known to refuse is told in the first write of the summary.
+    notes = await known_refusal(deps, repository, outcome.config) if repository else []
+
+    def summary_of(lines: list[str]) -> str:
+        return summary_body(endings.summary_facts(
             outcome, report_url=report_url, verdict_title=verdict.title, carried=carried,
-            notes=notes,
-        )
-    )
+            notes=lines,
+        ))
+
+    summary = summary_of(notes)
     await forge.upsert_summary(target, summary)
     # Before the check concludes: once it says "done", the PR shows everything. Resolving
     # again after a crash finds the threads resolved and sends nothing.
@@ -118,6 +120,16 @@ async def publish_outcome(
         head_sha=head_sha,
         placed=rows,
     )
+    if repository is not None and pr_number is not None:
+        # After the summary, so that nothing GitHub code scanning does can hold it up; a
+        # first refusal is added to it at once (later ones are known beforehand).
+        note = await upload_analysis(deps, forge, repository=repository, config=outcome.config,
+                                     task_id=task_id, analysis=Analysis(
+            ref=pull_ref(pr_number), commit_sha=head_sha, findings=all_open,
+            tools=tools_of(outcome.llm.model, outcome.llm.partial_reason)))
+        if note and note not in notes:
+            summary = summary_of([*notes, note])
+            await forge.upsert_summary(target, summary)
     log.info(
         "published: %d new comments, %d carried, %d fixed, conclusion %s",
         len(comments),

@@ -18,13 +18,13 @@ from typing import Any
 
 from bot.analysis.pipeline import ReviewOutcome, ReviewPipeline, ReviewRequest, StaleHead
 from bot.analysis.repo_config import RepoConfig, load_repo_config
-from bot.conversation.feedback import apply_feedback
 from bot.errors import AuditbotError, RetryLater
 from bot.forges.base import ChangeTarget, Forge
 from bot.jobs import endings
 from bot.jobs.budgets import apply_budgets, release_budgets
 from bot.jobs.code_scanning import follow_analysis
 from bot.jobs.contracts import ReviewPullRequest
+from bot.jobs.conversation.feedback import apply_feedback
 from bot.jobs.deps import JobDeps, deps_of, task_for_job
 from bot.jobs.lifecycle import REVIEW_WORDS, Audit, cancel_tasks
 from bot.jobs.publish import publish_outcome
@@ -161,7 +161,7 @@ class ReviewRun:
 
     async def _feedback(self, forge: Forge) -> None:
         """A "false positive" reply or a 👎 on one of our comments, by someone with write
-        access, silences that finding from this run on (bot.conversation.feedback)."""
+        access, silences that finding from this run on (bot.jobs.conversation.feedback)."""
         await apply_feedback(self.deps.sessions, self.deps.redis, forge, self.job.repository,
                              self.project_id, self.target)
 

@@ -1,4 +1,4 @@
-"""`reply_in_thread`: a person answered in a review thread; ``bot.conversation.threads``
+"""`reply_in_thread`: a person answered in a review thread; ``bot.jobs.conversation.threads``
 decides whether and how auditbot answers."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bot.conversation.threads import answer_reply
 from bot.jobs.contracts import ThreadReply
+from bot.jobs.conversation.threads import answer_reply
 from bot.jobs.deps import JobDeps
 from bot.jobs.forge_jobs import with_forge
 

@@ -159,7 +159,7 @@ async def dismiss_from_forge(
     """The forges' dismiss flow: {fingerprint: who} read from replies and 👎 on our review
     comments become false positives (a decision already made stands); returns the
     fingerprints that changed. A fingerprint the project never stored is skipped. Who may
-    decide is the caller's check (bot.conversation.feedback reads write access)."""
+    decide is the caller's check (bot.jobs.conversation.feedback reads write access)."""
     changed: list[str] = []
     async with sessions() as session, session.begin():
         for fingerprint, who in marked.items():

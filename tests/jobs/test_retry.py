@@ -12,11 +12,13 @@ from arq import Retry
 
 from bot.forges.base import CheckUpdate
 from bot.jobs import review, scans
+from bot.jobs.alerts import code_scanning_alert
 from bot.jobs.commands import run_command
 from bot.jobs.contracts import RunCommand
 from bot.jobs.deps import JobDeps, task_for_job
 from bot.jobs.installations import sync_installation
 from bot.jobs.retry import MAX_TRIES
+from bot.jobs.threads import reply_in_thread
 from bot.jobs.worker import FUNCTIONS, worker_settings
 from bot.store import audits
 from tests.fakes.fake_github import FakeGitHub, Pull, PullFile
@@ -48,7 +50,8 @@ def limit_writes(fake: FakeGitHub, count: int) -> None:
 
 def test_every_job_runs_under_the_policy() -> None:
     raw = {review.review_pull_request, scans.scan_push, scans.scan_repository,
-           scans.scan_archive, run_command, sync_installation}
+           scans.scan_archive, run_command, sync_installation, reply_in_thread,
+           code_scanning_alert}
     assert {f.__wrapped__ for f in FUNCTIONS} == raw  # type: ignore[attr-defined]
     assert {f.__name__ for f in FUNCTIONS} == {f.__name__ for f in raw}  # arq's job names
 

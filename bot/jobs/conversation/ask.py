@@ -18,13 +18,13 @@ from bot.analysis.pipeline import ReviewPipeline
 from bot.analysis.repo_config import load_repo_config
 from bot.analysis.sanitize import sanitize_text
 from bot.analysis.secrets import mask_secrets
-from bot.conversation.access import may_ask, standing
-from bot.conversation.context import QuestionContext, gather
-from bot.conversation.model import ModelAnswer, ask_model
-from bot.conversation.prompts import ask_prompt
 from bot.forges.base import ChangeTarget, Forge
 from bot.forges.conversation import Conversation, answer_marker
 from bot.jobs.contracts import RunCommand
+from bot.jobs.conversation.access import may_ask, standing
+from bot.jobs.conversation.context import QuestionContext, gather
+from bot.jobs.conversation.model import ModelAnswer, ask_model
+from bot.jobs.conversation.prompts import ask_prompt
 from bot.jobs.deps import JobDeps, project_for
 
 log = logging.getLogger(__name__)

@@ -23,9 +23,6 @@ import re
 
 from bot.analysis.sanitize import sanitize_text
 from bot.analysis.secrets import mask_secrets
-from bot.conversation.access import Standing, may_ask, standing
-from bot.conversation.model import ask_model
-from bot.conversation.prompts import thread_prompt
 from bot.diff.context import printable, split_content
 from bot.diff.parse import decode
 from bot.errors import NotFound
@@ -34,6 +31,9 @@ from bot.forges.base import COMMENT_MARKER_PREFIX, ChangeTarget, Forge
 from bot.forges.conversation import Conversation, FindingThread, answer_marker
 from bot.forges.feedback import Dismissal, read_dismissal
 from bot.jobs.contracts import ThreadReply
+from bot.jobs.conversation.access import Standing, may_ask, standing
+from bot.jobs.conversation.model import ask_model
+from bot.jobs.conversation.prompts import thread_prompt
 from bot.jobs.deps import JobDeps, project_for
 from bot.store.triage import TriageSource, triage_fingerprint
 

@@ -8,9 +8,9 @@ import logging
 from dataclasses import dataclass
 
 from bot.analysis.sanitize import sanitize_text
-from bot.conversation.prompts import ASK_PROMPT_VERSION, SYSTEM_PROMPT
 from bot.errors import BudgetExceeded, LLMError
 from bot.jobs.budgets import apply_budgets, release_budgets
+from bot.jobs.conversation.prompts import ASK_PROMPT_VERSION, SYSTEM_PROMPT
 from bot.jobs.deps import JobDeps
 from bot.llm.types import CompletionRequest
 
@@ -29,7 +29,7 @@ class ModelAnswer:
 
 
 async def ask_model(deps: JobDeps, project_id: int, budget_key: str, user: str) -> ModelAnswer:
-    """The model's answer to ``user`` (a prompt of bot.conversation.prompts)."""
+    """The model's answer to ``user`` (a prompt of bot.jobs.conversation.prompts)."""
     llm = deps.llm
     if llm is None:
         return ModelAnswer(

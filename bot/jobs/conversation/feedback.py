@@ -11,11 +11,11 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.analysis.sanitize import sanitize_text
-from bot.conversation.access import has_write_access
 from bot.errors import AuditbotError, RetryLater
 from bot.forges.base import ChangeTarget
 from bot.forges.conversation import Conversation
 from bot.jobs.contracts import Repository
+from bot.jobs.conversation.access import has_write_access
 from bot.store.triage import TriageSource, dismiss_from_forge
 
 log = logging.getLogger(__name__)
