@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.store.models import Learning
 from bot.web.api import OPERATIONS
 from bot.web.api.spec import Operation
 from bot.web.auth_tokens import RESET_TTL, issue_one_time_token
@@ -62,6 +63,8 @@ def _world(api: Api, role: str) -> World:
                     progress={"skipped": [{"path": "dist/x.js", "reason": "generated"}]})
     running = api.task(project, kind="repository", status="running", head_ref="main")
     finding = api.finding(done, quote="eval(x)", rule_id="B307", cwe="CWE-95")
+    [learning] = api.add(Learning(project_id=project.id, path_glob="src/**", text="a note",
+                                  fingerprint=finding.fingerprint, source="api", actor="a"))
     api.usage(project)
     tokens = api.login(caller.email)
 
@@ -77,7 +80,8 @@ def _world(api: Api, role: str) -> World:
     return World(
         api=api, role=role, access=tokens["access_token"], refresh=tokens["refresh_token"],
         params={"project_id": project.id, "task_id": done.id, "running_task_id": running.id,
-                "finding_id": finding.id, "user_id": member.id if role == "member" else spare.id},
+                "finding_id": finding.id, "user_id": member.id if role == "member" else spare.id,
+                "learning_id": learning.id},
         other_project=other.id, invitation=api.run(invitation), reset=api.run(reset_token),
         login_email=caller.email,
     )
@@ -87,7 +91,8 @@ def _request(world: World, op: Operation) -> dict[str, Any]:
     """Path parameters, query and body that make ``op`` succeed for an administrator."""
     path = _path(op)
     params = {name: world.params[name] for name in ("project_id", "task_id", "finding_id",
-                                                     "user_id") if "{" + name + "}" in path}
+                                                     "user_id", "learning_id")
+              if "{" + name + "}" in path}
     if path.endswith("/cancel"):
         params["task_id"] = world.params["running_task_id"]
     bodies: dict[tuple[str, str], Any] = {
