@@ -18,18 +18,17 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
-
 from bot.errors import AuditbotError, NotFound, RetryLater
 from bot.findings import FindingStatus
 from bot.forges.github.code_scanning import AlertInfo, DismissReason
-from bot.jobs.contracts import CodeScanningAlertEvent, Repository
-from bot.jobs.deps import JobDeps, deps_of, project_for
+from bot.jobs.contracts import CodeScanningAlertEvent
+from bot.jobs.deps import JobDeps, deps_of, project_for, repository_of
 from bot.jobs.forge_jobs import with_forge
 from bot.reports.code_scanning import TOOL_PREFIX
 from bot.reports.model import finding_from_row
 from bot.reports.sarif import rule_id_of
-from bot.store.models import FindingRecord, Installation, Project, TriageEvent
+from bot.store import code_scanning as store
+from bot.store.models import TriageEvent
 from bot.store.triage import TriageSource, triage_fingerprint
 
 log = logging.getLogger(__name__)
@@ -92,14 +91,7 @@ async def _fingerprint_of(deps: JobDeps, project_id: int, alert: AlertInfo) -> s
     and rule; the record of the alert's commit when there is one, else the latest."""
     if alert.path is None or alert.start_line is None:
         return None
-    async with deps.sessions() as session:
-        rows = list(await session.scalars(
-            select(FindingRecord)
-            .where(FindingRecord.project_id == project_id, FindingRecord.path == alert.path,
-                   FindingRecord.start_line == alert.start_line)
-            .order_by(FindingRecord.id.desc())
-            .limit(200)
-        ))
+    rows = await store.records_at(deps.sessions, project_id, alert.path, alert.start_line)
     matching = [r for r in rows if rule_id_of(finding_from_row(r)) == alert.rule_id]
     at_commit = [r for r in matching if r.last_seen_sha == alert.commit_sha]
     chosen = at_commit or matching
@@ -111,19 +103,13 @@ async def sync_code_scanning(ctx: dict[str, Any]) -> int:
     many alerts changed."""
     deps = deps_of(ctx)
     raw = await deps.redis.get(SYNC_MARK_KEY)
-    async with deps.sessions() as session:
-        if raw is None:
-            # First run (or Redis lost the mark): start from now, not from all history.
-            newest = await session.scalar(select(func.max(TriageEvent.id)))
-            await deps.redis.set(SYNC_MARK_KEY, int(newest or 0))
-            return 0
-        events = list(await session.scalars(
-            select(TriageEvent)
-            .where(TriageEvent.id > int(raw),
-                   TriageEvent.source != TriageSource.CODE_SCANNING.value)
-            .order_by(TriageEvent.id)
-            .limit(SYNC_BATCH)
-        ))
+    if raw is None:
+        # First run (or Redis lost the mark): start from now, not from all history.
+        await deps.redis.set(SYNC_MARK_KEY, await store.newest_event_id(deps.sessions))
+        return 0
+    events = await store.events_after(deps.sessions, int(raw),
+                                       except_source=TriageSource.CODE_SCANNING.value,
+                                       limit=SYNC_BATCH)
     if not events:
         return 0
     latest: dict[tuple[int, str], TriageEvent] = {}
@@ -146,28 +132,15 @@ async def sync_code_scanning(ctx: dict[str, Any]) -> int:
 
 
 async def _sync_project(deps: JobDeps, project_id: int, events: Sequence[TriageEvent]) -> int:
-    async with deps.sessions() as session:
-        project = await session.get(Project, project_id)
-        installation = (await session.get(Installation, project.installation_id)
-                        if project is not None and project.installation_id else None)
-        if project is None or project.kind != "github" or project.external_id is None \
-                or installation is None:
-            return 0
-        wanted: list[tuple[FindingStatus, TriageEvent, FindingRecord]] = []
-        for event in events:
-            row = await session.scalar(
-                select(FindingRecord)
-                .where(FindingRecord.project_id == project_id,
-                       FindingRecord.fingerprint == event.fingerprint)
-                .order_by(FindingRecord.id.desc()).limit(1)
-            )
-            if row is not None:
-                wanted.append((FindingStatus(event.to_state), event, row))
+    repository = await repository_of(deps, project_id)
+    if repository is None or repository.forge != "github" or repository.installation_id is None:
+        return 0
+    latest = await store.latest_records(deps.sessions, project_id,
+                                        [e.fingerprint for e in events])
+    wanted = [(FindingStatus(e.to_state), e, latest[e.fingerprint])
+              for e in events if e.fingerprint in latest]
     if not wanted:
         return 0
-    repository = Repository(forge="github", id=project.external_id, full_name=project.full_name,
-                            default_branch=project.default_branch,
-                            installation_id=installation.external_id)
     forge: Any = await deps.forges(repository)
     try:
         try:
@@ -175,7 +148,7 @@ async def _sync_project(deps: JobDeps, project_id: int, events: Sequence[TriageE
         except AuditbotError as exc:
             if isinstance(exc, RetryLater):
                 raise
-            log.info("code scanning alerts of %s not readable: %s", project.full_name, exc)
+            log.info("code scanning alerts of %s not readable: %s", repository.full_name, exc)
             return 0
         changed = 0
         for state, event, row in wanted:

@@ -21,8 +21,6 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from sqlalchemy import select
-
 from bot.analysis.repo_config import RepoConfig
 from bot.errors import AuditbotError
 from bot.findings import Finding
@@ -37,12 +35,12 @@ from bot.jobs.deps import JobDeps
 from bot.reports.code_scanning import code_scanning_log
 from bot.reports.model import ReportFinding, finding_from_row
 from bot.store import audits
-from bot.store.models import AuditTask, FindingRecord
+from bot.store import code_scanning as store
 from bot.store.triage import SILENCED
 
 log = logging.getLogger(__name__)
 
-PROGRESS_KEY = "code_scanning"
+PROGRESS_KEY = store.PROGRESS_KEY
 _PREFIX = "auditbot:code-scanning"
 NO_PERMISSION_TTL_S = 600  # the operator may add the permission; look again soon
 UNAVAILABLE_TTL_S = 3600
@@ -179,28 +177,13 @@ async def branch_analysis(
 ) -> list[Finding]:
     """A push's findings and the branch's previous analysis's, in files it did not change
     (they were not analysed again, so they still stand)."""
+    previous = await store.previous_branch_analysis(
+        deps.sessions, project_id, ref, other_than_task=task_id
+    )
+    if not previous:
+        return list(found)
     current = {f.fingerprint for f in found}
-    async with deps.sessions() as session:
-        tasks = await session.scalars(
-            select(AuditTask)
-            .where(AuditTask.project_id == project_id, AuditTask.head_ref == ref,
-                   AuditTask.kind.in_(("push", "repository")), AuditTask.id != task_id,
-                   AuditTask.status == "succeeded")
-            .order_by(AuditTask.created_at.desc())
-            .limit(20)
-        )
-        previous = next((_fingerprints(t) for t in tasks if _fingerprints(t) is not None), None)
-        if not previous:
-            return list(found)
-        rows = await session.scalars(
-            select(FindingRecord)
-            .where(FindingRecord.project_id == project_id,
-                   FindingRecord.fingerprint.in_(previous))
-            .order_by(FindingRecord.id.desc())
-        )
-        latest: dict[str, FindingRecord] = {}
-        for row in rows:
-            latest.setdefault(row.fingerprint, row)
+    latest = await store.latest_records(deps.sessions, project_id, previous)
     carried = [
         finding_from_row(row) for fp, row in latest.items()
         if fp not in current and row.path not in changed_paths
@@ -211,13 +194,6 @@ async def branch_analysis(
 
 def _upload_key(task_id: str) -> str:
     return f"{_PREFIX}:upload:{task_id}"
-
-
-def _fingerprints(task: AuditTask) -> list[str] | None:
-    record = (task.progress or {}).get(PROGRESS_KEY)
-    if not isinstance(record, dict) or not isinstance(record.get("fingerprints"), list):
-        return None
-    return [str(fp) for fp in record["fingerprints"]]
 
 
 async def _remembered(deps: JobDeps, repository: Repository) -> str | None:

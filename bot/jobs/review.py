@@ -162,8 +162,8 @@ class ReviewRun:
     async def _feedback(self, forge: Forge) -> None:
         """A "false positive" reply or a 👎 on one of our comments, by someone with write
         access, silences that finding from this run on (bot.jobs.conversation.feedback)."""
-        await apply_feedback(self.deps.sessions, self.deps.redis, forge, self.job.repository,
-                             self.project_id, self.target)
+        await apply_feedback(self.deps, forge, self.job.repository, self.project_id,
+                             self.target)
 
     async def _incremental_paths(self, forge: Forge, task_id: str) -> frozenset[str] | None:
         """Files changed since the last audited head of this PR; None means a full review."""

@@ -7,23 +7,20 @@ from __future__ import annotations
 
 import logging
 
-from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from bot.analysis.sanitize import sanitize_text
 from bot.errors import AuditbotError, RetryLater
 from bot.forges.base import ChangeTarget
 from bot.forges.conversation import Conversation
 from bot.jobs.contracts import Repository
 from bot.jobs.conversation.access import has_write_access
+from bot.jobs.deps import JobDeps
 from bot.store.triage import TriageSource, dismiss_from_forge
 
 log = logging.getLogger(__name__)
 
 
 async def apply_feedback(
-    sessions: async_sessionmaker[AsyncSession],
-    redis: Redis,
+    deps: JobDeps,
     forge: object,
     repository: Repository,
     project_id: int,
@@ -35,7 +32,7 @@ async def apply_feedback(
         return []
 
     async def accept(who: str) -> bool:
-        return await has_write_access(redis, forge, repository.forge, repository.id, who)
+        return await has_write_access(deps.redis, forge, repository.forge, repository.id, who)
 
     try:
         marked: dict[str, str] = await read(target, accept)
@@ -44,7 +41,8 @@ async def apply_feedback(
     except AuditbotError as exc:
         log.warning("could not read feedback on our comments: %s", exc)
         return []
-    keys = await dismiss_from_forge(sessions, project_id, marked, TriageSource(repository.forge))
+    keys = await dismiss_from_forge(deps.sessions, project_id, marked,
+                                    TriageSource(repository.forge))
     for key in keys:
         body = (
             f"Marked as **false positive** by {sanitize_text(marked[key], limit=100)} (read at "
