@@ -78,8 +78,20 @@ def start_web(env: dict[str, str], log_dir: Path) -> tuple[Process, str]:
     raise RuntimeError(f"auditbot serve did not answer:\n{process.log()}")
 
 
+# arq logs this once the worker's start-up (imports, settings and service checks) is over.
+WORKER_READY_LINE = "Starting worker for"
+
+
 def start_worker(env: dict[str, str], log_dir: Path, name: str = "worker") -> Process:
-    return Process(name, ["worker"], env, log_dir)
+    """Start a worker and wait until it listens for jobs (or exits): a test's own waits then
+    measure the job, not an interpreter start that takes 30 s on a loaded 2-core machine."""
+    process = Process(name, ["worker"], env, log_dir)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.popen.poll() is not None or WORKER_READY_LINE in process.log():
+            return process
+        time.sleep(0.1)
+    raise RuntimeError(f"auditbot worker did not start within 120 s:\n{process.log()}")
 
 
 def wait_for(
