@@ -197,6 +197,12 @@ def migrate(revision: str) -> None:
 @click.option("--base", help="Base ref (default: the upstream branch, else HEAD~1).")
 @click.option("--head", help="Head ref (default: HEAD).")
 @click.option(
+    "--working-tree",
+    is_flag=True,
+    help="Audit the uncommitted changes (staged, unstaged and untracked files) against "
+    "--base (default: HEAD): the pre-commit use.",
+)
+@click.option(
     "--zip",
     "zip_file",
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
@@ -227,6 +233,7 @@ def review(
     path: Path,
     base: str | None,
     head: str | None,
+    working_tree: bool,
     zip_file: Path | None,
     output_format: str,
     output: Path | None,
@@ -235,30 +242,37 @@ def review(
 ) -> None:
     """Audit a local git change (or a ZIP) in-process: no server, Redis or forge needed.
 
-    Offline analyzers always run; a configured LLM provider runs beside them. Exit status:
-    1 when a finding reaches --fail-on, 0 otherwise, 2 on usage errors.
+    Offline analyzers always run; a configured LLM provider runs beside them. The audit is
+    recorded in DATABASE_URL and DATA_DIR when they are set, else in the user's cache
+    folder (~/.cache/auditbot), never in the audited repository. Exit status: 1 when a
+    finding reaches --fail-on, 0 otherwise, 2 on usage errors.
     """
     import asyncio
 
+    from bot.config import user_cache_dir
     from bot.errors import AuditbotError
     from bot.findings import Severity
-    from bot.jobs.local import LocalReview, run_local_review
+    from bot.forges.local.git import WORKTREE
+    from bot.jobs.local import LocalReview, run_local_review, with_local_state
     from bot.jobs.progress import TerminalProgress
     from bot.reports.model import Report
     from bot.reports.render import render
 
-    settings = settings_or_exit()
+    settings = with_local_state(settings_or_exit(), user_cache_dir())
+    if working_tree and (head is not None or zip_file is not None):
+        fail("--working-tree audits the files on disk; it takes no --head or --zip")
     if zip_file is None and not path.is_dir():
         fail(f"{path}: not a directory")
-    progress = TerminalProgress(sys.stderr)
     try:
-        result = asyncio.run(
-            run_local_review(
-                settings,
-                LocalReview(path=path, base=base, head=head, zip_file=zip_file),
-                progress=progress,
-            )
-        )
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"DATA_DIR: cannot create {settings.data_dir}: {exc.strerror}")
+    progress = TerminalProgress(sys.stderr)
+    review = LocalReview(
+        path=path, base=base, head=WORKTREE if working_tree else head, zip_file=zip_file
+    )
+    try:
+        result = asyncio.run(run_local_review(settings, review, progress=progress))
     except AuditbotError as exc:
         progress.close()
         fail(str(exc))

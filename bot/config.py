@@ -418,3 +418,12 @@ def load_settings(
 
 def _clean(message: str) -> str:
     return message.removeprefix("Value error, ")
+
+
+def user_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """auditbot's folder in the user's cache (XDG: ``$XDG_CACHE_HOME``, else ``~/.cache``)."""
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_CACHE_HOME", "")
+    if not Path(base).is_absolute():  # the XDG rule: a relative value is ignored
+        base = str(Path(env.get("HOME") or Path.home()) / ".cache")
+    return Path(base) / "auditbot"

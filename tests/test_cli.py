@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import click
 import httpx
 import pytest
 from alembic.script import ScriptDirectory
@@ -146,3 +147,22 @@ def test_procfile_runs_auditbot_commands_that_exist() -> None:
         # --help parses every option before it: a misspelt one would fail here.
         result = CliRunner().invoke(main, [*argv[1:], "--help"])
         assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("port", ["0", "65536", "-1", "http"])
+def test_serve_port_is_range_checked_like_the_port_setting(port: str) -> None:
+    result = CliRunner().invoke(main, ["serve", "--port", port])
+    assert result.exit_code == 2
+    assert "Invalid value for '--port'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_serve_port_bounds_are_the_port_settings() -> None:
+    from annotated_types import Ge, Le
+
+    from bot.config import Settings
+
+    option = next(p for p in main.commands["serve"].params if p.name == "port")
+    assert isinstance(option.type, click.IntRange)
+    bounds = {type(m): m for m in Settings.model_fields["port"].metadata}
+    assert (option.type.min, option.type.max) == (bounds[Ge].ge, bounds[Le].le)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.gitrepo import commit, make_repo
+from tests.support.gitrepo import commit, git, make_repo
 from tests.support.processes import base_env
 
 VULNERABLE = (
@@ -19,13 +19,16 @@ VULNERABLE = (
 )
 
 
-def review(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = base_env(
-        {
-            "DATABASE_URL": f"sqlite+aiosqlite:///{cwd / 'auditbot.db'}",
-            "DATA_DIR": str(cwd / "data"),
-        }
-    )
+def review(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    if env is None:
+        env = base_env(
+            {
+                "DATABASE_URL": f"sqlite+aiosqlite:///{cwd / 'auditbot.db'}",
+                "DATA_DIR": str(cwd / "data"),
+            }
+        )
     return subprocess.run(
         [sys.executable, "-m", "bot", "review", *args],
         cwd=cwd,
@@ -114,3 +117,70 @@ def test_bad_ref_is_a_clear_error(repo: Path, tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "no-such-ref" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def repository_state(repo: Path) -> tuple[str, bytes, str]:
+    """What a review must leave as it was: the status (ignored files too), the index, and
+    the objects."""
+    return (
+        git(repo, "status", "--porcelain", "--ignored", "--untracked-files=all"),
+        (repo / ".git" / "index").read_bytes(),
+        git(repo, "count-objects", "-v"),
+    )
+
+
+def test_review_keeps_its_state_out_of_the_repository(repo: Path, tmp_path: Path) -> None:
+    before = repository_state(repo)
+    home = tmp_path / "home"
+    # As a developer runs it: inside the repository, DATABASE_URL and DATA_DIR unset.
+    result = review(repo, "--fail-on", "never", env=base_env({"HOME": str(home)}))
+    assert result.returncode == 0, result.stderr
+    assert "app.py:5" in result.stdout
+    assert repository_state(repo) == before
+    assert (home / ".cache" / "auditbot" / "review.db").is_file()
+
+
+def test_working_tree_reviews_staged_unstaged_and_untracked_files(
+    repo: Path, tmp_path: Path
+) -> None:
+    (repo / ".gitignore").write_text("ignored.py\n")
+    commit(repo, {"clean.py": "print('clean')\n"}, "clean and ignored")
+    (repo / "clean.py").write_text(VULNERABLE)  # unstaged
+    (repo / "staged.py").write_text(VULNERABLE)
+    git(repo, "add", "staged.py")
+    (repo / "new").mkdir()
+    (repo / "new" / "untracked.py").write_text(VULNERABLE)
+    (repo / "ignored.py").write_text(VULNERABLE)
+    before = repository_state(repo)
+
+    result = review(tmp_path, str(repo / "new"), "--working-tree", "--format", "json")
+    assert result.returncode == 1, result.stderr
+    found = {(f["path"], f["start_line"]) for f in json.loads(result.stdout)["findings"]}
+    assert {("clean.py", 5), ("staged.py", 5), ("new/untracked.py", 5)} <= found
+    # Committed changes, and what .gitignore excludes, are not the working tree's.
+    assert not {path for path, _ in found} & {"app.py", "ignored.py"}
+    assert repository_state(repo) == before
+
+
+def test_working_tree_of_a_clean_repository_has_no_findings(repo: Path, tmp_path: Path) -> None:
+    result = review(tmp_path, str(repo), "--working-tree", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["findings"] == []
+
+
+def test_a_folder_that_is_no_git_repository_says_so(tmp_path: Path) -> None:
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    result = review(tmp_path, str(folder))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"auditbot: {folder} is not a git repository (run auditbot review inside a git "
+        "working tree, or pass --zip FILE)"
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_working_tree_takes_no_head(repo: Path, tmp_path: Path) -> None:
+    result = review(tmp_path, str(repo), "--working-tree", "--head", "HEAD")
+    assert result.returncode == 2
+    assert "--working-tree" in result.stderr

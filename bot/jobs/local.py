@@ -41,6 +41,19 @@ class LocalResult:
     report: Report
 
 
+def with_local_state(settings: Settings, cache_dir: Path) -> Settings:
+    """Where ``auditbot review`` keeps its database and model cache: ``DATABASE_URL`` and
+    ``DATA_DIR`` when they are set, else ``cache_dir``. The defaults (``./auditbot.db``,
+    ``./data``) are relative to the working directory, which for a review is usually the
+    audited repository: a state file there would show up in its ``git status``."""
+    chosen = settings.model_fields_set
+    state = settings.data_dir if "data_dir" in chosen else cache_dir
+    update: dict[str, object] = {"data_dir": state}
+    if "database_url" not in chosen:
+        update["database_url"] = f"sqlite+aiosqlite:///{state.resolve() / 'review.db'}"
+    return settings.model_copy(update=update)
+
+
 async def run_local_review(
     settings: Settings, review: LocalReview, *, progress: ProgressFn | None = None
 ) -> LocalResult:

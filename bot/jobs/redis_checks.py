@@ -17,6 +17,8 @@ from redis.exceptions import RedisError
 log = logging.getLogger(__name__)
 
 CHECK_TIMEOUT_S = 3.0
+# tests/events/test_redis_checks.py checks that the README has this section.
+PERSISTENCE_DOCS = '"Running in production" in the README'
 
 
 async def redis_durability_problems(redis: Redis) -> list[str]:
@@ -46,7 +48,7 @@ async def warn_if_redis_may_lose_jobs(redis: Redis) -> list[str]:
         log.warning("could not check Redis persistence settings: %s", exc)
         return []
     for problem in problems:
-        log.warning("Redis may lose queued jobs: %s; see the README's production section", problem)
+        log.warning("Redis may lose queued jobs: %s; see %s", problem, PERSISTENCE_DOCS)
     return problems
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,13 @@ async def test_a_redis_that_can_lose_jobs_is_named(
     assert len(problems) == 2
     assert "appendonly is 'no'" in problems[0] and "appendonly yes" in problems[0]
     assert "'allkeys-lru'" in problems[1] and "noeviction" in problems[1]
-    assert len([r for r in caplog.records if "may lose queued jobs" in r.message]) == 2
+    warnings = [r.getMessage() for r in caplog.records if "may lose queued jobs" in r.message]
+    assert len(warnings) == 2
+    # The warning sends the operator to a section of the README that exists.
+    section = re.search(r'see "([^"]+)" in the README', warnings[0])
+    assert section is not None, warnings[0]
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert re.search(rf"^#+ {re.escape(section.group(1))}$", readme, re.MULTILINE)
 
 
 async def test_a_durable_redis_passes(tmp_path: Path) -> None:

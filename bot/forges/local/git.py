@@ -9,6 +9,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from bot.errors import BadInput, ForgeError, NotFound
@@ -17,7 +21,8 @@ from bot.forges.local.gitdiff import combine, parse_name_status
 
 logger = logging.getLogger(__name__)
 
-# ``ChangeTarget(head=WORKTREE)`` compares ``base`` with the files on disk (tracked ones).
+# ``ChangeTarget(head=WORKTREE)`` compares ``base`` (default HEAD) with the files on disk:
+# staged and unstaged changes, and untracked files that .gitignore does not exclude.
 WORKTREE = ":worktree"
 
 # Keep the output stable whatever the user's git configuration says.
@@ -48,8 +53,14 @@ class LocalGitSource:
         self._max_patch_bytes = max_patch_bytes
         self._timeout_s = timeout_s
 
-    async def _run(self, *args: str, ok_codes: tuple[int, ...] = (0,)) -> tuple[int, bytes]:
-        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+    async def _run(
+        self,
+        *args: str,
+        ok_codes: tuple[int, ...] = (0,),
+        env: Mapping[str, str] | None = None,
+        stdin: bytes | None = None,
+    ) -> tuple[int, bytes]:
+        full_env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", **(env or {})}
         process = await asyncio.create_subprocess_exec(
             self._git,
             "-C",
@@ -57,12 +68,13 @@ class LocalGitSource:
             "-c",
             "core.quotePath=false",
             *args,
+            stdin=asyncio.subprocess.DEVNULL if stdin is None else asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env=env,
+            env=full_env,
         )
         try:
-            out, err = await asyncio.wait_for(process.communicate(), self._timeout_s)
+            out, err = await asyncio.wait_for(process.communicate(stdin), self._timeout_s)
         except TimeoutError:
             process.kill()
             await process.wait()
@@ -107,30 +119,86 @@ class LocalGitSource:
             return out.decode().strip()
         return await self._empty_tree()  # a root commit: every file is added
 
+    async def check_repository(self) -> None:
+        """BadInput, in one line, when the path is not inside a git working tree."""
+        if not self.path.is_dir():
+            raise BadInput(f"{self.path}: not a directory")
+        code, out = await self._run("rev-parse", "--show-toplevel", ok_codes=(0, 128))
+        if code != 0 or not out.strip():
+            raise BadInput(
+                f"{self.path} is not a git repository",
+                hint="run auditbot review inside a git working tree, or pass --zip FILE",
+            )
+        # Diffs name files from the top of the repository; so does reading them from disk.
+        self.path = Path(out.decode().strip())
+
     async def fetch_change(self, target: ChangeTarget) -> Change:
         if target.number is not None:
             raise BadInput("a local repository has no pull requests; pass base and head refs")
+        await self.check_repository()
         if target.head == WORKTREE:
-            head_sha = await self.resolve("HEAD")
-            base_sha = (
-                await self.resolve(target.base) if target.base else head_sha
-            )
-            return await self._diff(base_sha, None)
+            return await self._worktree_change(target.base)
         head_sha = await self.resolve(target.head or "HEAD")
         base_sha = (
             await self.resolve(target.base) if target.base else await self.default_base(head_sha)
         )
         return await self._diff(base_sha, head_sha)
 
+    async def _worktree_change(self, base: str | None) -> Change:
+        if base is not None:
+            base_sha = await self.resolve(base)
+        else:
+            code, out = await self._run(
+                "rev-parse", "--verify", "--quiet", "HEAD^{commit}", ok_codes=(0, 1, 128)
+            )
+            # No commit yet: every file is added.
+            base_sha = out.decode().strip() if code == 0 else await self._empty_tree()
+        async with self._scratch_index() as env:
+            _, untracked = await self._run(
+                "ls-files", "--others", "--exclude-standard", "-z", env=env
+            )
+            if untracked:
+                # Intent-to-add entries make `git diff BASE` show untracked files as new.
+                await self._run(
+                    "add", "--intent-to-add", "--pathspec-from-file=-", "--pathspec-file-nul",
+                    env=env, stdin=untracked,
+                )
+            return await self._diff(base_sha, None, env=env)
+
+    @asynccontextmanager
+    async def _scratch_index(self) -> AsyncIterator[dict[str, str]]:
+        """Git's environment for a throwaway copy of the index and a throwaway object
+        folder (the real one stays readable as an alternate): reviewing uncommitted work
+        changes nothing in the repository, not even by adding an object."""
+        _, out = await self._run("rev-parse", "--git-path", "index", "--git-path", "objects")
+        index, objects = (self.path / line for line in out.decode().splitlines())
+        scratch = await asyncio.to_thread(tempfile.mkdtemp, prefix="auditbot-index-")
+        try:
+            # Git takes a missing object folder for "not a repository".
+            (Path(scratch) / "objects").mkdir()
+            if index.is_file():
+                await asyncio.to_thread(shutil.copyfile, index, Path(scratch) / "index")
+            yield {
+                "GIT_INDEX_FILE": str(Path(scratch) / "index"),
+                "GIT_OBJECT_DIRECTORY": str(Path(scratch) / "objects"),
+                "GIT_ALTERNATE_OBJECT_DIRECTORIES": str(objects.resolve()),
+            }
+        finally:
+            await asyncio.to_thread(shutil.rmtree, scratch, True)
+
     async def compare(self, base: str, head: str) -> Change:
         head_sha = await self.resolve(head)
         base_sha = await self._empty_tree() if is_null_sha(base) else await self.resolve(base)
         return await self._diff(base_sha, head_sha)
 
-    async def _diff(self, base_sha: str, head_sha: str | None) -> Change:
+    async def _diff(
+        self, base_sha: str, head_sha: str | None, env: Mapping[str, str] | None = None
+    ) -> Change:
         refs = (base_sha,) if head_sha is None else (base_sha, head_sha)
-        _, names = await self._run("diff", *_DIFF_FLAGS, "--name-status", "-z", *refs, "--")
-        _, patch = await self._run("diff", *_DIFF_FLAGS, *refs, "--")
+        _, names = await self._run(
+            "diff", *_DIFF_FLAGS, "--name-status", "-z", *refs, "--", env=env
+        )
+        _, patch = await self._run("diff", *_DIFF_FLAGS, *refs, "--", env=env)
         files, skipped = combine(
             parse_name_status(names),
             patch.decode("utf-8", errors="replace"),
