@@ -153,25 +153,54 @@ def serve(host: str | None, port: int | None, dev: bool, workers: int) -> None:
 
 @main.command()
 @click.option("--burst", is_flag=True, help="Run the queued jobs, then exit.")
-def worker(burst: bool) -> None:
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Serve Prometheus /metrics on HOST:PORT (default: WORKER_METRICS_PORT; unset: none).",
+)
+def worker(burst: bool, metrics_port: int | None) -> None:
     """Run an arq worker: it takes audit jobs from Redis and runs them.
 
     Start as many as you like on the same REDIS_URL; each job runs once.
     """
+    import os
+
     from arq.worker import Worker
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
 
+    from bot.jobs.metrics import Exporter
     from bot.jobs.worker import worker_settings
 
     settings = settings_or_exit()
     services_or_exit(settings)
+    # prometheus_client reads this variable itself, when it loads, and writes there.
+    shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+    if shared is not None and not os.path.isdir(shared):
+        fail(f"invalid setting PROMETHEUS_MULTIPROC_DIR: {shared!r} is not a directory "
+             "(create it, empty, before the workers start)")
+    port = metrics_port or settings.worker_metrics_port
+    exporter = None
+    if port is not None:
+        try:
+            exporter = Exporter(settings.redis_url, settings.host, port, shared)
+        except (OSError, ValueError) as exc:
+            cause = getattr(exc, "strerror", None) or str(exc)
+            unavailable(Unavailable(
+                "WORKER_METRICS_PORT",
+                f"cannot listen on {settings.host}:{port} ({cause}); give each worker on a "
+                "host its own port, or the same PROMETHEUS_MULTIPROC_DIR to share one",
+            ))
     try:
         Worker(**worker_settings(settings), burst=burst).run()
     except (RedisConnectionError, RedisTimeoutError) as exc:
         # arq has already retried the connection; a traceback would add nothing to this.
         click.echo(f"auditbot: REDIS_URL: Redis does not answer ({mask(str(exc))})", err=True)
         sys.exit(EXIT_UNAVAILABLE)
+    finally:
+        if exporter is not None:
+            exporter.close()
 
 
 @main.command()

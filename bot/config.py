@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     public_url: str = "http://localhost:3000"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["console", "json"] = "console"
+    # `auditbot worker` serves /metrics on HOST:WORKER_METRICS_PORT when set.
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
     data_dir: Path = Path("./data")
 
     # GitHub App

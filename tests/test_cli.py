@@ -166,3 +166,24 @@ def test_serve_port_bounds_are_the_port_settings() -> None:
     assert isinstance(option.type, click.IntRange)
     bounds = {type(m): m for m in Settings.model_fields["port"].metadata}
     assert (option.type.min, option.type.max) == (bounds[Ge].ge, bounds[Le].le)
+
+
+def test_worker_with_a_missing_multiprocess_folder_ends_with_one_line(
+    tmp_path: Path, redis_url: str
+) -> None:
+    missing = tmp_path / "no-such-folder"
+    result = run_cli(
+        "worker",
+        "--metrics-port", str(free_port()),
+        env={
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'auditbot.db'}",
+            "REDIS_URL": redis_url,
+            "PROMETHEUS_MULTIPROC_DIR": str(missing),
+        },
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"auditbot: invalid setting PROMETHEUS_MULTIPROC_DIR: {str(missing)!r} is not a "
+        "directory (create it, empty, before the workers start)"
+    )

@@ -27,6 +27,7 @@ from bot.jobs.contracts import ReviewPullRequest
 from bot.jobs.conversation.feedback import apply_feedback
 from bot.jobs.deps import JobDeps, deps_of, task_for_job
 from bot.jobs.lifecycle import REVIEW_WORDS, Audit, cancel_tasks
+from bot.jobs.metrics import count_findings
 from bot.jobs.publish import publish_outcome
 from bot.logs import bind
 from bot.store import audits
@@ -129,6 +130,7 @@ class ReviewRun:
             return await audit.end(endings.superseded(exc.actual))
         except TimeoutError:
             return await audit.end(endings.timed_out("Audit", audit.time_limit_s()))
+        count_findings(outcome.open_findings)
         return await self._publish(forge, audit, outcome)
 
     async def _config(

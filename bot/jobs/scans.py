@@ -36,6 +36,7 @@ from bot.jobs.contracts import Repository, ScanArchive, ScanPush, ScanRepository
 from bot.jobs.deps import deps_of, repository_of, task_for_job
 from bot.jobs.endings import Ending
 from bot.jobs.lifecycle import SCAN_WORDS, Audit, end_task
+from bot.jobs.metrics import count_findings
 from bot.logs import bind
 from bot.store import audits
 from bot.store.learnings import review_notes
@@ -151,6 +152,7 @@ async def run_scan(
             return await audit.end(endings.timed_out("Scan", audit.time_limit_s()))
     finally:
         release_budgets(deps, audit.task_id)  # the model's part is over either way
+    count_findings(outcome.open_findings)
     # Findings first: a check update the forge refuses must not lose the scan's results.
     await audits.save_findings(
         deps.sessions,

@@ -22,6 +22,7 @@ from bot.jobs.contracts import APP_SLUG_KEY
 from bot.jobs.deps import JobDeps
 from bot.jobs.forge_factory import build_forge_factory
 from bot.jobs.installations import sync_installation
+from bot.jobs.metrics import measured
 from bot.jobs.reconcile import reconcile
 from bot.jobs.redis_checks import warn_if_redis_may_lose_jobs
 from bot.jobs.retry import MAX_TRIES, retry_policy
@@ -99,9 +100,10 @@ async def on_shutdown(ctx: dict[str, Any]) -> None:
 
 
 # Every job runs under the one retry policy (retry.py): "try later" becomes arq's Retry,
-# giving up or a refusal concludes the task's check run honestly.
+# giving up or a refusal concludes the task's check run honestly. Outside it, each try is
+# counted by how it ended (metrics.py).
 FUNCTIONS: list[Any] = [
-    retry_policy(function)
+    measured(retry_policy(function))
     for function in (
         review_pull_request,
         scan_push,

@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 
 from bot.config import Settings
 from bot.errors import ConfigError
+from bot.llm import metrics as llm_metrics
 from bot.llm.breaker import CircuitBreaker, MemoryCircuitBreaker, RedisCircuitBreaker
 from bot.llm.budget import Budgets, MemoryBudgetStore, RedisBudgetStore, Reservation
 from bot.llm.cache import CachedAnswer, DiskCache, RedisCache, ResponseCache, cache_key
@@ -334,6 +335,7 @@ class LLMService:
         ))
 
     async def _emit(self, record: UsageRecord) -> None:
+        llm_metrics.observe(record)
         if self.sink is None:
             return
         try:

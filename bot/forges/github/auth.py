@@ -35,6 +35,7 @@ from redis.asyncio import Redis
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.forges.locks import publish_lock
+from bot.forges.metrics import count_answer
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +145,10 @@ class RetryPolicy:
         return RetryOption(True, timedelta(seconds=self.backoff_s * (2**retry_count)))
 
 
+async def _count_answer(response: httpx.Response) -> None:
+    count_answer("github", response.status_code)
+
+
 def secondary_limit_wait(exc: GitHubException) -> float | None:
     """60 s for a secondary limit githubkit does not recognise (a 403/429 saying so, with
     neither ``retry-after`` nor ``x-ratelimit-remaining: 0``): "wait for at least one
@@ -212,6 +217,7 @@ class GitHubApp:
                 throttler=WriteSpacing(
                     self._redis, installation_id, spacing_s=self._write_spacing_s
                 ),
+                async_event_hooks={"response": [_count_answer]},
             )
             self._clients[installation_id] = client
         return client

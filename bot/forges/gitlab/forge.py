@@ -43,6 +43,7 @@ from bot.forges.gitlab.files import files_from_diffs
 from bot.forges.gitlab.position import Refs
 from bot.forges.gitlab.status import StatusTarget, status_payload
 from bot.forges.locks import publish_lock
+from bot.forges.metrics import count_answer
 from bot.forges.review_text import marked, where
 
 logger = logging.getLogger(__name__)
@@ -116,6 +117,7 @@ class GitLabForge(GitLabFeedback, GitLabConversation):
 
     def _remember_retry_after(self, response: requests.Response, *args: Any, **kw: Any) -> None:
         self._capture.retry_after = response.headers.get("Retry-After")
+        count_answer("gitlab", response.status_code)
 
     def _in_thread(self, call: Callable[[], T]) -> Callable[[], tuple[T | None, Any]]:
         def run() -> tuple[T | None, Any]:

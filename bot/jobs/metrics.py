@@ -1,0 +1,159 @@
+"""What the workers do, for Prometheus: jobs by function and outcome, their duration, the
+queue's depth and the age of its oldest waiting job, findings by severity; and the small
+HTTP server that serves them from a worker (``auditbot worker --metrics-port``).
+
+Several workers on one host either listen on a port each, or share one port and one
+``PROMETHEUS_MULTIPROC_DIR``: then each process writes its figures to that folder
+(prometheus_client's multiprocess mode), every worker on the port answers with the sum
+over all of them, and the kernel spreads scrapes across the listeners (``SO_REUSEPORT``).
+The queue's figures are read from Redis at each scrape, so every process agrees on them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from typing import Any, TypeVar, cast
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+from arq import Retry
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, make_wsgi_app
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import ThreadingWSGIServer
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+from redis import Redis
+from redis.exceptions import RedisError
+
+from bot.findings import Finding
+from bot.jobs.contracts import QUEUE_NAME
+
+log = logging.getLogger(__name__)
+
+JOBS = Counter("auditbot_jobs_total", "Jobs run, by function and outcome", ["function", "outcome"])
+JOB_DURATION = Histogram(
+    "auditbot_job_duration_seconds",
+    "Time a job ran, by function (each try on its own)",
+    ["function"],
+    buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 900, 1800),
+)
+FINDINGS = Counter(
+    "auditbot_findings_total", "Findings reported by audits, by severity", ["severity"]
+)
+# What a job's return value says about how it ended; any other value is a success.
+_RESULTS = {"failed": "failed", "cancelled": "cancelled", "skipped": "skipped"}
+
+R = TypeVar("R")
+
+
+def measured(function: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
+    """``function`` counted in ``auditbot_jobs_total`` and timed; arq sees the same name."""
+    name = function.__name__
+
+    @functools.wraps(function)
+    async def run(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> R:
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            result = await function(ctx, *args, **kwargs)
+            outcome = _RESULTS.get(result, "succeeded") if isinstance(result, str) else "succeeded"
+            return result
+        except Retry:
+            outcome = "retried"
+            raise
+        except asyncio.CancelledError:
+            outcome = "interrupted"  # aborted, or past JOB_TIMEOUT_S
+            raise
+        finally:
+            JOBS.labels(name, outcome).inc()
+            JOB_DURATION.labels(name).observe(time.perf_counter() - started)
+
+    return run
+
+
+def count_findings(findings: Iterable[Finding]) -> None:
+    for finding in findings:
+        FINDINGS.labels(finding.severity.value).inc()
+
+
+class QueueCollector(Collector):
+    """The queue as Redis holds it at scrape time (arq keeps a job in its sorted set, scored
+    by when it may run, until the job ends)."""
+
+    def __init__(self, redis: Redis, queue: str = QUEUE_NAME) -> None:
+        self._redis = redis
+        self._queue = queue
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        now_ms = time.time() * 1000
+        try:
+            depth = cast(int, self._redis.zcard(self._queue))
+            oldest = cast(
+                list[tuple[bytes, float]],
+                self._redis.zrangebyscore(
+                    self._queue, "-inf", now_ms, start=0, num=1, withscores=True
+                ),
+            )
+        except (RedisError, OSError) as exc:
+            log.warning("metrics: Redis did not answer for the queue's figures: %s", exc)
+            return
+        yield GaugeMetricFamily(
+            "auditbot_queue_depth",
+            "Jobs in the queue: waiting, deferred for a retry, or running",
+            value=depth,
+        )
+        age = max(0.0, (now_ms - oldest[0][1]) / 1000) if oldest else 0.0
+        yield GaugeMetricFamily(
+            "auditbot_queue_oldest_job_age_seconds",
+            "How long the oldest job whose time has come has been in the queue",
+            value=age,
+        )
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Scrapes are not worth a log line each."""
+
+
+class Exporter:
+    """``/metrics`` of this process (or of every process writing to ``multiproc_dir``)
+    on ``host:port``, served from a thread; it reads the queue with its own Redis client."""
+
+    def __init__(
+        self, redis_url: str, host: str, port: int, multiproc_dir: str | None = None
+    ) -> None:
+        self._redis = Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+        registry = CollectorRegistry(auto_describe=False)
+        if multiproc_dir:
+            MultiProcessCollector(registry, path=multiproc_dir)  # type: ignore[no-untyped-call]
+        else:
+            registry.register(REGISTRY)
+        registry.register(QueueCollector(self._redis))
+
+        class Server(ThreadingWSGIServer):
+            address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            # Workers sharing a multiprocess folder all answer with the same sums.
+            allow_reuse_port = multiproc_dir is not None
+
+        try:
+            self._server = make_server(
+                host, port, make_wsgi_app(registry), Server, handler_class=_Quiet
+            )
+        except OSError:
+            self._redis.close()
+            raise
+        self.port = self._server.server_port
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="metrics", daemon=True
+        )
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._redis.close()
