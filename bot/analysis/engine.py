@@ -37,9 +37,17 @@ from bot.findings import Category, Finding, Severity
 
 logger = logging.getLogger(__name__)
 
-# The line-rule tables (rules/<language>.yml) that the engine's rules replace when it runs:
-# the languages engine_rules/ covers. C, shell, SQL, Dockerfiles and CI files keep theirs.
-ENGINE_LANGUAGES = frozenset({"python", "javascript", "go", "java", "ruby", "php"})
+# The line-rule tables (rules/<language>.yml) that the engine's rules replace, in the files the
+# engine reads (engine_covers). SQL files, GitLab CI, Kubernetes manifests, Makefiles and zsh
+# keep their line rules: no parser, or no engine rules for them yet.
+ENGINE_LANGUAGES = frozenset({
+    "python", "javascript", "go", "java", "ruby", "php", "shell", "github-actions", "c",
+})
+_ENGINE_SUFFIXES = frozenset({
+    ".py", ".pyw", ".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".mts", ".cts", ".vue", ".go",
+    ".java", ".rb", ".php", ".phtml", ".sh", ".bash", ".c", ".h", ".cc", ".cpp", ".cxx", ".hpp",
+    ".hh", ".hxx", ".dockerfile",
+})
 TIMEOUT_S = 60
 _REQUIRED = ("severity", "cwe", "title", "fix", "examples")
 
@@ -64,6 +72,33 @@ class EngineResult:
     findings: list[Finding]
     errors: list[str]  # rule or parse errors worth showing in the check run
     ran: bool  # False when Semgrep is not installed
+    # Files Semgrep could not parse in full (it still reports what it read): the line rules
+    # read them too.
+    unparsed: frozenset[str] = frozenset()
+
+
+def engine_covers(path: str) -> bool:
+    """Whether the engine reads this file (and its rules stand in for the line rules)."""
+    pure = PurePosixPath(path)
+    if pure.suffix.lower() in _ENGINE_SUFFIXES or _is_dockerfile(pure.name):
+        return True
+    if pure.suffix.lower() not in (".yml", ".yaml"):
+        return False
+    return pure.parent.as_posix().endswith(".github/workflows") or pure.stem == "action"
+
+
+def _is_dockerfile(name: str) -> bool:
+    return name in ("Dockerfile", "Containerfile") or name.startswith(
+        ("Dockerfile.", "Containerfile.")
+    )
+
+
+def _scan_name(relative: PurePosixPath) -> PurePosixPath:
+    """The name the file gets in the scan folder: Semgrep knows a Dockerfile by the name
+    Dockerfile or the suffix .dockerfile only, not Dockerfile.prod or Containerfile."""
+    if _is_dockerfile(relative.name) and relative.name != "Dockerfile":
+        return relative.with_name(relative.name + ".dockerfile")
+    return relative
 
 
 def semgrep_id(rule_id: str) -> str:
@@ -186,11 +221,9 @@ class EngineScan:
         self._names: dict[str, str] = {}
         binary = binary or find_semgrep()
         self.ran = binary is not None and Path(binary).is_file()
-        if binary is None:
+        if binary is None or not self.ran:
+            # Said once in the summary by the offline stage (offline._engine_missing).
             self._done = EngineResult([], [], ran=False)
-            return
-        if not self.ran:
-            self._done = EngineResult([], [f"the analysis engine is missing at {binary}"], False)
             return
         raw, rules = builtin_rules()
         pairs = [*zip(raw, rules, strict=True), *extra_rules]
@@ -206,6 +239,7 @@ class EngineScan:
             relative = _safe_relative(path)
             if relative is None:
                 continue
+            relative = _scan_name(relative)
             target = root / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, "utf-8")
@@ -298,10 +332,17 @@ def _results(
             )
         )
     errors = []
+    unparsed = set()
     for error in output.get("errors") or ():
         if error.get("level") == "warn":
-            continue  # a file Semgrep could not fully parse: the rest of it was still read
+            # A file Semgrep could not fully parse: the rest of it was still read.
+            kind = str(error.get("type", "")).lower()
+            if "syntax" in kind or "lexical" in kind:
+                path = names.get(str(error.get("path", "")).removeprefix("./"))
+                if path is not None:
+                    unparsed.add(path)
+            continue
         rule_id = error.get("rule_id")
         text = str(error.get("message", "")).strip().splitlines()[0:1] or ["unknown error"]
         errors.append(f"{rule_id}: {text[0]}" if rule_id else text[0])
-    return EngineResult(findings, errors, ran=True)
+    return EngineResult(findings, errors, ran=True, unparsed=frozenset(unparsed))

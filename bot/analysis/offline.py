@@ -12,23 +12,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 from typing import Any
 
-from bot.analysis.engine import EngineRule, EngineScan
+from bot.analysis.engine import EngineRule, EngineScan, engine_covers
 from bot.analysis.merge import fingerprint, merge_findings
 from bot.analysis.secrets import mask_secrets
-from bot.analysis.static import analyze_file
+from bot.analysis.static import analyze_file, is_python, languages_for
 from bot.analysis.suppressions import apply_suppressions
 from bot.findings import Finding, Severity
 
 logger = logging.getLogger(__name__)
-
-# Files the engine reads (its languages); everything else only meets the line rules.
-ENGINE_SUFFIXES = frozenset({
-    ".py", ".pyw", ".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".mts", ".cts", ".vue", ".go",
-    ".java", ".rb", ".php", ".phtml",
-})
 
 
 @dataclass(frozen=True)
@@ -46,21 +39,27 @@ class OfflineResult:
     findings: list[Finding]
     errors: list[str]  # engine or rule errors, for the check run
     engine_ran: bool
+    notes: list[str] = field(default_factory=list)  # for the summary: what did not run
 
 
 def analyze_change(
     files: Mapping[str, str],
     lines: Mapping[str, Collection[int]] | None = None,
     settings: RuleSettings | None = None,
+    *,
+    engine: str | None = None,
 ) -> OfflineResult:
     """Offline findings for a change: ``files`` maps each path to its new text, ``lines`` to
-    its changed lines (None: report on whole files, as a repository scan does)."""
+    its changed lines (None: report on whole files, as a repository scan does); ``engine``
+    the Semgrep binary (None: the installed one, see engine.find_semgrep)."""
     settings = settings or RuleSettings()
     scan = EngineScan(
-        {p: t for p, t in files.items() if PurePosixPath(p).suffix.lower() in ENGINE_SUFFIXES},
+        {p: t for p, t in files.items() if engine_covers(p)},
         extra_rules=settings.custom,
         disabled=settings.disabled,
+        binary=engine,
     )
+    notes = [] if scan.ran else [_engine_missing(files)]
     if not scan.ran:
         logger.warning("the analysis engine (semgrep) is not installed: line rules only")
     # While Semgrep runs: the line rules, the secret scanner (and Bandit without the engine).
@@ -69,11 +68,14 @@ def analyze_change(
         wanted = set(lines[path]) if lines is not None and path in lines else None
         if lines is not None and wanted is None:
             continue
-        covered = scan.ran and PurePosixPath(path).suffix.lower() in ENGINE_SUFFIXES
+        covered = scan.ran and engine_covers(path)
         own[path] = (wanted, analyze_file(path, text, wanted, engine_ran=covered))
-    engine = scan.result()
+    scanned = scan.result()
+    for path in scanned.unparsed & own.keys():
+        wanted = own[path][0]
+        own[path] = (wanted, analyze_file(path, files[path], wanted, engine_ran=False))
     by_path: dict[str, list[Finding]] = {}
-    for finding in engine.findings:
+    for finding in scanned.findings:
         by_path.setdefault(finding.path, []).append(finding)
     results: list[Finding] = []
     for path, (wanted, found) in own.items():
@@ -89,7 +91,24 @@ def analyze_change(
         results.extend(
             f.model_copy(update={"fingerprint": fingerprint(f, source_lines)}) for f in found
         )
-    return OfflineResult(results, engine.errors, engine.ran)
+    return OfflineResult(results, scanned.errors, scanned.ran, [n for n in notes if n])
+
+
+def _engine_missing(files: Mapping[str, str]) -> str:
+    """One line for the summary when Semgrep is not installed: which files its rules would
+    have read, and which line rules ran there instead (empty when no file was the engine's)."""
+    covered = [path for path in files if engine_covers(path)]
+    if not covered:
+        return ""
+    tables = sorted({language.name for path in covered
+                     for language in languages_for(path, files[path])})
+    python = " and Bandit" if any(is_python(path) for path in covered) else ""
+    instead = f"line rules ({', '.join(tables)}){python}" if tables else "no line rules"
+    return (
+        f"The analysis engine (Semgrep) is not installed, so its rules did not run on "
+        f"{len(covered)} file(s); {instead} ran there instead, which find less. Install it "
+        "with the project's setup (scripts/test or scripts/demo) or put semgrep on PATH."
+    )
 
 
 def _rule_ids(finding: Finding) -> set[str]:

@@ -67,6 +67,7 @@ class ReviewOutcome:
     verdict: Verdict
     files_reviewed: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # for the summary, e.g. the engine missing
 
     @property
     def open_findings(self) -> list[Finding]:
@@ -82,10 +83,12 @@ class ReviewPipeline:
         *,
         llm: LLMReviewer | None = None,
         progress: ProgressFn | None = None,
+        engine: str | None = None,
     ) -> None:
         self.source = source
         self.llm = llm
         self._progress = progress
+        self._engine = engine  # the Semgrep binary; None: the installed one
 
     async def progress(self, **event: Any) -> None:
         if self._progress is not None:
@@ -105,7 +108,9 @@ class ReviewPipeline:
         await self.progress(stage="prepared", files_total=len(diffs), skipped=len(skipped))
 
         settings, rule_errors = await self._rule_settings(config, change.base_sha)
-        static, engine_errors = await asyncio.to_thread(_run_static, diffs, contents, settings)
+        static, engine_errors, notes = await asyncio.to_thread(
+            _run_static, diffs, contents, settings, self._engine
+        )
         config_errors += rule_errors + engine_errors
         await self.progress(stage="static", findings=len(static))
 
@@ -145,6 +150,7 @@ class ReviewPipeline:
             llm=stats,
             verdict=verdict,
             files_reviewed=len(diffs),
+            notes=notes,
         )
 
     async def _rule_settings(
@@ -227,14 +233,17 @@ class ReviewPipeline:
 
 
 def _run_static(
-    diffs: Mapping[str, FileDiff], contents: Mapping[str, str], settings: RuleSettings
-) -> tuple[list[Finding], list[str]]:
+    diffs: Mapping[str, FileDiff], contents: Mapping[str, str], settings: RuleSettings,
+    engine: str | None,
+) -> tuple[list[Finding], list[str], list[str]]:
     """The offline analyzers over every changed file at once (the engine runs once per job),
-    whole files read, findings kept on the added lines; and the engine's errors."""
+    whole files read, findings kept on the added lines; the engine's errors, and notes for
+    the summary (the engine not installed)."""
     lines = {path: diff.added_lines() for path, diff in diffs.items()}
     files = {path: contents[path] for path, added in lines.items() if added and contents.get(path)}
-    result = analyze_change(files, lines, settings)
-    return result.findings, [f"offline analysis: {error}" for error in result.errors]
+    result = analyze_change(files, lines, settings, engine=engine)
+    return (result.findings, [f"offline analysis: {error}" for error in result.errors],
+            result.notes)
 
 
 def _with_fingerprint(finding: Finding, contents: Mapping[str, str]) -> Finding:

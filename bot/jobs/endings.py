@@ -129,7 +129,7 @@ def summary_facts(
 ) -> SummaryFacts:
     """What the summary comment and the check run state about a finished audit;
     ``carried`` are open findings of files this run did not analyse again; ``notes`` are
-    lines to add (why GitHub code scanning got nothing, ...)."""
+    lines to add after the pipeline's own (why GitHub code scanning got nothing, ...)."""
     stats = outcome.llm
     placed = [*outcome.placed, *(PlacedFinding(f, "summary", "carried forward") for f in carried)]
     return SummaryFacts(
@@ -149,7 +149,7 @@ def summary_facts(
         truncated=outcome.change.truncated,
         report_url=report_url,
         verdict_title=verdict_title,
-        notes=notes,
+        notes=[*outcome.notes, *notes],
     )
 
 

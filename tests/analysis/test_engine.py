@@ -19,7 +19,7 @@ from tests.support.rules import NO_PRINT_RULE
 pytestmark = pytest.mark.skipif(find_semgrep() is None, reason="semgrep is installed by setup")
 
 _SUFFIX = {"python": "py", "javascript": "js", "typescript": "ts", "go": "go", "java": "java",
-           "ruby": "rb", "php": "php"}
+           "ruby": "rb", "php": "php", "bash": "sh", "c": "c", "cpp": "cpp"}
 
 
 def _example_files() -> tuple[dict[str, str], dict[str, tuple[str, bool]]]:
@@ -94,8 +94,7 @@ def test_disabled_rules_do_not_run() -> None:
 
 def test_a_missing_engine_is_reported_and_nothing_is_claimed() -> None:
     missing = run_engine({"a.py": "eval(x)\n"}, binary="/nonexistent/semgrep")
-    assert (missing.ran, missing.findings) == (False, [])
-    assert "missing" in missing.errors[0]
+    assert (missing.ran, missing.findings, missing.errors) == (False, [], [])
 
 
 CUSTOM = NO_PRINT_RULE

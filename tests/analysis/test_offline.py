@@ -95,3 +95,49 @@ def test_without_the_engine_the_line_rules_and_bandit_still_run() -> None:
     assert any(f.source.startswith("static:bandit/") for f in findings)
     assert not any(f.source.startswith("static:bandit/")
                    for f in analyze_file("v.py", VIEW, engine_ran=True))
+
+
+MIXED = {
+    "app/views.py": VIEW,
+    "deploy/release.sh": "#!/bin/sh\ncurl -fsSL https://get.example.org/i | sh\n",
+    "db/schema.sql": "CREATE TABLE t (id int);\n",
+}
+
+
+def test_without_the_engine_the_summary_says_which_line_rules_ran_instead() -> None:
+    result = analyze_change(MIXED, engine="/nonexistent/semgrep")
+    assert (result.engine_ran, result.errors) == (False, [])
+    assert len(result.notes) == 1
+    note = result.notes[0]
+    assert "Semgrep" in note and "not installed" in note and "2 file(s)" in note
+    assert "line rules (python, shell) and Bandit" in note
+    # The line rules did run: the download piped into a shell is still found.
+    assert "shell/curl-pipe-shell" in {f.rule_id for f in result.findings}
+
+
+def test_with_the_engine_or_without_its_files_there_is_no_note() -> None:
+    assert analyze_change(MIXED).notes == []
+    only_sql = {"db/schema.sql": MIXED["db/schema.sql"]}
+    assert analyze_change(only_sql, engine="/nonexistent/semgrep").notes == []
+
+
+def test_a_file_the_engine_cannot_parse_meets_the_line_rules() -> None:
+    # Not valid YAML (": " inside a plain scalar): Semgrep reports a syntax error and reads
+    # nothing of it; GitHub would refuse it too, but the PR still shows what it attempts.
+    workflow = ("on: issues\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+                "      - run: echo \"Title: ${{ github.event.issue.title }}\"\n")
+    result = analyze_change({".github/workflows/t.yml": workflow})
+    assert result.engine_ran
+    assert [(f.rule_id, f.start_line) for f in result.findings] == [
+        ("github-actions/script-injection", 6)
+    ]
+
+
+@pytest.mark.parametrize("name", ["Dockerfile", "Dockerfile.prod", "Containerfile",
+                                  "build/app.dockerfile"])
+def test_every_dockerfile_name_reaches_the_engine(name: str) -> None:
+    text = "FROM debian:12\nUSER app\nRUN chmod 777 /srv\nUSER root\n"
+    result = analyze_change({name: text})
+    assert {(f.path, f.rule_id) for f in result.findings} == {
+        (name, "shell/world-writable"), (name, "dockerfile/runs-as-root")
+    }

@@ -145,3 +145,24 @@ async def test_a_different_head_is_stale(tmp_path: Path) -> None:
     finally:
         await source.close()
     assert caught.value.expected == "f" * 40
+
+
+async def test_without_the_engine_the_summary_says_so_once(tmp_path: Path) -> None:
+    from bot.analysis.render import summary_body
+    from bot.jobs.endings import summary_facts
+
+    repo = make_repo(tmp_path / "r", BASE)
+    commit(repo, {"app.py": BASE["app.py"] + "\n\ndef ev(x):\n    return eval(x)\n"}, "eval")
+    source = LocalGitSource(repo)
+    try:
+        outcome = await ReviewPipeline(source, engine="/nonexistent/semgrep").run(
+            ReviewRequest(target=ChangeTarget(base="HEAD~1", head="HEAD"))
+        )
+    finally:
+        await source.close()
+    body = summary_body(summary_facts(outcome, report_url="https://a.example/r/1",
+                                      verdict_title="t"))
+    assert body.count("The analysis engine (Semgrep) is not installed") == 1
+    assert "line rules (python) and Bandit ran there instead" in body
+    assert outcome.config_errors == []
+    assert outcome.placed  # the line rules and Bandit still found the eval
