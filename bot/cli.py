@@ -1,4 +1,5 @@
-"""The `auditbot` command line: serve, worker, migrate, review, providers, createuser.
+"""The `auditbot` command line: serve, worker, migrate, review, providers, createuser,
+setup.
 
 Bad settings end the process with one line and exit code 2; a database or Redis that does
 not answer or refuses us ends `migrate`, `serve`, `worker` and `createuser` with one line
@@ -6,11 +7,13 @@ naming the setting and the cause, exit code 1."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import secrets
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -20,6 +23,7 @@ from bot.logs import mask, register_secrets, setup_logging
 
 EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 1
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def fail(message: str) -> NoReturn:
@@ -363,3 +367,95 @@ def providers() -> None:
     from bot.llm.catalog import providers_text
 
     click.echo(providers_text(settings_or_exit()))
+
+
+def feature_options(command: F) -> F:
+    """A ``--flag`` for each optional feature of the GitHub App's manifest."""
+    from bot.setup.manifest import FEATURES
+
+    for name, feature in reversed(FEATURES.items()):
+        command = click.option(feature.flag, name, is_flag=True, help=feature.help)(command)
+    return command
+
+
+@main.command()
+@click.option("--org", help="Register the app for this organisation (default: your account).")
+@click.option(
+    "--github-url",
+    help="GitHub Enterprise Server's address, e.g. https://github.example.com "
+    "(default: github.com, or the GitHub that GITHUB_API_URL names).",
+)
+@click.option("--public-url", help="Where GitHub reaches auditbot (default: PUBLIC_URL).")
+@click.option("--name", help="The app's name on GitHub (default: app.yml's, 34 characters "
+              "at most, unique on GitHub).")
+@click.option(
+    "--manifest",
+    "manifest_path",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="Another manifest in app.yml's format (default: the one auditbot ships).",
+)
+@click.option(
+    "--env-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path(".env"),
+    show_default=True,
+    help="Where the app's settings are written; other lines stay as they are.",
+)
+@click.option("--host", default=None, help="Interface the page listens on (default: HOST).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="Port the page listens on (default: PORT or 3000).")
+@feature_options
+def setup(
+    org: str | None,
+    github_url: str | None,
+    public_url: str | None,
+    name: str | None,
+    manifest_path: Path | None,
+    env_file: Path,
+    host: str | None,
+    port: int | None,
+    **features: bool,
+) -> None:
+    """Register auditbot's GitHub App through GitHub's manifest flow.
+
+    Serves a page that posts the manifest (app.yml, its webhook and return address under
+    PUBLIC_URL) to GitHub; when GitHub sends the browser back, the app's id, private key
+    (saved under DATA_DIR, mode 0600), webhook secret and slug go into the env file, and
+    the page links to the app's installation.
+    """
+    from bot.setup.flow import ManifestFlow
+    from bot.setup.page import START_PATH
+    from bot.setup.run import local_only, make_plan, serve_until_registered, setup_settings
+
+    try:
+        settings = setup_settings(env_file)
+        plan = make_plan(
+            settings, env_file=env_file, org=org, github_url=github_url, public_url=public_url,
+            name=name, manifest_path=manifest_path,
+            features=[feature for feature, on in features.items() if on])
+    except ConfigError as exc:
+        fail(f"invalid setting {exc}")
+    setup_logging(settings.log_level, settings.log_format)
+    flow = ManifestFlow(plan)
+    root = (public_url or settings.public_url).rstrip("/")
+    click.echo(f"auditbot: open {root}{START_PATH} to register the GitHub App on {plan.web_url} "
+               f"(listening on {host or settings.host}:{port or settings.port}; "
+               "Ctrl-C to stop)", err=True)
+    if local_only(root):
+        click.echo(f"auditbot: warning: GitHub cannot deliver webhooks to {root}; "
+                   "set PUBLIC_URL to an address GitHub reaches (or change the app's "
+                   "webhook URL later)", err=True)
+    # Ctrl-C: uvicorn stops the page, then raises the interrupt again.
+    with contextlib.suppress(KeyboardInterrupt):
+        serve_until_registered(flow, host or settings.host, port or settings.port)
+    if flow.finished is None:
+        click.echo("auditbot: setup stopped before GitHub sent the app back; nothing written",
+                   err=True)
+        sys.exit(EXIT_UNAVAILABLE)
+    done = flow.finished
+    app = done.registration
+    click.echo(f"auditbot: registered GitHub App {app.slug} (id {app.id}) for {app.owner}; "
+               f"wrote {', '.join(done.written)} to {env_file}"
+               + (f" (removed {', '.join(done.removed)})" if done.removed else "")
+               + f"; private key in {done.key_path}")
+    click.echo(f"auditbot: install it on repositories: {app.install_url}")

@@ -8,7 +8,7 @@ into one line on stderr and exit code 2.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from contextlib import suppress
 from pathlib import Path
 from typing import Any, Literal
@@ -396,17 +396,22 @@ def normalise_database_url(value: str) -> str:
 
 
 def load_settings(
-    environ: Mapping[str, str] | None = None, *, env_file: str | Path | None = ".env"
+    environ: Mapping[str, str] | None = None,
+    *,
+    env_file: str | Path | None = ".env",
+    only: Iterable[str] | None = None,
 ) -> Settings:
-    """Build settings from ``environ`` (default: the process environment) over ``env_file``."""
+    """Build settings from ``environ`` (default: the process environment) over ``env_file``;
+    with ``only``, from those variables alone (the others keep their defaults)."""
     values: dict[str, Any] = {}
     if env_file is not None and Path(env_file).is_file():
         values.update({k.upper(): v for k, v in dotenv_values(env_file).items() if v is not None})
     values.update({k.upper(): v for k, v in (os.environ if environ is None else environ).items()})
+    wanted = None if only is None else {name.upper() for name in only}
     data = {
         name: values[name.upper()]
         for name in Settings.model_fields
-        if values.get(name.upper(), "") != ""
+        if values.get(name.upper(), "") != "" and (wanted is None or name.upper() in wanted)
     }
     try:
         return Settings(**data)

@@ -22,7 +22,8 @@ PG_BASE = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]  # postgresql://postgres@127.0.0.
 
 
 def run(command: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    args = {"worker": ["worker", "--burst"]}.get(command, [command])
+    args = {"worker": ["worker", "--burst"],
+            "createuser": ["createuser", "--email", "admin@example.com"]}.get(command, [command])
     return subprocess.run([sys.executable, "-m", "bot", *args],
                           env=base_env({"JWT_SECRET": JWT, **env}), cwd=cwd,
                           capture_output=True, text=True, timeout=120)
@@ -67,9 +68,13 @@ def test_postgres_without_the_database(command: str, redis_url: str, tmp_path: P
 
 
 @pytest.mark.postgres
-def test_postgres_user_that_does_not_exist(redis_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["migrate", "serve", "worker", "createuser"])
+def test_postgres_user_that_does_not_exist(command: str, redis_url: str, tmp_path: Path) -> None:
     url = PG_BASE.replace("postgres@", "no_such_role@", 1) + "/postgres"
-    result = run("migrate", {"DATABASE_URL": url, "REDIS_URL": redis_url}, tmp_path)
+    env = {"DATABASE_URL": url, "REDIS_URL": redis_url}
+    if command == "createuser":
+        env["AUDITBOT_PASSWORD"] = "correct horse battery"
+    result = run(command, env, tmp_path)
     assert_one_line(result, "DATABASE_URL: PostgreSQL at 127.0.0.1:5432 refused user "
                             "'no_such_role': role \"no_such_role\" does not exist")
 

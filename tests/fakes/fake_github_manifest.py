@@ -14,7 +14,9 @@ docs.github.com/en/apps/sharing-github-apps/registering-a-github-app-from-a-mani
 The fake skips the confirmation click (step 2 redirects at once) and refuses a manifest the
 way GitHub does: the page "Invalid GitHub App configuration" with one "Error ..." line per
 problem. Both layouts are served from one server: the API under ``/api/v3`` (GitHub
-Enterprise Server) and at the root (github.com, whose API host is another name).
+Enterprise Server) and at the root (github.com, whose API host is another name). The API
+also answers ``GET /app`` for a registered app, with its App JWT, so a test can show that the
+settings the flow produced work.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.applications import Starlette
@@ -177,7 +180,8 @@ class FakeGitHubManifestFlow:
         self.refused: list[list[str]] = []  # the problems of each refused registration
         self.requests: list[tuple[str, str]] = []
         self._ids = itertools.count(880_001)
-        api = [Route("/app-manifests/{code}/conversions", self.convert, methods=["POST"])]
+        api = [Route("/app-manifests/{code}/conversions", self.convert, methods=["POST"]),
+               Route("/app", self.get_app, methods=["GET"])]
         self.app = Starlette(routes=[
             Route("/settings/apps/new", self.register, methods=["POST"]),
             Route("/organizations/{org}/settings/apps/new", self.register, methods=["POST"]),
@@ -250,3 +254,27 @@ class FakeGitHubManifestFlow:
         payload["owner"]["login"] = registered.owner
         op("apps__create-from-manifest").check_response(201, payload)
         return JSONResponse(payload, status_code=201)
+
+    async def get_app(self, request: Request) -> Response:
+        """The authenticated App: RS256 JWT whose ``iss`` is a registered app's id, signed
+        with that app's key (docs.github.com/en/rest/apps/apps#get-the-authenticated-app)."""
+        self.requests.append((request.method, request.url.path))
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        try:
+            issuer = str(jwt.decode(token, options={"verify_signature": False})["iss"])
+            registered = next(a for a in self.apps if str(a.id) == issuer and a.converted)
+            jwt.decode(token, registered.public_key_pem, algorithms=["RS256"],
+                       options={"require": ["iat", "exp", "iss"]})
+        except (jwt.PyJWTError, KeyError, StopIteration) as exc:
+            return error(401, f"A JSON web token could not be decoded ({exc!r})")
+        if scheme.lower() != "bearer":
+            return error(401, "Bad credentials")
+        payload = op("apps__get-authenticated").example("200")
+        payload.update({"id": registered.id, "slug": registered.slug, "name": registered.name,
+                        "html_url": f"{self.web_url}/apps/{registered.slug}",
+                        "permissions": {"metadata": "read",
+                                        **registered.manifest.get("default_permissions", {})},
+                        "events": list(registered.manifest.get("default_events", []))})
+        payload["owner"]["login"] = registered.owner
+        op("apps__get-authenticated").check_response(200, payload)
+        return JSONResponse(payload)
