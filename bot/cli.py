@@ -1,5 +1,5 @@
 """The `auditbot` command line: serve, worker, migrate, review, providers, createuser,
-setup.
+setup, doctor.
 
 Bad settings end the process with one line and exit code 2; a database or Redis that does
 not answer or refuses us ends `migrate`, `serve`, `worker` and `createuser` with one line
@@ -459,3 +459,32 @@ def setup(
                + (f" (removed {', '.join(done.removed)})" if done.removed else "")
                + f"; private key in {done.key_path}")
     click.echo(f"auditbot: install it on repositories: {app.install_url}")
+
+
+@main.command()
+@click.option("--llm", is_flag=True,
+              help="Also make one tiny call to the model provider (it costs a few tokens).")
+def doctor(llm: bool) -> None:
+    """Check this installation and explain, line by line, what to fix.
+
+    Settings, the database and its schema, Redis and its persistence, the GitHub App (its
+    key and id, its permissions, failed webhook deliveries of the last 24 h), GitLab's token
+    and webhooks, and with --llm the model. Exit status: 1 when a check fails, else 0.
+    """
+    import asyncio
+
+    from bot.doctor.report import fail as fail_line
+    from bot.doctor.report import failed, render
+    from bot.doctor.run import diagnose
+
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        click.echo(render([fail_line("settings", str(exc), hint="fix it in the environment "
+                                     "or .env; nothing else was checked")]), nl=False)
+        sys.exit(EXIT_UNAVAILABLE)
+    register_secrets(settings.secret_values())
+    setup_logging("ERROR", settings.log_format)  # the lines below say it all
+    lines = asyncio.run(diagnose(settings, llm=llm))
+    click.echo(mask(render(lines)), nl=False)
+    sys.exit(EXIT_UNAVAILABLE if failed(lines) else 0)

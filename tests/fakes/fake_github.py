@@ -229,6 +229,10 @@ class FakeGitHub:
         self.app_slug = bot_login.removesuffix("[bot]")
         self.deliveries: list[dict[str, Any]] = []  # the App's webhook deliveries, newest first
         self.redelivered: list[int] = []  # delivery ids asked to be delivered again
+        # What GET /app says the App may do (None: the OpenAPI example's).
+        self.app_permissions: dict[str, str] | None = None
+        self.app_events: list[str] | None = None
+        self.installations_count: int | None = None
         self._ids = itertools.count(1000)
         self._last_write: dict[int, float] = {}
         self.code_scanning = CodeScanning(self)
@@ -1078,6 +1082,12 @@ class FakeGitHub:
         payload = op("apps__get-authenticated").example("200")
         payload.update({"id": self.app_id, "slug": self.app_slug, "name": self.app_slug,
                         "html_url": f"https://github.com/apps/{self.app_slug}"})
+        if self.app_permissions is not None:
+            payload["permissions"] = dict(self.app_permissions)
+        if self.app_events is not None:
+            payload["events"] = list(self.app_events)
+        if self.installations_count is not None:
+            payload["installations_count"] = self.installations_count
         return self._answer("apps__get-authenticated", payload)
 
     async def list_deliveries(self, request: Request) -> Response:

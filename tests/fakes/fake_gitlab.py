@@ -120,6 +120,11 @@ class FakeGitLab:
         self.awards: dict[int, list[dict[str, Any]]] = {}  # note id -> award emoji
         self.resolved_discussions: list[str] = []  # discussion ids, in order resolved
         self.delay_s = 0.0  # how long every answer takes (a slow or distant instance)
+        # The token itself (GET /personal_access_tokens/self): None answers 404, as a
+        # GitLab older than 15.5 does.
+        self.token_scopes: list[str] | None = ["api"]
+        self.token_expires_at: str | None = None
+        self.hooks: dict[int, list[dict[str, Any]]] = {}  # project id -> its webhooks
         self._ids = itertools.count(500)
         # A path GitLab's API does not serve, or a method a path does not take, falls to
         # the catch-all "route :any, '*path'" of lib/api/api.rb (gitlab.com/gitlab-org/
@@ -163,12 +168,30 @@ class FakeGitLab:
             "created_at": now, "updated_at": now, "awardable_id": note_id,
             "awardable_type": "Note"})
 
+    def add_hook(self, pid: int, url: str, **kw: Any) -> dict[str, Any]:
+        """A project webhook as docs.gitlab.com/api/project_webhooks/ shows it (the secret
+        token is never shown)."""
+        hook = {"id": next(self._ids), "url": url, "project_id": pid, "name": None,
+                "description": None, "push_events": True, "push_events_branch_filter": "",
+                "issues_events": False, "confidential_issues_events": False,
+                "merge_requests_events": True, "tag_push_events": False, "note_events": True,
+                "confidential_note_events": False, "job_events": False,
+                "pipeline_events": False, "wiki_page_events": False,
+                "deployment_events": False, "releases_events": False,
+                "enable_ssl_verification": True, "alert_status": "executable",
+                "disabled_until": None, "created_at": "2026-11-01T10:00:00.000Z", **kw}
+        self.hooks.setdefault(pid, []).append(hook)
+        return hook
+
     def _routes(self) -> list[Route]:
         p = "/api/v4/projects/{pid:int}"
         mr = p + "/merge_requests/{iid:int}"
         return [
             Route("/api/v4/user", self.get_user, methods=["GET"]),
             Route("/api/v4/users", self.find_users, methods=["GET"]),
+            Route("/api/v4/personal_access_tokens/self", self.token_self, methods=["GET"]),
+            Route("/api/v4/projects", self.list_projects, methods=["GET"]),
+            Route(p + "/hooks", self.list_hooks, methods=["GET"]),
             Route(p + "/members/all/{user_id:int}", self.member, methods=["GET"]),
             Route(p, self.get_project, methods=["GET"]),
             Route(mr, self.get_mr, methods=["GET"]),
@@ -264,6 +287,53 @@ class FakeGitLab:
             return not_found("Member")
         return JSONResponse({"id": 1000 + index, "username": username, "state": "active",
                              "access_level": level})
+
+    async def token_self(self, request: Request) -> Response:
+        # docs.gitlab.com/api/personal_access_tokens/#get-details-on-a-personal-access-token
+        if (problem := self._gate(request)) is not None:
+            return problem
+        if self.token_scopes is None:
+            return JSONResponse({"error": "404 Not Found"}, status_code=404)
+        return JSONResponse({
+            "id": 4242, "name": "auditbot", "revoked": False, "description": None,
+            "created_at": "2026-11-01T10:00:00.000Z", "scopes": self.token_scopes,
+            "user_id": self.user["id"], "last_used_at": None, "active": True,
+            "expires_at": self.token_expires_at})
+
+    def _level(self, pid: int) -> int | None:
+        return self.members.get((pid, str(self.user["username"])))
+
+    async def list_projects(self, request: Request) -> Response:
+        # docs.gitlab.com/api/projects/#list-all-projects: membership=true lists the
+        # user's projects, each with its ``permissions`` (project_access, group_access).
+        if (problem := self._gate(request)) is not None:
+            return problem
+        if request.query_params.get("membership") not in ("true", "True"):
+            return JSONResponse({"error": "this fake lists only membership=true"},
+                                status_code=400)
+        floor = int(request.query_params.get("min_access_level", 0))
+        items = []
+        for project in self.projects.values():
+            level = self._level(project.id)
+            if level is None or level < floor:
+                continue
+            items.append({
+                "id": project.id, "path_with_namespace": project.path,
+                "default_branch": project.default_branch,
+                "web_url": f"http://gitlab.local/{project.path}",
+                "permissions": {"project_access": {"access_level": level,
+                                                   "notification_level": 3},
+                                "group_access": None}})
+        return self._page(request, items)
+
+    async def list_hooks(self, request: Request) -> Response:
+        # docs.gitlab.com/api/project_webhooks/: Maintainer or more; less is 403.
+        if (problem := self._gate(request)) is not None:
+            return problem
+        pid = request.path_params["pid"]
+        if (self._level(pid) or 0) < 40:
+            return JSONResponse({"message": "403 Forbidden"}, status_code=403)
+        return self._page(request, list(self.hooks.get(pid, [])))
 
     async def get_project(self, request: Request) -> Response:
         if (problem := self._gate(request)) is not None:

@@ -44,6 +44,19 @@ class Delivery:
         return not 200 <= self.status_code < 300
 
 
+@dataclass(frozen=True)
+class AppInfo:
+    """The App as GitHub describes it to itself (``GET /app``)."""
+
+    id: int
+    slug: str
+    name: str
+    html_url: str
+    permissions: dict[str, str]
+    events: tuple[str, ...]
+    installations: int | None  # GitHub tells only the App itself
+
+
 class AppHooks:
     def __init__(
         self, *, app_id: int, private_key: str, api_url: str = "https://api.github.com",
@@ -83,11 +96,24 @@ class AppHooks:
 
     async def slug(self) -> str:
         """The App's slug: its bot posts as ``<slug>[bot]``, people mention ``@<slug>``."""
+        app = await self.app()
+        if not app.slug:
+            raise ForgeError("GitHub did not tell the app's slug", hint="set APP_SLUG")
+        return app.slug
+
+    async def app(self) -> AppInfo:
+        """``GET /app`` with the App JWT: proves APP_ID and the private key belong together."""
         async with self._client("reading the app") as gh:
             app = (await gh.rest.apps.async_get_authenticated()).parsed_data
-        if app is None or not app.slug:
-            raise ForgeError("GitHub did not tell the app's slug", hint="set APP_SLUG")
-        return str(app.slug)
+        if app is None:
+            raise ForgeError("GitHub answered GET /app without an app")
+        permissions = app.permissions.model_dump(exclude_none=True, exclude_unset=True)
+        count = app.installations_count
+        return AppInfo(
+            id=app.id, slug=str(app.slug or ""), name=app.name, html_url=app.html_url,
+            permissions={k: str(v) for k, v in permissions.items() if isinstance(v, str)},
+            events=tuple(app.events), installations=count if isinstance(count, int) else None,
+        )
 
     async def deliveries(self, since: datetime) -> list[Delivery]:
         """Deliveries at or after ``since``, newest first (GitHub's order), following the
