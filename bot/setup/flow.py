@@ -74,6 +74,7 @@ class ManifestFlow:
         if not code:
             raise BadInput("GitHub's redirect brought no code",
                            hint="start the registration from this page again")
+        register_secrets([code])  # used up by the exchange, but a log has no business with it
         app = await convert_manifest_code(self.plan.api_url, code)
         register_secrets([app.pem.strip(), app.webhook_secret])
         key_path = write_private_key(self.plan.data_dir, f"github-app-{app.id}.pem", app.pem)

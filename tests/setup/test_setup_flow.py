@@ -166,7 +166,7 @@ def test_setup_registers_the_app_and_env_works(
     assert stat.S_IMODE(key_path.stat().st_mode) == 0o600
     assert key_path.read_text() == app.pem
     # Secrets reach neither the terminal nor a log.
-    for secret in (app.webhook_secret, app.pem.splitlines()[1]):
+    for secret in (app.webhook_secret, app.pem.splitlines()[1], app.code):
         assert secret not in out + err
 
     # The settings work: the App JWT signed with the saved key is accepted by GET /app.
