@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -43,11 +44,21 @@ logger = logging.getLogger(__name__)
 ENGINE_LANGUAGES = frozenset({
     "python", "javascript", "go", "java", "ruby", "php", "shell", "github-actions", "c",
 })
-_ENGINE_SUFFIXES = frozenset({
-    ".py", ".pyw", ".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".mts", ".cts", ".vue", ".go",
-    ".java", ".rb", ".php", ".phtml", ".sh", ".bash", ".c", ".h", ".cc", ".cpp", ".cxx", ".hpp",
-    ".hh", ".hxx", ".dockerfile",
-})
+# The suffixes of each Semgrep language's files (Dockerfiles and workflows go by name).
+_SUFFIXES = {
+    "python": (".py", ".pyw"),
+    "javascript": (".js", ".jsx", ".mjs", ".cjs", ".vue"),
+    "typescript": (".ts", ".tsx", ".mts", ".cts"),
+    "go": (".go",),
+    "java": (".java",),
+    "ruby": (".rb",),
+    "php": (".php", ".phtml"),
+    "bash": (".sh", ".bash"),
+    "c": (".c", ".h"),
+    "cpp": (".cc", ".cpp", ".cxx", ".hpp", ".hh", ".hxx", ".h"),
+    "dockerfile": (".dockerfile",),
+}
+_ENGINE_SUFFIXES = frozenset(suffix for suffixes in _SUFFIXES.values() for suffix in suffixes)
 TIMEOUT_S = 60
 _REQUIRED = ("severity", "cwe", "title", "fix", "examples")
 
@@ -65,6 +76,10 @@ class EngineRule:
     # (code, path or None): a path when the rule applies to some file names only
     positive: tuple[tuple[str, str | None], ...]
     negative: tuple[tuple[str, str | None], ...]
+    # metadata.needs: text a file must contain for the rule to match there (a regex that
+    # every sink satisfies). Semgrep's own prefilter only knows literal words, so a taint rule
+    # whose sink is $DB.get(...) ran its whole analysis on every file with "get" in it.
+    needs: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -136,8 +151,9 @@ def parse_rules(text: str, where: str) -> tuple[list[dict[str, Any]], list[Engin
                 fix=str(meta["fix"]),
                 positive=_examples(examples.get("positive")),
                 negative=_examples(examples.get("negative")),
+                needs=re.compile(str(meta["needs"]), re.M) if meta.get("needs") else None,
             )
-        except ValueError as error:
+        except (ValueError, re.error) as error:
             raise ConfigError(where, f"rule {item['id']}: {error}") from error
         if not rule.positive or not rule.negative:
             raise ConfigError(where, f"rule {item['id']} needs positive and negative examples")
@@ -235,6 +251,7 @@ class EngineScan:
         self._tmp = tempfile.TemporaryDirectory(prefix="auditbot-engine-")
         tmp = Path(self._tmp.name)
         root = tmp / "src"
+        texts: dict[str, str] = {}
         for path, text in files.items():
             relative = _safe_relative(path)
             if relative is None:
@@ -244,11 +261,12 @@ class EngineScan:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, "utf-8")
             self._names[relative.as_posix()] = path
+            texts[relative.as_posix()] = text
         root.mkdir(exist_ok=True)
         # Without an ignore file Semgrep skips tests/, node_modules/ and the like by default.
         (root / ".semgrepignore").write_text("# every file auditbot hands over is scanned\n")
         config = tmp / "rules.json"
-        config.write_text(json.dumps({"rules": [r for r, _ in pairs]}), "utf-8")
+        config.write_text(json.dumps({"rules": _narrowed(pairs, texts)}), "utf-8")
         self._started = time.monotonic()
         self._process = _start(binary, config, root, tmp)
 
@@ -262,6 +280,41 @@ class EngineScan:
         finally:
             self._tmp.cleanup()
         return self._done
+
+
+def _narrowed(
+    pairs: Iterable[tuple[dict[str, Any], EngineRule]], texts: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """The Semgrep rules for this scan: a rule with ``needs`` runs only on the files that
+    contain it (paths.include), and not at all when none does."""
+    rules = []
+    for raw, rule in pairs:
+        if rule.needs is None or "paths" in raw:
+            rules.append(raw)
+            continue
+        suffixes = _rule_suffixes(rule.languages)
+        wanted = [name for name, text in texts.items()
+                  if (suffixes is None or name.lower().endswith(suffixes))
+                  and rule.needs.search(text)]
+        if wanted:
+            rules.append({**raw, "paths": {"include": ["/" + _glob_escape(n) for n in wanted]}})
+    return rules
+
+
+def _rule_suffixes(languages: Iterable[str]) -> tuple[str, ...] | None:
+    """The file suffixes a rule's languages read; None when one of them goes by file name."""
+    suffixes: list[str] = []
+    for language in languages:
+        if language not in _SUFFIXES or language == "dockerfile":
+            return None
+        suffixes += _SUFFIXES[language]
+    return tuple(suffixes)
+
+
+def _glob_escape(name: str) -> str:
+    # Backslashes, not [x] classes: Semgrep turns "[]]" into a regex PCRE refuses, and the
+    # whole run fails (a pull request names its files).
+    return re.sub(r"([\\\[\]*?])", r"\\\1", name)
 
 
 def _start(binary: str, config: Path, root: Path, home: Path) -> subprocess.Popen[bytes]:

@@ -80,12 +80,15 @@ def analyze_change(
     results: list[Finding] = []
     for path, (wanted, found) in own.items():
         source_lines = files[path].split("\n")
-        for finding in by_path.get(path, ()):
-            span = range(finding.start_line, finding.end_line + 1)
-            if wanted is None or not wanted.isdisjoint(span):
-                quote, _ = mask_secrets("\n".join(source_lines[span.start - 1 : span.stop - 1]),
-                                        path=path)
-                found.append(finding.model_copy(update={"quote": quote[:2000]}))
+        reported = [f for f in by_path.get(path, ())
+                    if wanted is None or not wanted.isdisjoint(range(f.start_line, f.end_line + 1))]
+        if reported:
+            # Masked once per file, not once per finding (masking keeps line breaks): a file
+            # with a source and a sink in every function has hundreds of findings.
+            masked = mask_secrets(files[path], path=path)[0].split("\n")
+        for finding in reported:
+            quote = "\n".join(masked[finding.start_line - 1 : finding.end_line])
+            found.append(finding.model_copy(update={"quote": quote[:2000]}))
         found = [_configured(f, settings) for f in found if not _disabled(f, settings)]
         found = apply_suppressions(merge_findings(found), source_lines)
         results.extend(

@@ -203,8 +203,16 @@ def all_rules() -> list[Rule]:
 
 def _glob_match(path: str, globs: Sequence[str]) -> bool:
     name = PurePosixPath(path).name
-    return any(fnmatch.fnmatch(path, g) or fnmatch.fnmatch(name, g) or
-               fnmatch.fnmatch("/" + path, "*/" + g) for g in globs)
+    pattern = _globs_regex(tuple(globs))
+    return bool(pattern.match(path) or pattern.match(name) or pattern.match("/" + path))
+
+
+@lru_cache(maxsize=256)
+def _globs_regex(globs: tuple[str, ...]) -> re.Pattern[str]:
+    """One regex for a table's globs, each matched as fnmatch would match the path, the file
+    name, or "*/" + glob against "/" + path."""
+    parts = [fnmatch.translate(g) for g in globs] + [fnmatch.translate("*/" + g) for g in globs]
+    return re.compile("|".join(f"(?:{p})" for p in parts))
 
 
 def languages_for(path: str, content: str) -> list[Language]:

@@ -125,6 +125,29 @@ def test_bad_rule_files_are_refused_with_the_reason(text: str, complaint: str) -
     assert ".auditbot/rules/acme.yml" in str(refused.value)
 
 
+NEEDS_LOGGER = CUSTOM.replace("      examples:", "      needs: '^import logging'\n      examples:")
+
+
+def test_a_rule_runs_only_on_the_files_holding_what_it_needs() -> None:
+    raw, rules = parse_rules(NEEDS_LOGGER, ".auditbot/rules/acme.yml")
+    assert rules[0].needs is not None
+    code = "print('hi')\n"
+    custom = list(zip(raw, rules, strict=True))
+    result = run_engine(
+        {"plain.py": code, "svc[1]/logged.py": "import logging\n" + code, "b*?.py": code,
+         "a\\b.py": "import logging\n" + code},
+        extra_rules=custom,
+    )
+    assert sorted(f.path for f in result.findings) == ["a\\b.py", "svc[1]/logged.py"]
+    # Needed nowhere: the rule is left out of the run, not run on nothing.
+    assert run_engine({"plain.py": code}, extra_rules=custom).findings == []
+
+
+def test_a_needs_that_is_no_regex_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"acme\.no-print"):
+        parse_rules(NEEDS_LOGGER.replace("^import logging", "(unclosed"), "acme.yml")
+
+
 def test_a_rule_semgrep_cannot_parse_comes_back_as_an_error() -> None:
     bad = CUSTOM.replace("pattern: print(...)", "pattern: 'print(('")
     raw, rules = parse_rules(bad, "x.yml")
