@@ -29,7 +29,7 @@ from sqlalchemy.exc import ArgumentError
 
 from bot.errors import ConfigError
 from bot.mail import parse_smtp_url
-from bot.store.postgres_url import split_postgres_url
+from bot.postgres_url import split_postgres_url
 
 # Each provider's usual key variable, in the documented provider order: it decides which
 # provider runs when LLM_PROVIDER is unset and several keys are present but Gemini's is not.

@@ -53,10 +53,6 @@ class Unavailable(AuditbotError):
         self.variable = variable
 
 
-class StorageError(AuditbotError):
-    """The database refused or could not be reached."""
-
-
 class ForgeError(AuditbotError):
     """GitHub or GitLab refused a request in a way retrying will not fix."""
 
@@ -66,4 +62,15 @@ class LLMError(AuditbotError):
 
 
 class BudgetExceeded(LLMError):
-    """A task, project or installation budget has no room for another call."""
+    """A budget (``scope`` is "task", "project" or "installation") has no room for the call."""
+
+    def __init__(self, scope: str, limit_usd: float, needed_usd: float) -> None:
+        super().__init__(
+            f"the {scope} budget of ${limit_usd:.2f} has no room for a call estimated at "
+            f"${needed_usd:.4f}; LLM analysis stops, offline analyzers still run",
+            hint="raise the budget in settings or through the API",
+        )
+        self.scope = scope
+        self.limit_usd = limit_usd
+        self.needed_usd = needed_usd
+        self.reason = f"{scope} budget exhausted"

@@ -19,10 +19,29 @@ from bot.config import Settings, load_settings
 
 REDIS_HOST = os.environ.get("TEST_REDIS_HOST", "127.0.0.1")
 REDIS_PORT = int(os.environ.get("TEST_REDIS_PORT", "6379"))
+
+
+def redis_db_for_worker(base: int, worker: int, databases: int = 16) -> int:
+    """The Redis database pytest-xdist worker ``worker`` owns: ``base`` and up to the last
+    database, then down from ``base - 1``; never database 0 (the app's default)."""
+    above = databases - base
+    db = base + worker if worker < above else base - 1 - (worker - above)
+    if not 0 < db < databases:
+        raise pytest.UsageError(
+            f"no Redis database left for xdist worker {worker} (databases 1-{databases - 1}; "
+            "run fewer workers or set TEST_REDIS_DATABASES to the server's 'databases')"
+        )
+    return db
+
+
 # Tests own one Redis database number and empty it around each test that uses it; under
-# pytest-xdist each worker owns its own: TEST_REDIS_DB (default 13) plus the worker's index.
+# pytest-xdist each worker owns its own: TEST_REDIS_DB (default 13), 14, 15, then 12, 11, ...
 _XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or "0"
-TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "13")) + int(_XDIST_WORKER)
+TEST_REDIS_DB = redis_db_for_worker(
+    int(os.environ.get("TEST_REDIS_DB", "13")),
+    int(_XDIST_WORKER),
+    int(os.environ.get("TEST_REDIS_DATABASES", "16")),
+)
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )

@@ -29,6 +29,7 @@ from bot.events.github_models import (
     User,
 )
 from bot.events.registry import Delivery, Registry
+from bot.forges.base import ZERO_SHA
 from bot.jobs.contracts import (
     CODE_SCANNING_ALERT,
     REPLY_IN_THREAD,
@@ -52,7 +53,6 @@ from bot.jobs.contracts import CodeScanningAlertEvent as CodeScanningAlertJob
 
 github = Registry("github")
 
-ZERO_SHA: Final = "0" * 40
 # Who may have write access: the worker confirms it through the permission API; anyone else
 # (CONTRIBUTOR, NONE, ...) is ignored without an answer, unless they wrote the PR and ask.
 TRUSTED_ASSOCIATIONS: Final = frozenset({"OWNER", "MEMBER", "COLLABORATOR"})

@@ -20,6 +20,7 @@ from bot.events.gitlab_models import (
     PushEvent,
 )
 from bot.events.registry import Delivery, Registry
+from bot.forges.base import ZERO_SHA
 from bot.jobs.contracts import (
     REPLY_IN_THREAD,
     REVIEW_PULL_REQUEST,
@@ -38,7 +39,6 @@ from bot.jobs.contracts import (
 
 gitlab = Registry("gitlab")
 
-ZERO_SHA: Final = "0" * 40
 # Notes that belong to a thread; auditbot's findings start DiffNote threads.
 THREAD_NOTE_TYPES: Final = frozenset({"DiffNote", "DiscussionNote"})
 # Our own notes carry hidden markers (bot/forges/base.py); they never start work.

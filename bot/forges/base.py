@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal, Protocol, runtime_checkable
+from typing import Final, Literal, Protocol, runtime_checkable
 
 from bot.errors import ForgeError
 
@@ -32,8 +32,9 @@ REVIEW_MARKER_PREFIX = "<!-- auditbot:review "  # followed by the head SHA and "
 COMMENT_MARKER_PREFIX = "<!-- auditbot:finding "  # followed by the comment key and " -->"
 CHECK_NAME = "auditbot"
 CONFIG_PATH = ".auditbot.yml"
-# Git's all-zero object id: a push's ``before`` for a branch's first push.
-NULL_SHA = "0" * 40
+# Git's all-zero object id: a push's ``before`` for a branch's first push, its ``after``
+# when the branch is deleted.
+ZERO_SHA: Final = "0" * 40
 
 
 class ForgeRefused(ForgeError):

@@ -1,4 +1,5 @@
-"""Rebuilding a file's patch from its two versions when the forge leaves it out.
+"""Patches made by hand: a file's patch rebuilt from its two versions when the forge leaves
+it out, and a new file's patch (an archive, a whole tree scanned as a change).
 
 GitHub omits ``patch`` and GitLab collapses ``diff`` for large files; the pipeline still
 wants hunks. The result has the forges' shape: hunks only, from the first ``@@`` line.
@@ -10,6 +11,17 @@ import difflib
 from collections.abc import Awaitable, Callable
 
 from bot.forges.base import FileStatus, SkippedFile
+
+
+def added_patch(text: str) -> tuple[str, int]:
+    """A GitHub-style patch adding ``text`` as a new file, and its number of lines."""
+    lines = text.splitlines()
+    if not lines:
+        return "", 0
+    body = "\n".join("+" + line for line in lines)
+    if not text.endswith(("\n", "\r")):
+        body += "\n\\ No newline at end of file"
+    return f"@@ -0,0 +1,{len(lines)} @@\n{body}", len(lines)
 
 
 def looks_binary(data: bytes) -> bool:

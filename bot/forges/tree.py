@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.forges.base import Change, ChangedFile, ChangeSource, ChangeTarget, SkippedFile, Tree
-from bot.forges.local.archive import added_patch
+from bot.forges.patches import added_patch
 
 EMPTY_BASE = "tree:empty"
 READ_CONCURRENCY = 16

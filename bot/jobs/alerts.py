@@ -29,7 +29,7 @@ from bot.reports.model import finding_from_row
 from bot.reports.sarif import rule_id_of
 from bot.store import code_scanning as store
 from bot.store.models import TriageEvent
-from bot.store.triage import TriageSource, triage_fingerprint
+from bot.store.triage import TriageSource, triage_fingerprint_in
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +74,11 @@ async def _alert_to_triage(deps: JobDeps, forge: Any, job: CodeScanningAlertEven
         else "reopened in GitHub code scanning"
     )
     try:
-        async with deps.sessions() as session, session.begin():
-            result = await triage_fingerprint(
-                session, project_id, fingerprint, state, actor=job.sender or "github",
-                reason=reason, source=TriageSource.CODE_SCANNING,
-                learn=bool(job.dismissed_comment),
-            )
+        result = await triage_fingerprint_in(
+            deps.sessions, project_id, fingerprint, state, actor=job.sender or "github",
+            reason=reason, source=TriageSource.CODE_SCANNING,
+            learn=bool(job.dismissed_comment),
+        )
     except NotFound:
         return "unknown finding"
     log.info("alert %d (%s) -> %s by %s", alert.number, fingerprint[:12], state.value, job.sender)

@@ -7,21 +7,15 @@ persistence), the month is re-seeded from the usage rows, so a budget still hold
 from __future__ import annotations
 
 from bot.jobs.deps import JobDeps
+from bot.store.audits import project_ref
 from bot.store.llm_usage import DbUsageSink
-from bot.store.models import Installation, Project
 
 
 async def apply_budgets(deps: JobDeps, project_id: int, task_id: str) -> int | None:
-    """Set this task's caps; returns the internal installation id (for its monthly cap)."""
+    """Set this task's project; returns the internal installation id (for its monthly cap)."""
     if deps.llm is None:
         return None
-    async with deps.sessions() as session:
-        project = await session.get(Project, project_id)
-        installation = (
-            await session.get(Installation, project.installation_id)
-            if project is not None and project.installation_id is not None
-            else None
-        )
+    project = await project_ref(deps.sessions, project_id)
     if project is None:
         return None
     budgets = deps.llm.budgets
@@ -31,14 +25,17 @@ async def apply_budgets(deps: JobDeps, project_id: int, task_id: str) -> int | N
         budgets.set_project_monthly(project_id, project.budget_monthly_usd)
     usage = DbUsageSink(deps.sessions)
     await budgets.seed_month(await usage.month_cost(project_id=project_id), project_id=project_id)
-    if installation is None:
+    if project.installation_id is None:
         return None
-    if installation.budget_monthly_usd is not None:
-        budgets.set_installation_monthly(installation.id, installation.budget_monthly_usd)
+    if project.installation_budget_monthly_usd is not None:
+        budgets.set_installation_monthly(
+            project.installation_id, project.installation_budget_monthly_usd
+        )
     await budgets.seed_month(
-        await usage.month_cost(installation_id=installation.id), installation_id=installation.id
+        await usage.month_cost(installation_id=project.installation_id),
+        installation_id=project.installation_id,
     )
-    return installation.id
+    return project.installation_id
 
 
 def release_budgets(deps: JobDeps, task_id: str) -> None:

@@ -17,7 +17,7 @@ from typing import Protocol
 from redis.asyncio import Redis
 
 from bot.config import Settings
-from bot.llm.types import BudgetExhausted
+from bot.errors import BudgetExceeded
 
 log = logging.getLogger(__name__)
 
@@ -181,21 +181,21 @@ class Budgets:
         self, amount_usd: float, task_id: str | None, project_id: int | None,
         installation_id: int | None,
     ) -> Reservation:
-        """Reserve ``amount_usd`` or raise :class:`BudgetExhausted` naming the full budget."""
+        """Reserve ``amount_usd`` or raise :class:`BudgetExceeded` naming the full budget."""
         scopes = self.scopes(task_id, project_id, installation_id)
         amount = _micro(amount_usd)
         full = await self._store.reserve(scopes, amount)
         if full is not None:
-            raise BudgetExhausted(full.kind, full.limit_micro / MICRO, amount_usd)
+            raise BudgetExceeded(full.kind, full.limit_micro / MICRO, amount_usd)
         return Reservation(tuple(scopes), amount)
 
     async def reserve_more(self, reservation: Reservation, amount_usd: float) -> Reservation:
         """Reserve ``amount_usd`` more on the same budgets, for a further call of the same
-        request (the fix-up of an invalid answer); raises :class:`BudgetExhausted`."""
+        request (the fix-up of an invalid answer); raises :class:`BudgetExceeded`."""
         amount = _micro(amount_usd)
         full = await self._store.reserve(list(reservation.scopes), amount)
         if full is not None:
-            raise BudgetExhausted(full.kind, full.limit_micro / MICRO, amount_usd)
+            raise BudgetExceeded(full.kind, full.limit_micro / MICRO, amount_usd)
         return Reservation(reservation.scopes, reservation.amount_micro + amount)
 
     async def settle(self, reservation: Reservation, actual_usd: float) -> Reservation:

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from bot.config import Settings
-from bot.errors import ConfigError
+from bot.errors import BudgetExceeded, ConfigError
 from bot.llm import metrics as llm_metrics
 from bot.llm.breaker import CircuitBreaker, MemoryCircuitBreaker, RedisCircuitBreaker
 from bot.llm.budget import Budgets, MemoryBudgetStore, RedisBudgetStore, Reservation
@@ -31,7 +31,6 @@ from bot.llm.retry import GaveUp, Handle, RetryPolicy, call_with_retries
 from bot.llm.structured import OutputError, json_schema_of, parse_structured
 from bot.llm.types import (
     TRUNCATED_REASONS,
-    BudgetExhausted,
     CompletionRequest,
     CompletionResult,
     InvalidOutput,
@@ -286,7 +285,7 @@ class LLMService:
                     fixed = await self._attempt(
                         handle, fixup, estimate.input_tokens + estimate.output_tokens
                     )
-                except (GaveUp, BudgetExhausted) as exc:
+                except (GaveUp, BudgetExceeded) as exc:
                     reason = f"invalid answer ({first.reason}); fix-up request failed: {exc.reason}"
                     await self._record_failure(
                         handle, request, usage, handle.info.cost(usage), started, reason

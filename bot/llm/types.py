@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from bot.errors import BudgetExceeded, LLMError
+from bot.errors import LLMError
 
 # How a provider is asked for structured output, strongest first.
 StructuredMode = Literal["json_schema", "json_object", "tool", "prompt"]
@@ -141,21 +141,6 @@ class LLMFailure(LLMError):
 
 class InvalidOutput(LLMFailure):
     """The model answered, but not with valid JSON of the requested shape, even after repair."""
-
-
-class BudgetExhausted(BudgetExceeded):
-    """A budget (``scope`` is "task", "project" or "installation") has no room for the call."""
-
-    def __init__(self, scope: str, limit_usd: float, needed_usd: float) -> None:
-        super().__init__(
-            f"the {scope} budget of ${limit_usd:.2f} has no room for a call estimated at "
-            f"${needed_usd:.4f}; LLM analysis stops, offline analyzers still run",
-            hint="raise the budget in settings or through the API",
-        )
-        self.scope = scope
-        self.limit_usd = limit_usd
-        self.needed_usd = needed_usd
-        self.reason = f"{scope} budget exhausted"
 
 
 class TransientError(Exception):

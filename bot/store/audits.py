@@ -50,10 +50,7 @@ async def _ensure_installation(
     sessions: Sessions, forge: str, external_id: int, account_login: str
 ) -> int:
     async with sessions() as session, session.begin():
-        query = select(Installation).where(
-            Installation.forge == forge, Installation.external_id == external_id
-        )
-        installation = (await session.scalars(query)).first()
+        installation = await installation_row(session, forge, external_id)
         if installation is None:
             installation = Installation(
                 forge=forge, external_id=external_id, account_login=account_login
@@ -61,6 +58,15 @@ async def _ensure_installation(
             session.add(installation)
             await session.flush()
         return installation.id
+
+
+async def installation_row(
+    session: AsyncSession, forge: str, external_id: int
+) -> Installation | None:
+    query = select(Installation).where(
+        Installation.forge == forge, Installation.external_id == external_id
+    )
+    return (await session.scalars(query)).first()
 
 
 async def ensure_project(
@@ -121,7 +127,7 @@ async def _ensure_project(
 
 @dataclass(frozen=True)
 class ProjectRef:
-    """What a job needs to reach a project's repository again."""
+    """What a job needs to reach a project's repository again, and its budget overrides."""
 
     id: int
     kind: str  # github | gitlab | local | archive
@@ -131,6 +137,10 @@ class ProjectRef:
     private: bool
     installation_id: int | None  # internal
     installation_external_id: int | None  # the GitHub App installation's id
+    # Budget overrides (None: the settings' defaults).
+    budget_per_task_usd: float | None = None
+    budget_monthly_usd: float | None = None
+    installation_budget_monthly_usd: float | None = None
 
 
 async def project_ref(sessions: Sessions, project_id: int) -> ProjectRef | None:
@@ -152,6 +162,11 @@ async def project_ref(sessions: Sessions, project_id: int) -> ProjectRef | None:
             private=project.private,
             installation_id=project.installation_id,
             installation_external_id=installation.external_id if installation else None,
+            budget_per_task_usd=project.budget_per_task_usd,
+            budget_monthly_usd=project.budget_monthly_usd,
+            installation_budget_monthly_usd=(
+                installation.budget_monthly_usd if installation else None
+            ),
         )
 
 

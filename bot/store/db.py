@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from bot.store.postgres_url import split_postgres_url
+from bot.postgres_url import split_postgres_url
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -148,6 +149,19 @@ async def triage_fingerprint(
         raise NotFound(f"no finding with fingerprint {fingerprint[:16]} in project {project_id}")
     return await triage(session, finding, state, actor=actor, reason=reason, source=source,
                         keep=keep, learn=learn)
+
+
+async def triage_fingerprint_in(
+    sessions: async_sessionmaker[AsyncSession],
+    project_id: int,
+    fingerprint: str,
+    state: FindingStatus,
+    **options: Any,
+) -> TriageResult:
+    """`triage_fingerprint()` (``options`` are its keywords) in a transaction of its own:
+    a job's decision."""
+    async with sessions() as session, session.begin():
+        return await triage_fingerprint(session, project_id, fingerprint, state, **options)
 
 
 async def dismiss_from_forge(

@@ -12,7 +12,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.errors import ForgeError, NotFound, RetryLater
 from bot.forges.base import (
-    NULL_SHA,
     SUMMARY_MARKER,
     Annotation,
     ChangeTarget,
@@ -21,6 +20,7 @@ from bot.forges.base import (
     InlineComment,
     review_marker,
 )
+from bot.forges.base import ZERO_SHA as NULL_SHA
 from bot.forges.github.auth import GitHubApp
 from bot.forges.github.forge import GitHubForge
 from tests.fakes.fake_github import FakeGitHub, Pull, PullFile

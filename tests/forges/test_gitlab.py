@@ -10,13 +10,13 @@ from redis.asyncio import Redis
 
 from bot.errors import ForgeError, RetryLater
 from bot.forges.base import (
-    NULL_SHA,
     SUMMARY_MARKER,
     ChangeTarget,
     CheckUpdate,
     Forge,
     InlineComment,
 )
+from bot.forges.base import ZERO_SHA as NULL_SHA
 from bot.forges.gitlab.forge import GitLabForge
 from tests.fakes.fake_gitlab import MR, FakeGitLab, MRDiff
 from tests.support.servers import serve_in_thread

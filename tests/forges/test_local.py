@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.errors import BadInput, NotFound
-from bot.forges.base import NULL_SHA, ChangeSource, ChangeTarget
+from bot.forges.base import ZERO_SHA as NULL_SHA
+from bot.forges.base import ChangeSource, ChangeTarget
 from bot.forges.local.git import WORKTREE, LocalGitSource
 
 

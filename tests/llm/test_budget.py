@@ -11,9 +11,10 @@ from redis.asyncio import Redis
 
 from bot.config import Settings
 from bot.errors import BudgetExceeded
+from bot.errors import BudgetExceeded as BudgetExhausted
 from bot.llm.budget import Budgets, MemoryBudgetStore, RedisBudgetStore
 from bot.llm.pricing import model_info
-from bot.llm.types import BudgetExhausted, InvalidOutput, Usage
+from bot.llm.types import InvalidOutput, Usage
 from tests.llm.helpers import (
     KEYS,
     MODELS,

@@ -9,8 +9,9 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 
 from bot.config import Settings
+from bot.errors import BudgetExceeded as BudgetExhausted
 from bot.llm.budget import Budgets, RedisBudgetStore
-from bot.llm.types import BudgetExhausted, LLMFailure
+from bot.llm.types import LLMFailure
 from bot.llm.usage import UsageRecord
 from bot.store.db import create_engine, session_factory
 from bot.store.llm_usage import DbUsageSink

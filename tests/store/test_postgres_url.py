@@ -13,7 +13,7 @@ from sqlalchemy import make_url
 
 from bot.config import load_settings
 from bot.errors import ConfigError
-from bot.store.postgres_url import split_postgres_url
+from bot.postgres_url import split_postgres_url
 from tests.support.postgres_server import PostgresServer, tls_postgres
 from tests.support.processes import base_env
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bot.errors import BadInput
 from bot.forges.base import CONFIG_PATH, Change, ChangedFile, ChangeTarget, SkippedFile, Tree
+from bot.forges.patches import added_patch
 
 logger = logging.getLogger(__name__)
 
@@ -35,17 +36,6 @@ def vet_member(info: zipfile.ZipInfo, *, max_file_bytes: int) -> str | None:
     if info.file_size > max_file_bytes:
         return f"larger than {max_file_bytes} bytes"
     return None
-
-
-def added_patch(text: str) -> tuple[str, int]:
-    """A GitHub-style patch adding ``text`` as a new file, and its number of lines."""
-    lines = text.splitlines()
-    if not lines:
-        return "", 0
-    body = "\n".join("+" + line for line in lines)
-    if not text.endswith(("\n", "\r")):
-        body += "\n\\ No newline at end of file"
-    return f"@@ -0,0 +1,{len(lines)} @@\n{body}", len(lines)
 
 
 def _common_root(names: list[str]) -> str:

@@ -35,7 +35,7 @@ from bot.jobs.conversation.access import Standing, may_ask, standing
 from bot.jobs.conversation.model import ask_model
 from bot.jobs.conversation.prompts import thread_prompt
 from bot.jobs.deps import JobDeps, project_for
-from bot.store.triage import TriageSource, triage_fingerprint
+from bot.store.triage import TriageSource, triage_fingerprint_in
 
 log = logging.getLogger(__name__)
 
@@ -134,13 +134,12 @@ async def _dismiss(
     place = "merge request" if job.repository.forge == "gitlab" else "pull request"
     project_id = await project_for(deps, job.repository)
     try:
-        async with deps.sessions() as session, session.begin():
-            result = await triage_fingerprint(
-                session, project_id, thread.key, dismissal.state, actor=job.author,
-                reason=dismissal.reason or f"marked {label} in the {place}",
-                source=TriageSource(job.repository.forge),
-                learn=dismissal.reason is not None,
-            )
+        result = await triage_fingerprint_in(
+            deps.sessions, project_id, thread.key, dismissal.state, actor=job.author,
+            reason=dismissal.reason or f"marked {label} in the {place}",
+            source=TriageSource(job.repository.forge),
+            learn=dismissal.reason is not None,
+        )
     except NotFound:
         await forge.reply_in_thread(target, thread.id, (
             f"{marker}\nauditbot has no record of this finding in this repository, so "

@@ -1,0 +1,56 @@
+"""Every third-party package ``bot/`` imports is declared in ``pyproject.toml``'s
+dependencies (a package that only arrives with another may leave when that one changes)."""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+import tomllib
+from importlib.metadata import packages_distributions
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# Declared through an extra of another requirement (the extra is the declaration).
+THROUGH_EXTRAS = {"cryptography": "pyjwt[crypto]", "hiredis": "redis[hiredis]"}
+
+
+def declared() -> set[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    names = set()
+    for requirement in project["dependencies"]:
+        name = re.match(r"[A-Za-z0-9_.-]+", requirement)
+        assert name is not None
+        names.add(name.group(0).lower().replace("_", "-"))
+    return names
+
+
+def imported_top_names() -> dict[str, str]:
+    """{top-level module: first file importing it} for modules outside the standard library."""
+    found: dict[str, str] = {}
+    for path in sorted((ROOT / "bot").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top != "bot" and top not in sys.stdlib_module_names:
+                    found.setdefault(top, str(path.relative_to(ROOT)))
+    return found
+
+
+def test_every_imported_package_is_declared() -> None:
+    distributions = packages_distributions()
+    wanted = declared()
+    missing = []
+    for top, where in sorted(imported_top_names().items()):
+        dists = {d.lower().replace("_", "-") for d in distributions.get(top, [])}
+        if not dists:
+            missing.append(f"{top} ({where}): not installed")
+        elif not dists & wanted and top not in THROUGH_EXTRAS:
+            missing.append(f"{top} ({where}): from {sorted(dists)}, not declared")
+    assert missing == []
