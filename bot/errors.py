@@ -58,7 +58,12 @@ class ForgeError(AuditbotError):
 
 
 class LLMError(AuditbotError):
-    """A model provider failed in a way that retrying the same call will not fix."""
+    """A model provider failed in a way that retrying the same call will not fix.
+    ``reason`` is short, for a summary line."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.reason = message
 
 
 class BudgetExceeded(LLMError):

@@ -200,8 +200,7 @@ class LLMReviewer:
                     stats.failed.append((chunk.id, f"{_paths(chunk)}: not sent, {exc.message}"))
                     return None
                 except LLMError as exc:
-                    reason = getattr(exc, "reason", exc.message)
-                    stats.failed.append((chunk.id, f"{_paths(chunk)}: {reason}"))
+                    stats.failed.append((chunk.id, f"{_paths(chunk)}: {exc.reason}"))
                     return None
 
         async def one(chunk: Chunk) -> None:

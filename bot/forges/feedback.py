@@ -11,10 +11,14 @@ cannot change a finding.
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.findings import FindingStatus
 from bot.forges.base import COMMENT_MARKER_PREFIX
+
+# Whether a person's feedback counts (the conversation's write-access check).
+Accept = Callable[[str], Awaitable[bool]]
 
 _MARKER = re.compile(re.escape(COMMENT_MARKER_PREFIX) + r"(\S+) -->")
 FALSE_POSITIVE = "false positive"

@@ -20,7 +20,8 @@ from typing import Any
 
 from bot.errors import AuditbotError, NotFound, RetryLater
 from bot.findings import FindingStatus
-from bot.forges.github.code_scanning import AlertInfo, DismissReason
+from bot.forges.code_scanning import AlertInfo, DismissReason
+from bot.forges.pull_requests import PullRequestForge
 from bot.jobs.contracts import CodeScanningAlertEvent
 from bot.jobs.deps import JobDeps, deps_of, project_for, repository_of
 from bot.jobs.forge_jobs import with_forge
@@ -50,18 +51,22 @@ _REASON_OF_STATE: dict[FindingStatus, DismissReason] = {
 async def code_scanning_alert(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
     job = CodeScanningAlertEvent.model_validate(payload)
 
-    async def work(deps: JobDeps, forge: Any) -> str:
+    async def work(deps: JobDeps, forge: PullRequestForge) -> str:
         return await _alert_to_triage(deps, forge, job)
 
     return await with_forge(ctx, job.repository, job.delivery_id, work)
 
 
-async def _alert_to_triage(deps: JobDeps, forge: Any, job: CodeScanningAlertEvent) -> str:
+async def _alert_to_triage(
+    deps: JobDeps, forge: PullRequestForge, job: CodeScanningAlertEvent
+) -> str:
     if job.action == "reopened_by_user":
         state = FindingStatus.OPEN
     else:
         state = _STATE_OF_REASON.get(job.dismissed_reason or "", FindingStatus.FALSE_POSITIVE)
-    alert: AlertInfo = await forge.code_scanning_alert(job.alert_number)
+    if forge.code_scanning is None:
+        return "no code scanning"
+    alert = await forge.code_scanning.code_scanning_alert(job.alert_number)
     if not alert.tool.startswith(TOOL_PREFIX):
         return "not ours"
     project_id = await project_for(deps, job.repository)
@@ -140,13 +145,16 @@ async def _sync_project(deps: JobDeps, project_id: int, events: Sequence[TriageE
               for e in events if e.fingerprint in latest]
     if not wanted:
         return 0
-    forge: Any = await deps.forges(repository)
+    forge = await deps.forges(repository)
+    scanning = forge.code_scanning
     try:
+        if scanning is None:
+            return 0
         try:
-            alerts = await forge.code_scanning_alerts(TOOL_PREFIX)
+            alerts = await scanning.code_scanning_alerts(TOOL_PREFIX)
+        except RetryLater:
+            raise
         except AuditbotError as exc:
-            if isinstance(exc, RetryLater):
-                raise
             log.info("code scanning alerts of %s not readable: %s", repository.full_name, exc)
             return 0
         changed = 0
@@ -157,11 +165,11 @@ async def _sync_project(deps: JobDeps, project_id: int, events: Sequence[TriageE
                                                                      row.start_line):
                     continue
                 if state.silenced and alert.state == "open":
-                    await forge.set_alert_state(alert.number, "dismissed",
+                    await scanning.set_alert_state(alert.number, "dismissed",
                                                 _REASON_OF_STATE[state], event.reason)
                     changed += 1
                 elif state.active and alert.state == "dismissed":
-                    await forge.set_alert_state(alert.number, "open")
+                    await scanning.set_alert_state(alert.number, "open")
                     changed += 1
         return changed
     finally:

@@ -19,13 +19,14 @@ import json
 import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from bot.analysis.repo_config import RepoConfig
 from bot.errors import AuditbotError
 from bot.findings import Finding
-from bot.forges.github.code_scanning import (
+from bot.forges.code_scanning import (
     SARIF_MAX_BYTES,
+    CodeScanning,
     CodeScanningUnavailable,
     SarifStatus,
     encode_sarif,
@@ -49,13 +50,6 @@ UPLOAD_TTL_S = 24 * 3600
 FOLLOW_DELAYS_S = (1.0, 2.0, 4.0, 8.0)
 # base64 grows the gzip by 4/3; GitHub's limit is on the compressed file.
 _MAX_ENCODED = SARIF_MAX_BYTES * 4 // 3
-
-
-@runtime_checkable
-class CodeScanningForge(Protocol):
-    async def upload_sarif(self, *, commit_sha: str, ref: str, sarif: str) -> str: ...
-
-    async def sarif_status(self, sarif_id: str) -> SarifStatus: ...
 
 
 @dataclass(frozen=True)
@@ -84,18 +78,17 @@ def tools_of(model: str | None, partial_reason: str | None) -> tuple[str, ...]:
 
 async def upload_analysis(
     deps: JobDeps,
-    forge: object,
+    scanning: CodeScanning | None,
     *,
     repository: Repository,
     config: RepoConfig,
     task_id: str,
     analysis: Analysis,
 ) -> str | None:
-    """Upload the analysis; returns a line for the summary when people should know why
-    nothing reached the Security tab, else None."""
-    if repository.forge != "github" or not config.code_scanning:
-        return None
-    if not isinstance(forge, CodeScanningForge):
+    """Upload the analysis through the forge's code scanning (None: it has none); returns a
+    line for the summary when people should know why nothing reached the Security tab,
+    else None."""
+    if repository.forge != "github" or not config.code_scanning or scanning is None:
         return None
     remembered = await _remembered(deps, repository)
     if remembered is not None:
@@ -106,7 +99,7 @@ async def upload_analysis(
         return ("GitHub code scanning: the analysis is larger than GitHub's 10 MB limit "
                 "after compression; it was not uploaded.")
     try:
-        sarif_id = await forge.upload_sarif(
+        sarif_id = await scanning.upload_sarif(
             commit_sha=analysis.commit_sha, ref=analysis.ref, sarif=sarif
         )
     except CodeScanningUnavailable as exc:
@@ -138,10 +131,12 @@ async def known_refusal(
     return [remembered] if remembered else []
 
 
-async def follow_analysis(deps: JobDeps, forge: object, task_id: str) -> str | None:
+async def follow_analysis(
+    deps: JobDeps, scanning: CodeScanning | None, task_id: str
+) -> str | None:
     """Follow the upload of ``task_id`` until GitHub has processed it (or a few seconds
     passed); records and returns its status."""
-    if not isinstance(forge, CodeScanningForge):
+    if scanning is None:
         return None
     raw = await deps.redis.get(_upload_key(task_id))
     if raw is None:
@@ -152,7 +147,7 @@ async def follow_analysis(deps: JobDeps, forge: object, task_id: str) -> str | N
     for delay in (0.0, *FOLLOW_DELAYS_S):
         await asyncio.sleep(delay)
         try:
-            status = await forge.sarif_status(str(sarif_id))
+            status = await scanning.sarif_status(str(sarif_id))
         except AuditbotError as exc:
             log.info("could not read the processing status of %s: %s", sarif_id, exc)
             break

@@ -11,9 +11,10 @@ request's author may ask too. Anyone else gets nothing, silently.
 from __future__ import annotations
 
 import logging
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-from bot.forges.base import ChangeTarget, Forge
+from bot.forges.base import ChangeTarget
+from bot.forges.pull_requests import PullRequestForge
 from bot.jobs import endings
 from bot.jobs.contracts import ReviewPullRequest, RunCommand
 from bot.jobs.conversation.ask import answer_question
@@ -39,16 +40,6 @@ HELP = """**auditbot commands** (for people with write access to the repository)
 `@{slug} review` works like `/audit`."""
 
 
-@runtime_checkable
-class Commenter(Protocol):
-    async def post_comment(self, target: ChangeTarget, body: str) -> str: ...
-
-
-@runtime_checkable
-class AccessChecker(Protocol):
-    async def can_trigger(self, username: str) -> bool: ...
-
-
 async def run_command(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
     job = RunCommand.model_validate(payload)
     deps = deps_of(ctx)
@@ -58,19 +49,19 @@ async def run_command(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
         try:
             if job.command == "ask":
                 return await answer_question(deps, forge, job)
-            if not await _may_trigger(forge, job.author):
+            if not await forge.can_trigger(job.author):
                 log.info("command from %s ignored: no write access", job.author)
                 return "ignored"
             target = ChangeTarget(number=job.number)
             if job.command == "help":
-                await _reply(
-                    forge, target, HELP.replace("{slug}", deps.settings.app_slug or "auditbot")
+                await forge.post_comment(
+                    target, HELP.replace("{slug}", deps.settings.app_slug or "auditbot")
                 )
                 return "help"
             if job.command == "cancel":
                 cancelled = await cancel_pull_request(deps, forge, job)
-                await _reply(
-                    forge, target, f"auditbot: cancelled {cancelled} audit(s) of this pull request."
+                await forge.post_comment(
+                    target, f"auditbot: cancelled {cancelled} audit(s) of this pull request."
                 )
                 return "cancelled"
             change = await forge.fetch_change(target)
@@ -91,7 +82,7 @@ async def run_command(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
 
 
 async def _full_scan(
-    deps: JobDeps, forge: Forge, job: RunCommand, head_sha: str, job_id: str
+    deps: JobDeps, forge: PullRequestForge, job: RunCommand, head_sha: str, job_id: str
 ) -> str:
     repo = job.repository
     project_id, task_id, _ = await task_for_job(
@@ -109,7 +100,7 @@ async def _full_scan(
     return await run_tree_scan(audit, forge, head_sha, config_ref=repo.default_branch or head_sha)
 
 
-async def cancel_pull_request(deps: JobDeps, forge: Forge, job: RunCommand) -> int:
+async def cancel_pull_request(deps: JobDeps, forge: PullRequestForge, job: RunCommand) -> int:
     """Stop every queued or running audit of this PR; their checks say who cancelled."""
     project_id = await audits.ensure_project(
         deps.sessions,
@@ -120,14 +111,3 @@ async def cancel_pull_request(deps: JobDeps, forge: Forge, job: RunCommand) -> i
     tasks = await audits.active_tasks_of_pr(deps.sessions, project_id, job.number)
     await cancel_tasks(deps, forge, tasks, endings.cancelled("Audit", f"cancelled by {job.author}"))
     return len(tasks)
-
-
-async def _may_trigger(forge: Forge, author: str) -> bool:
-    return isinstance(forge, AccessChecker) and await forge.can_trigger(author)
-
-
-async def _reply(forge: Forge, target: ChangeTarget, body: str) -> None:
-    if isinstance(forge, Commenter):
-        await forge.post_comment(target, body)
-    else:
-        log.warning("this forge adapter cannot post a plain comment; reply dropped")

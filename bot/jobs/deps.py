@@ -10,14 +10,14 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.forges.base import Forge
+from bot.forges.pull_requests import PullRequestForge
 from bot.jobs.contracts import Repository
 from bot.store import audits
 
 if TYPE_CHECKING:  # the service pulls in the providers' machinery; jobs only hold one
     from bot.llm.service import LLMService
 
-ForgeFactory = Callable[[Repository], Awaitable[Forge]]
+ForgeFactory = Callable[[Repository], Awaitable[PullRequestForge]]
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from redis.asyncio import Redis
 
 from bot.config import Settings
 from bot.errors import ConfigError, ForgeError
-from bot.forges.base import Forge
+from bot.forges.pull_requests import PullRequestForge
 from bot.jobs.contracts import Repository
 from bot.jobs.deps import ForgeFactory
 
@@ -22,7 +22,7 @@ def build_forge_factory(settings: Settings, redis: Redis) -> ForgeFactory:
         )
     bot_login = f"{settings.app_slug}[bot]" if settings.app_slug else None
 
-    async def factory(repo: Repository) -> Forge:
+    async def factory(repo: Repository) -> PullRequestForge:
         if repo.forge == "github":
             if github_app is None:
                 raise ConfigError("APP_ID", "a GitHub job arrived but the GitHub App is not set up")

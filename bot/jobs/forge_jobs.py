@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from bot.forges.pull_requests import PullRequestForge
 from bot.jobs.contracts import Repository
 from bot.jobs.deps import JobDeps, deps_of
 from bot.logs import bind
@@ -16,7 +17,7 @@ async def with_forge(
     ctx: dict[str, Any],
     repository: Repository,
     delivery_id: str,
-    work: Callable[[JobDeps, Any], Awaitable[str]],
+    work: Callable[[JobDeps, PullRequestForge], Awaitable[str]],
 ) -> str:
     deps = deps_of(ctx)
     with bind(delivery_id=delivery_id):

@@ -9,7 +9,8 @@ from typing import Any, TextIO
 
 from redis.asyncio import Redis
 
-from bot.forges.base import CheckUpdate
+from bot.analysis.pipeline import ProgressFn
+from bot.forges.base import CheckUpdate, Publisher
 
 STAGES = {
     "fetched": "fetched the change",
@@ -83,7 +84,9 @@ class RedisProgress:
 class CheckProgress:
     """Keeps the check run's "in progress" line current, at most once per ``every_s``."""
 
-    def __init__(self, forge: Any, check_id: str, details_url: str, every_s: float = 10.0) -> None:
+    def __init__(
+        self, forge: Publisher, check_id: str, details_url: str, every_s: float = 10.0
+    ) -> None:
         self.forge = forge
         self.check_id = check_id
         self.details_url = details_url
@@ -109,7 +112,7 @@ class CheckProgress:
 class Fanout:
     """Several progress sinks as one."""
 
-    def __init__(self, *sinks: Any) -> None:
+    def __init__(self, *sinks: ProgressFn) -> None:
         self.sinks = sinks
 
     async def __call__(self, event: dict[str, Any]) -> None:

@@ -13,7 +13,8 @@ from bot.analysis.placement import PlacedFinding
 from bot.analysis.render import comment_body, summary_body
 from bot.errors import AuditbotError
 from bot.findings import Finding
-from bot.forges.base import ChangeTarget, Forge, InlineComment
+from bot.forges.base import ChangeTarget, InlineComment
+from bot.forges.pull_requests import PullRequestForge
 from bot.jobs import endings
 from bot.jobs.code_scanning import (
     Analysis,
@@ -35,7 +36,7 @@ REVIEW_BODY = "auditbot found problems on the lines below; the summary comment h
 
 async def publish_outcome(
     deps: JobDeps,
-    forge: Forge,
+    forge: PullRequestForge,
     *,
     target: ChangeTarget,
     head_sha: str,
@@ -123,7 +124,8 @@ async def publish_outcome(
     if repository is not None and pr_number is not None:
         # After the summary, so that nothing GitHub code scanning does can hold it up; a
         # first refusal is added to it at once (later ones are known beforehand).
-        note = await upload_analysis(deps, forge, repository=repository, config=outcome.config,
+        note = await upload_analysis(deps, forge.code_scanning, repository=repository,
+                                     config=outcome.config,
                                      task_id=task_id, analysis=Analysis(
             ref=pull_ref(pr_number), commit_sha=head_sha, findings=all_open,
             tools=tools_of(outcome.llm.model, outcome.llm.partial_reason)))
@@ -146,15 +148,14 @@ async def publish_outcome(
     )
 
 
-async def _resolve_fixed(forge: Forge, target: ChangeTarget, keys: list[str]) -> None:
+async def _resolve_fixed(forge: PullRequestForge, target: ChangeTarget, keys: list[str]) -> None:
     """Resolve the review threads of fixed findings. Forgiving: an unresolved thread only
     looks untidy, and must not stop the check from concluding or the findings from being
     stored."""
-    resolve = getattr(forge, "resolve_findings", None)
-    if resolve is None or not keys:
+    if not keys:
         return
     try:
-        resolved = await resolve(target, keys)
+        resolved = await forge.resolve_findings(target, keys)
     except AuditbotError as exc:
         log.warning("could not resolve the threads of %d fixed finding(s): %s", len(keys), exc)
         return

@@ -19,7 +19,8 @@ from typing import Any
 from bot.analysis.pipeline import ReviewOutcome, ReviewPipeline, ReviewRequest, StaleHead
 from bot.analysis.repo_config import RepoConfig, load_repo_config
 from bot.errors import AuditbotError, RetryLater
-from bot.forges.base import ChangeTarget, Forge
+from bot.forges.base import ChangeTarget
+from bot.forges.pull_requests import PullRequestForge
 from bot.jobs import endings
 from bot.jobs.budgets import apply_budgets, release_budgets
 from bot.jobs.code_scanning import follow_analysis
@@ -89,7 +90,7 @@ class ReviewRun:
                 release_budgets(self.deps, task_id)
                 await forge.close()
 
-    async def _run(self, forge: Forge, audit: Audit) -> str:
+    async def _run(self, forge: PullRequestForge, audit: Audit) -> str:
         settings = self.deps.settings
         await audit.begin()
         if await audit.ended_elsewhere():
@@ -134,19 +135,20 @@ class ReviewRun:
         return await self._publish(forge, audit, outcome)
 
     async def _config(
-        self, forge: Forge, allowed_models: Sequence[str]
+        self, forge: PullRequestForge, allowed_models: Sequence[str]
     ) -> tuple[RepoConfig, list[str]]:
         text = await forge.read_repo_config(await self._config_ref(forge))
         return load_repo_config(text, allowed_models=allowed_models)
 
-    async def _config_ref(self, forge: Forge) -> str:
+    async def _config_ref(self, forge: PullRequestForge) -> str:
         """The PR's base commit, never its head: the PR author must not choose the rules."""
         if self.job.base_sha:
             return self.job.base_sha  # GitHub's payload names it
         # GitLab's merge request hook does not: the latest MR version's base does.
-        version_refs = getattr(forge, "version_refs", None)
-        if version_refs is not None and self.job.number is not None:
-            return str((await version_refs(self.job.number)).base_sha)
+        if self.job.number is not None:
+            base = await forge.version_base(self.job.number)
+            if base is not None:
+                return base
         return self.job.base_ref or self.job.repository.default_branch or "HEAD"
 
     def _skip_reason(self, config: RepoConfig, policy: audits.ProjectPolicy) -> str | None:
@@ -161,13 +163,15 @@ class ReviewRun:
             return f"author {self.job.author} is in review.ignore_authors"
         return None
 
-    async def _feedback(self, forge: Forge) -> None:
+    async def _feedback(self, forge: PullRequestForge) -> None:
         """A "false positive" reply or a 👎 on one of our comments, by someone with write
         access, silences that finding from this run on (bot.jobs.conversation.feedback)."""
         await apply_feedback(self.deps, forge, self.job.repository, self.project_id,
                              self.target)
 
-    async def _incremental_paths(self, forge: Forge, task_id: str) -> frozenset[str] | None:
+    async def _incremental_paths(
+        self, forge: PullRequestForge, task_id: str
+    ) -> frozenset[str] | None:
         """Files changed since the last audited head of this PR; None means a full review."""
         last_head = await audits.last_audited_head(
             self.deps.sessions, self.project_id, self.job.number, other_than_task=task_id
@@ -181,7 +185,7 @@ class ReviewRun:
             return None
         return frozenset(f.path for f in change.files)
 
-    async def _supersede_older(self, forge: Forge, task_id: str) -> None:
+    async def _supersede_older(self, forge: PullRequestForge, task_id: str) -> None:
         """Older queued or running reviews of this PR stop: their checks say why."""
         older = await audits.active_tasks_of_pr(
             self.deps.sessions,
@@ -193,7 +197,7 @@ class ReviewRun:
         )
         await cancel_tasks(self.deps, forge, older, endings.superseded(self.job.head_sha))
 
-    async def _publish(self, forge: Forge, audit: Audit, outcome: ReviewOutcome) -> str:
+    async def _publish(self, forge: PullRequestForge, audit: Audit, outcome: ReviewOutcome) -> str:
         lock = self.deps.redis.lock(pr_lock_key(self.job), timeout=LOCK_TIMEOUT_S)
         async with lock:
             if await audit.ended_elsewhere():
@@ -212,5 +216,5 @@ class ReviewRun:
             )
             result = await audit.end(ending)
         # After the check concluded: following GitHub's processing delays nobody.
-        await follow_analysis(self.deps, forge, audit.task_id)
+        await follow_analysis(self.deps, forge.code_scanning, audit.task_id)
         return result

@@ -19,6 +19,7 @@ from bot.analysis.render import summary_body
 from bot.analysis.repo_config import load_repo_config
 from bot.errors import AuditbotError
 from bot.forges.base import ChangeSource, ChangeTarget, Forge, is_null_sha
+from bot.forges.code_scanning import CodeScanning
 from bot.forges.local.archive import ArchiveSource
 from bot.forges.local.zipcheck import vet_archive
 from bot.forges.tree import TreeSource
@@ -42,6 +43,10 @@ from bot.store import audits
 from bot.store.learnings import review_notes
 
 log = logging.getLogger(__name__)
+
+
+# The repository and ref of a scan's code scanning analysis, and the forge's code scanning.
+Upload = tuple[Repository, str, CodeScanning | None]
 
 
 async def scan_push(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
@@ -69,7 +74,7 @@ async def scan_push(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
         with bind(task_id=task_id, delivery_id=job.delivery_id):
             target = ChangeTarget(base=base or job.before, head=job.after)
             return await run_scan(audit, forge, target, config_ref=repo.default_branch or job.after,
-                                  upload=(repo, branch_ref(job.ref)))
+                                  upload=(repo, branch_ref(job.ref), forge.code_scanning))
     finally:
         await forge.close()  # its HTTP session; one per job
 
@@ -122,10 +127,11 @@ async def run_scan(
     target: ChangeTarget,
     *,
     config_ref: str,
-    upload: tuple[Repository, str] | None = None,
+    upload: Upload | None = None,
 ) -> str:
     """One scan from the check run's start to its end; errors go to the retry policy.
-    ``upload``: the repository and ref whose code scanning analysis this scan is."""
+    ``upload``: the repository and ref whose code scanning analysis this scan is, and the
+    forge's code scanning."""
     deps = audit.deps
     await audit.begin()
     try:
@@ -166,23 +172,21 @@ async def run_scan(
     public = await _is_public(audit) and not deps.settings.publish_public_details
     result = await audit.end(_ending(outcome, audit.link, public=public, notes=notes))
     if upload is not None:
-        await follow_analysis(deps, audit.forge, audit.task_id)
+        await follow_analysis(deps, upload[2], audit.task_id)
     return result
 
 
-async def _upload(
-    audit: Audit, outcome: ReviewOutcome, upload: tuple[Repository, str] | None
-) -> list[str]:
+async def _upload(audit: Audit, outcome: ReviewOutcome, upload: Upload | None) -> list[str]:
     """The default branch's analysis for code scanning (pull requests compare with it)."""
-    if upload is None or audit.forge is None or audit.head_sha is None:
+    if upload is None or audit.head_sha is None:
         return []
-    repository, ref = upload
+    repository, ref, scanning = upload
     findings = await branch_analysis(
         audit.deps, project_id=audit.project_id, task_id=audit.task_id, ref=ref,
         found=outcome.open_findings, changed_paths={f.path for f in outcome.change.files},
     )
     note = await upload_analysis(
-        audit.deps, audit.forge, repository=repository, config=outcome.config,
+        audit.deps, scanning, repository=repository, config=outcome.config,
         task_id=audit.task_id,
         analysis=Analysis(ref=ref, commit_sha=audit.head_sha, findings=findings,
                           tools=tools_of(outcome.llm.model, outcome.llm.partial_reason)),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from bot.forges.pull_requests import PullRequestForge
 from bot.jobs.contracts import ThreadReply
 from bot.jobs.conversation.threads import answer_reply
 from bot.jobs.deps import JobDeps
@@ -17,7 +18,7 @@ log = logging.getLogger(__name__)
 async def reply_in_thread(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
     job = ThreadReply.model_validate(payload)
 
-    async def work(deps: JobDeps, forge: Any) -> str:
+    async def work(deps: JobDeps, forge: PullRequestForge) -> str:
         outcome = await answer_reply(deps, forge, job)
         log.info("reply %s in thread %s: %s", job.comment_id, job.thread, outcome)
         return outcome

@@ -7,9 +7,7 @@ import logging
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.llm.presets import PRESETS
-from bot.llm.providers.anthropic_messages import AnthropicProvider
 from bot.llm.providers.base import Provider
-from bot.llm.providers.openai_chat import OpenAIChatProvider
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +51,17 @@ def build_provider(
             f"provider {name} needs an API key",
             hint=f"set {preset.key_variable} (or LLM_API_KEY); see {preset.docs}",
         )
+    # The SDKs are imported here, on first use: each takes about a second to import, which
+    # every offline `auditbot review` and every web process paid for nothing.
     if preset.protocol == "anthropic":
+        from bot.llm.providers.anthropic_messages import AnthropicProvider
+
         return AnthropicProvider(
             name=name, model=model, base_url=url, api_key=key,
             structured=preset.structured, timeout_s=settings.llm_timeout_s,
         )
+    from bot.llm.providers.openai_chat import OpenAIChatProvider
+
     azure = settings.azure_api_version if name == "openai_compatible" else None
     # OpenAI's newer models refuse max_tokens; the compatible providers document max_tokens.
     field = "max_completion_tokens" if name == "openai" or azure else "max_tokens"

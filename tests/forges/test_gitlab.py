@@ -15,6 +15,7 @@ from bot.forges.base import (
     CheckUpdate,
     Forge,
     InlineComment,
+    review_marker,
 )
 from bot.forges.base import ZERO_SHA as NULL_SHA
 from bot.forges.gitlab.forge import GitLabForge
@@ -289,3 +290,26 @@ async def test_python_gitlab_waits_in_threads_not_on_the_event_loop(
     assert calls >= 4  # versions, two pages of diffs, the big file at both SHAs
     # Had python-gitlab blocked the loop, the ticker would run only between calls.
     assert ticks >= calls * 5
+
+
+async def test_a_re_review_adds_discussions_and_no_general_note(
+    fake: FakeGitLab, forge: GitLabForge
+) -> None:
+    """A merge request holds the discussions and one summary note, kept up to date; the
+    reviewed-head marker lives in the summary note, not in a note of its own per review."""
+    first = await forge.publish_review(MR_TARGET, HEAD, [inline(4, "a")], "Review body")
+    await forge.upsert_summary(MR_TARGET, "run one")
+    mr = fake.projects[1].mrs[3]
+    newer = "n" * 40
+    fake.projects[1].commits.add(newer)
+    fake.projects[1].trees[newer] = fake.projects[1].trees[HEAD]
+    mr.versions.append((BASE, START, newer))
+    second = await forge.publish_review(MR_TARGET, newer, [inline(2, "b")], "Review body")
+    await forge.upsert_summary(MR_TARGET, "run two")
+
+    assert [c.key for c in first.posted] == ["a"] and [c.key for c in second.posted] == ["b"]
+    assert len(fake.discussions[(1, 3)]) == 2
+    [summary] = [n for n in fake.notes[(1, 3)] if n["type"] is None]
+    assert summary["body"] == f"{SUMMARY_MARKER}\n{review_marker(newer)}\nrun two"
+    again = await forge.publish_review(MR_TARGET, newer, [inline(2, "b")], "Review body")
+    assert again.already_posted

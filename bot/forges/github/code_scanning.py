@@ -1,7 +1,7 @@
 """GitHub code scanning through githubkit: upload an analysis as SARIF, follow its processing,
 and read and set the state of auditbot's alerts.
 
-A mixin of :class:`bot.forges.github.forge.GitHubForge`. The App needs the
+Held by :class:`bot.forges.github.forge.GitHubForge` as ``code_scanning``. The App needs the
 ``security_events: write`` permission (``auditbot setup --code-scanning``); a private
 repository without GitHub Advanced Security (Code Security) answers 403 on upload
 (docs.github.com/rest/code-scanning/code-scanning#upload-an-analysis-as-sarif-data).
@@ -9,70 +9,34 @@ repository without GitHub Advanced Security (Code Security) answers 403 on uploa
 
 from __future__ import annotations
 
-import base64
-import gzip
-import json
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from bot.errors import ForgeError, NotFound
+from bot.errors import NotFound
 from bot.forges.base import ForgeRefused
-from bot.forges.github.plumbing import GitHubPlumbing
+from bot.forges.code_scanning import (
+    AlertInfo,
+    AlertState,
+    CodeScanningUnavailable,
+    DismissReason,
+    SarifStatus,
+)
+from bot.forges.github.client import PER_PAGE, GitHubClient
 
-# "SARIF upload supports a maximum of 10 MB" after gzip (docs.github.com/code-security/
-# code-scanning/troubleshooting-sarif-uploads/file-too-large).
-SARIF_MAX_BYTES = 10 * 1024 * 1024
-_PER_PAGE = 100
 _NO_PERMISSION = "not accessible by integration"
 
-AlertState = Literal["open", "dismissed"]
-DismissReason = Literal["false positive", "won't fix", "used in tests", "mitigated"]
+class GitHubCodeScanning:
+    """:class:`bot.forges.code_scanning.CodeScanning` over one repository's client."""
 
-
-class CodeScanningUnavailable(ForgeError):
-    """GitHub refused code scanning for the repository; ``permission`` is True when the
-    App lacks ``security_events`` (the operator did not choose code scanning), False when
-    the repository cannot use it (no Advanced Security, archived, disabled)."""
-
-    def __init__(self, message: str, *, permission: bool) -> None:
-        super().__init__(message)
-        self.permission = permission
-
-
-@dataclass(frozen=True)
-class SarifStatus:
-    status: str  # pending | complete | failed
-    errors: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class AlertInfo:
-    """One code scanning alert, reduced to what auditbot matches and changes."""
-
-    number: int
-    state: str  # open | dismissed | fixed
-    tool: str
-    rule_id: str
-    path: str | None
-    start_line: int | None
-    commit_sha: str | None
-
-
-def encode_sarif(log: dict[str, Any]) -> str:
-    """gzip, then base64, as the upload wants it."""
-    raw = json.dumps(log, separators=(",", ":"), ensure_ascii=False).encode()
-    return base64.b64encode(gzip.compress(raw, mtime=0)).decode()
-
-
-class GitHubCodeScanning(GitHubPlumbing):
-    """A mixin of :class:`GitHubForge` (its plumbing: ``GitHubPlumbing``)."""
+    def __init__(self, client: GitHubClient) -> None:
+        self.client = client
+        self.gh, self.owner, self.repo = client.gh, client.owner, client.repo
 
     async def upload_sarif(self, *, commit_sha: str, ref: str, sarif: str) -> str:
         """Upload an analysis (``sarif`` from :func:`encode_sarif`); returns its id.
         Raises CodeScanningUnavailable when GitHub will not take analyses here."""
         try:
-            receipt = await self._call(
-                lambda: self._gh.rest.code_scanning.async_upload_sarif(
+            receipt = await self.client.call(
+                lambda: self.gh.rest.code_scanning.async_upload_sarif(
                     self.owner, self.repo, commit_sha=commit_sha, ref=ref, sarif=sarif
                 ),
                 what="uploading the SARIF analysis",
@@ -89,8 +53,8 @@ class GitHubCodeScanning(GitHubPlumbing):
 
     async def sarif_status(self, sarif_id: str) -> SarifStatus:
         data = (
-            await self._call(
-                lambda: self._gh.rest.code_scanning.async_get_sarif(
+            await self.client.call(
+                lambda: self.gh.rest.code_scanning.async_get_sarif(
                     self.owner, self.repo, sarif_id
                 ),
                 what=f"reading the processing status of SARIF {sarif_id}",
@@ -101,8 +65,8 @@ class GitHubCodeScanning(GitHubPlumbing):
 
     async def code_scanning_alert(self, number: int) -> AlertInfo:
         alert = (
-            await self._call(
-                lambda: self._gh.rest.code_scanning.async_get_alert(self.owner, self.repo, number),
+            await self.client.call(
+                lambda: self.gh.rest.code_scanning.async_get_alert(self.owner, self.repo, number),
                 what=f"reading code scanning alert {number}",
             )
         ).parsed_data
@@ -110,9 +74,9 @@ class GitHubCodeScanning(GitHubPlumbing):
 
     async def code_scanning_alerts(self, tool_prefix: str) -> list[AlertInfo]:
         """Every alert whose tool name starts with ``tool_prefix`` (all states)."""
-        alerts = await self._pages(
-            lambda page: self._gh.rest.code_scanning.async_list_alerts_for_repo(
-                self.owner, self.repo, per_page=_PER_PAGE, page=page
+        alerts = await self.client.pages(
+            lambda page: self.gh.rest.code_scanning.async_list_alerts_for_repo(
+                self.owner, self.repo, per_page=PER_PAGE, page=page
             ),
             what="listing the code scanning alerts",
             max_items=50_000,
@@ -133,8 +97,8 @@ class GitHubCodeScanning(GitHubPlumbing):
             data["dismissed_reason"] = reason or "false positive"
             if comment:
                 data["dismissed_comment"] = comment[:280]
-        await self._call(
-            lambda: self._gh.rest.code_scanning.async_update_alert(
+        await self.client.call(
+            lambda: self.gh.rest.code_scanning.async_update_alert(
                 self.owner, self.repo, number, data=data
             ),
             what=f"setting code scanning alert {number} {state}",

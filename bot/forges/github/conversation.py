@@ -2,7 +2,8 @@
 comment and the replies, an answer inside the thread), the pull request's author, and
 answers posted once.
 
-A mixin of :class:`bot.forges.github.forge.GitHubForge`, like ``feedback``. GitHub threads
+Held by :class:`bot.forges.github.forge.GitHubForge`, over its :class:`GitHubClient`, with the
+plain comments and the permission check of comment commands. GitHub threads
 replies under the thread's first comment (``in_reply_to_id``) and refuses replies to replies
 (docs.github.com/rest/pulls/comments#create-a-reply-for-a-review-comment), so a thread is
 named by its first comment's id.
@@ -17,35 +18,68 @@ from bot.forges import limits
 from bot.forges.base import ChangeTarget
 from bot.forges.conversation import FindingThread, ThreadNote
 from bot.forges.feedback import marker_key
-from bot.forges.github.plumbing import GitHubPlumbing
-
-_PER_PAGE = 100
+from bot.forges.github.client import PER_PAGE, GitHubClient
 
 
-class GitHubConversation(GitHubPlumbing):
-    """A mixin of :class:`GitHubForge` (its plumbing: ``GitHubPlumbing``)."""
+class GitHubConversation:
+    """:class:`bot.forges.conversation.Conversation` over one repository's client."""
+
+    def __init__(self, client: GitHubClient) -> None:
+        self.client = client
+        self.gh, self.owner, self.repo = client.gh, client.owner, client.repo
 
     async def post_comment(self, target: ChangeTarget, body: str) -> str:
-        raise NotImplementedError
+        """A plain PR comment (a reply to a command); returns its id."""
+        if target.number is None:
+            raise ForgeError("a comment needs a pull request number")
+        number = target.number
+        created = await self.client.call(
+            lambda: self.gh.rest.issues.async_create_comment(
+                self.owner, self.repo, number,
+                body=limits.fit(body, limits.GITHUB_BODY_MAX),
+            ),
+            what=f"replying on #{number}",
+        )
+        return str(created.parsed_data.id)
+
+    async def can_trigger(self, username: str) -> bool:
+        """Whether ``username`` may run commands: write access or more ("admin",
+        "maintain", "write"; docs.github.com/rest/collaborators/collaborators
+        #get-repository-permissions-for-a-user)."""
+        try:
+            response = await self.client.call(
+                lambda: self.gh.rest.repos.async_get_collaborator_permission_level(
+                    self.owner, self.repo, username
+                ),
+                what=f"reading {username}'s permission",
+            )
+        except NotFound:
+            return False
+        data = response.parsed_data
+        return data.permission in {"admin", "write"} or (data.role_name or "") in {
+            "admin",
+            "maintain",
+            "write",
+        }
 
     async def pull_author(self, number: int) -> str | None:
         pull = (
-            await self._call(
-                lambda: self._gh.rest.pulls.async_get(self.owner, self.repo, number),
+            await self.client.call(
+                lambda: self.gh.rest.pulls.async_get(self.owner, self.repo, number),
                 what=f"reading pull request #{number}",
             )
         ).parsed_data
         return str(pull.user.login) if pull.user is not None else None
 
     async def is_self(self, username: str, user_id: int | None) -> bool:
-        if self._bot_login is not None:
-            return username == self._bot_login
+        if self.client.bot_login is not None:
+            return username == self.client.bot_login
         return username.endswith("[bot]")
 
     async def _review_comments(self, number: int) -> list[Any]:
-        return await self._pages(
-            lambda page: self._gh.rest.pulls.async_list_review_comments(
-                self.owner, self.repo, number, per_page=_PER_PAGE, page=page
+        return await self.client.pages(
+            lambda page: self.gh.rest.pulls.async_list_review_comments(
+                self.owner, self.repo, number, per_page=PER_PAGE, page=page
             ),
             what=f"listing the review comments of #{number}",
             max_items=10_000,
@@ -57,8 +91,8 @@ class GitHubConversation(GitHubPlumbing):
         first_id = int(thread)
         try:
             first = (
-                await self._call(
-                    lambda: self._gh.rest.pulls.async_get_review_comment(
+                await self.client.call(
+                    lambda: self.gh.rest.pulls.async_get_review_comment(
                         self.owner, self.repo, first_id
                     ),
                     what=f"reading review comment {first_id}",
@@ -67,13 +101,13 @@ class GitHubConversation(GitHubPlumbing):
         except NotFound:
             return None
         key = marker_key(first.body)
-        if key is None or not self._ours(first.user) or isinstance(first.in_reply_to_id, int):
+        if key is None or not self.client.ours(first.user) or isinstance(first.in_reply_to_id, int):
             return None
         replies = tuple(
             ThreadNote(
                 author=str(c.user.login) if c.user is not None else "",
                 body=c.body or "",
-                ours=self._ours(c.user),
+                ours=self.client.ours(c.user),
             )
             for c in await self._review_comments(target.number)
             if c.in_reply_to_id == first_id
@@ -94,8 +128,8 @@ class GitHubConversation(GitHubPlumbing):
             raise ForgeError("a reply in a review thread needs a pull request and a comment")
         number, first_id = target.number, int(thread)
         text = limits.fit(body, limits.GITHUB_BODY_MAX)
-        created = await self._call(
-            lambda: self._gh.rest.pulls.async_create_reply_for_review_comment(
+        created = await self.client.call(
+            lambda: self.gh.rest.pulls.async_create_reply_for_review_comment(
                 self.owner, self.repo, number, first_id, body=text
             ),
             what=f"replying in the thread of comment {first_id}",
@@ -108,7 +142,7 @@ class GitHubConversation(GitHubPlumbing):
         for comment in await self._review_comments(target.number):
             if (
                 not isinstance(comment.in_reply_to_id, int)
-                and self._ours(comment.user)
+                and self.client.ours(comment.user)
                 and marker_key(comment.body) == key
             ):
                 await self.reply_in_thread(target, str(comment.id), body)
@@ -119,14 +153,14 @@ class GitHubConversation(GitHubPlumbing):
         if target.number is None:
             raise ForgeError("a comment needs a pull request number")
         number = target.number
-        comments = await self._pages(
-            lambda page: self._gh.rest.issues.async_list_comments(
-                self.owner, self.repo, number, per_page=_PER_PAGE, page=page
+        comments = await self.client.pages(
+            lambda page: self.gh.rest.issues.async_list_comments(
+                self.owner, self.repo, number, per_page=PER_PAGE, page=page
             ),
             what=f"listing the comments of #{number}",
             max_items=10_000,
         )
-        if any(self._ours(c.user) and marker in (c.body or "") for c in comments):
+        if any(self.client.ours(c.user) and marker in (c.body or "") for c in comments):
             return False
         await self.post_comment(target, body)
         return True

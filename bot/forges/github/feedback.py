@@ -1,20 +1,18 @@
 """Review threads and feedback on GitHub through githubkit: resolving the threads of fixed
 findings (GraphQL) and reading replies and 👎 reactions on our review comments (REST).
 
-A mixin of :class:`bot.forges.github.forge.GitHubForge`, kept apart so that each module holds one
-concept; the GraphQL documents and the SDK-free reading live in ``github_threads``.
+Held by :class:`bot.forges.github.forge.GitHubForge`, over its :class:`GitHubClient`; the
+GraphQL documents and the SDK-free reading live in ``threads``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from githubkit.exception import GraphQLFailed
-
-from bot.errors import ForgeError, NotFound
 from bot.forges.base import ChangeTarget
-from bot.forges.github.plumbing import GitHubPlumbing
+from bot.forges.feedback import Accept
+from bot.forges.github.client import PER_PAGE, GitHubClient
 from bot.forges.github.threads import (
     ReviewNote,
     false_positive_replies,
@@ -23,35 +21,13 @@ from bot.forges.github.threads import (
     review_threads,
 )
 
-# Whether a person's feedback counts (the conversation's write-access check).
-Accept = Callable[[str], Awaitable[bool]]
 
-_PER_PAGE = 100
+class GitHubFeedback:
+    """Resolving our threads and reading people's feedback on them."""
 
-
-class GitHubFeedback(GitHubPlumbing):
-    """A mixin of :class:`GitHubForge` (its plumbing: ``GitHubPlumbing``)."""
-
-    async def _graphql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
-        async def run() -> dict[str, Any]:
-            try:
-                return dict(await self._gh.async_graphql(query, variables))
-            except GraphQLFailed as exc:
-                errors = exc.response.errors or []
-                text = "; ".join(e.message for e in errors[:3])
-                if any(e.type == "NOT_FOUND" for e in errors):
-                    raise NotFound(f"GitHub GraphQL: {text}") from exc
-                raise ForgeError(f"GitHub refused a GraphQL request: {text}") from exc
-
-        return await self._call(run, what="calling GitHub's GraphQL API")
-
-    def _graph_ours(self, author: Mapping[str, Any] | None) -> bool:
-        if not author:
-            return False
-        if self._bot_login is not None:
-            # GraphQL names an app's bot by its slug, without REST's "[bot]".
-            return bool(author.get("login") == self._bot_login.removesuffix("[bot]"))
-        return bool(author.get("__typename") == "Bot")
+    def __init__(self, client: GitHubClient) -> None:
+        self.client = client
+        self.gh, self.owner, self.repo = client.gh, client.owner, client.repo
 
     async def resolve_findings(self, target: ChangeTarget, keys: Sequence[str]) -> int:
         """Resolve the review threads of our comments on these findings (fixed ones);
@@ -59,9 +35,10 @@ class GitHubFeedback(GitHubPlumbing):
         if target.number is None or not keys:
             return 0
         threads = await review_threads(
-            self._graphql, self.owner, self.repo, target.number, self._graph_ours
+            self.client.graphql, self.owner, self.repo, target.number,
+            self.client.graph_ours,
         )
-        return await resolve_threads(self._graphql, threads, frozenset(keys))
+        return await resolve_threads(self.client.graphql, threads, frozenset(keys))
 
     async def feedback(
         self, target: ChangeTarget, accept: Accept | None = None
@@ -72,14 +49,14 @@ class GitHubFeedback(GitHubPlumbing):
         if target.number is None:
             return {}
         number = target.number
-        comments = await self._pages(
-            lambda page: self._gh.rest.pulls.async_list_review_comments(
-                self.owner, self.repo, number, per_page=_PER_PAGE, page=page
+        comments = await self.client.pages(
+            lambda page: self.gh.rest.pulls.async_list_review_comments(
+                self.owner, self.repo, number, per_page=PER_PAGE, page=page
             ),
             what=f"listing the review comments of #{number}",
             max_items=10_000,
         )
-        notes = [_note(c, self._ours(c.user)) for c in comments]
+        notes = [_note(c, self.client.ours(c.user)) for c in comments]
         keys = our_keys(notes)
         found: dict[str, str] = {}
         for key, who in false_positive_replies(notes, keys):
@@ -96,9 +73,9 @@ class GitHubFeedback(GitHubPlumbing):
         return found
 
     async def _thumbs_down_by(self, comment_id: int) -> list[str]:
-        reactions = await self._pages(
-            lambda page: self._gh.rest.reactions.async_list_for_pull_request_review_comment(
-                self.owner, self.repo, comment_id, content="-1", per_page=_PER_PAGE, page=page
+        reactions = await self.client.pages(
+            lambda page: self.gh.rest.reactions.async_list_for_pull_request_review_comment(
+                self.owner, self.repo, comment_id, content="-1", per_page=PER_PAGE, page=page
             ),
             what=f"listing the reactions to comment {comment_id}",
             max_items=1_000,
@@ -106,7 +83,7 @@ class GitHubFeedback(GitHubPlumbing):
         return [
             str(reaction.user.login)
             for reaction in reactions
-            if reaction.user is not None and not self._ours(reaction.user)
+            if reaction.user is not None and not self.client.ours(reaction.user)
         ]
 
 

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from githubkit.exception import GitHubException, RateLimitExceeded, RequestError, RequestFailed
-
-from bot.errors import ForgeError, NotFound, RetryLater
+from bot.errors import ForgeError, NotFound
 from bot.forges import limits
 from bot.forges.base import (
     CONFIG_PATH,
@@ -27,7 +25,9 @@ from bot.forges.base import (
     Tree,
     is_null_sha,
 )
-from bot.forges.github.auth import GitHubApp, secondary_limit_wait
+from bot.forges.feedback import Accept
+from bot.forges.github.auth import GitHubApp
+from bot.forges.github.client import PER_PAGE, GitHubClient
 from bot.forges.github.code_scanning import GitHubCodeScanning
 from bot.forges.github.conversation import GitHubConversation
 from bot.forges.github.feedback import GitHubFeedback
@@ -40,38 +40,16 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _SIDE = {"new": "RIGHT", "old": "LEFT"}
-_PER_PAGE = 100
-
-
-def _status_code(exc: GitHubException) -> int | None:
-    return exc.response.status_code if isinstance(exc, RequestFailed) else None
-
-
-def _token_refused(exc: RequestFailed) -> bool:
-    """A 401 on a normal call: the installation token; not the App JWT's exchange."""
-    return exc.response.status_code == 401 and not exc.request.url.path.endswith(
-        "/access_tokens"
-    )
-
-
-def _message(exc: GitHubException) -> str:
-    if isinstance(exc, RequestFailed):
-        try:
-            data = exc.response.raw_response.json()
-        except ValueError:
-            return str(exc.response.raw_response.text[:300])
-        errors = data.get("errors") if isinstance(data, dict) else None
-        message = data.get("message", "") if isinstance(data, dict) else str(data)
-        return f"{message} {errors}" if errors else str(message)
-    return repr(exc)
 
 
 # Kept under its old name for callers that catch it.
 GitHubRefused = ForgeRefused
 
 
-class GitHubForge(GitHubFeedback, GitHubConversation, GitHubCodeScanning):
-    """The forge interface for one GitHub repository, acting as one App installation."""
+class GitHubForge:
+    """The forge interface for one GitHub repository, acting as one App installation
+    (:class:`bot.forges.base.PullRequestForge`). The request plumbing is ``client``'s; the
+    conversation and code scanning are parts it holds."""
 
     def __init__(
         self,
@@ -87,83 +65,39 @@ class GitHubForge(GitHubFeedback, GitHubConversation, GitHubCodeScanning):
         post_attempts: int = 3,
         post_backoff_s: float = 2.0,
     ) -> None:
-        self._app = app
-        self._gh = app.client(installation_id)
-        self._installation_id = installation_id
+        self.client = GitHubClient(
+            app, installation_id=installation_id, owner=owner, repo=repo, bot_login=bot_login
+        )
+        self._gh = self.client.gh
         self.owner = owner
         self.repo = repo
-        self._bot_login = bot_login or app.bot_login
+        self.conversation = GitHubConversation(self.client)
+        self.code_scanning: GitHubCodeScanning | None = GitHubCodeScanning(self.client)
+        self._threads = GitHubFeedback(self.client)
         self._max_files = max_files
         self._max_file_bytes = max_file_bytes
         self._max_probes = max_probes
         self._post_attempts = post_attempts
         self._post_backoff_s = post_backoff_s
         self._changes: dict[tuple[int, str], Change] = {}
-        self._opened = False
 
-    # Plumbing -----------------------------------------------------------------------
+    # Pull request features ----------------------------------------------------------
 
-    async def _call(self, make: Callable[[], Awaitable[T]], *, what: str) -> T:
-        """Run one githubkit call; errors become auditbot's (RetryLater, NotFound, ...).
+    async def resolve_findings(self, target: ChangeTarget, keys: Sequence[str]) -> int:
+        return await self._threads.resolve_findings(target, keys)
 
-        A 401 means GitHub no longer accepts the cached installation token (revoked, or
-        expired before our clock said so): forget it and try once more with a new one.
-        """
-        for attempt in (1, 2):
-            try:
-                return await make()
-            except GitHubException as raised:
-                exc = raised
-                if isinstance(exc, RequestError) and isinstance(exc.exc, GitHubException):
-                    exc = exc.exc  # a failure of the token exchange inside the auth flow
-                if attempt == 1 and isinstance(exc, RequestFailed) and _token_refused(exc):
-                    logger.info("installation token refused; fetching a new one")
-                    await self._app.forget_token(self._installation_id)
-                    continue
-                raise self._translate(exc, what) from raised
-        raise AssertionError("unreachable")
+    async def feedback(self, target: ChangeTarget, accept: Accept | None = None) -> dict[str, str]:
+        return await self._threads.feedback(target, accept)
 
-    def _translate(self, exc: GitHubException, what: str) -> Exception:
-        if isinstance(exc, RateLimitExceeded):
-            wait = exc.retry_after.total_seconds()
-            return RetryLater(f"GitHub rate limit while {what}", retry_after=wait)
-        if not isinstance(exc, RequestFailed):
-            return RetryLater(f"GitHub unreachable while {what}: {exc!r}", retry_after=30)
-        code = exc.response.status_code
-        secondary = secondary_limit_wait(exc)
-        if secondary is not None:
-            return RetryLater(f"GitHub secondary rate limit while {what}", retry_after=secondary)
-        if code >= 500:
-            return RetryLater(f"GitHub answered {code} while {what}", retry_after=30)
-        token_exchange = exc.request.url.path.endswith("/access_tokens")
-        if code == 404:
-            hint = "the app is not installed there any more" if token_exchange else None
-            return NotFound(f"GitHub: not found while {what}", hint=hint)
-        hint = "check APP_ID and the private key" if code == 401 else None
-        return GitHubRefused(
-            f"GitHub answered {code} while {what}: {_message(exc)}", status=code, hint=hint
-        )
+    async def post_comment(self, target: ChangeTarget, body: str) -> str:
+        return await self.conversation.post_comment(target, body)
 
-    async def _pages(
-        self, fetch: Callable[[int], Awaitable[Any]], *, what: str, max_items: int
-    ) -> list[Any]:
-        items: list[Any] = []
-        page = 1
-        while len(items) < max_items:
-            response = await self._call(lambda p=page: fetch(p), what=what)  # type: ignore[misc]
-            batch = list(response.parsed_data)
-            items.extend(batch)
-            if len(batch) < _PER_PAGE:
-                break
-            page += 1
-        return items[:max_items]
+    async def can_trigger(self, username: str) -> bool:
+        return await self.conversation.can_trigger(username)
 
-    def _ours(self, user: Any) -> bool:
-        if user is None:
-            return False
-        if self._bot_login is not None:
-            return bool(user.login == self._bot_login)
-        return bool(user.type == "Bot")
+    async def version_base(self, number: int) -> str | None:
+        """None: GitHub's pull request events name the base SHA themselves."""
+        return None
 
     # Read side ----------------------------------------------------------------------
 
@@ -174,14 +108,14 @@ class GitHubForge(GitHubFeedback, GitHubConversation, GitHubCodeScanning):
             return await self.compare(target.base, target.head)
         number = target.number
         pull = (
-            await self._call(
+            await self.client.call(
                 lambda: self._gh.rest.pulls.async_get(self.owner, self.repo, number),
                 what=f"reading pull request #{number}",
             )
         ).parsed_data
-        entries = await self._pages(
+        entries = await self.client.pages(
             lambda page: self._gh.rest.pulls.async_list_files(
-                self.owner, self.repo, number, per_page=_PER_PAGE, page=page
+                self.owner, self.repo, number, per_page=PER_PAGE, page=page
             ),
             what=f"listing the files of #{number}",
             max_items=self._max_files,
@@ -213,7 +147,7 @@ class GitHubForge(GitHubFeedback, GitHubConversation, GitHubCodeScanning):
         return await self._change(comparison.merge_base_commit.sha, head, files, truncated)
 
     async def _compare(self, base: str, head: str) -> Any:
-        response = await self._call(
+        response = await self.client.call(
             lambda: self._gh.rest.repos.async_compare_commits(
                 self.owner, self.repo, f"{base}...{head}"
             ),
@@ -222,7 +156,7 @@ class GitHubForge(GitHubFeedback, GitHubConversation, GitHubCodeScanning):
         return response.parsed_data
 
     async def _default_branch(self) -> str:
-        repo = await self._call(
+        repo = await self.client.call(
             lambda: self._gh.rest.repos.async_get(self.owner, self.repo), what="reading the repo"
         )
         return str(repo.parsed_data.default_branch)
@@ -238,7 +172,7 @@ class GitHubForge(GitHubFeedback, GitHubConversation, GitHubCodeScanning):
 
     async def read_file(self, path: str, ref: str) -> bytes | None:
         try:
-            response = await self._call(
+            response = await self.client.call(
                 lambda: self._gh.rest.repos.async_get_content(self.owner, self.repo, path, ref=ref),
                 what=f"reading {path}",
             )
@@ -257,7 +191,7 @@ class GitHubForge(GitHubFeedback, GitHubConversation, GitHubCodeScanning):
 
     async def list_tree(self, ref: str) -> Tree:
         tree = (
-            await self._call(
+            await self.client.call(
                 lambda: self._gh.rest.git.async_get_tree(self.owner, self.repo, ref, recursive="1"),
                 what=f"listing the tree of {ref}",
             )
@@ -272,40 +206,26 @@ class GitHubForge(GitHubFeedback, GitHubConversation, GitHubCodeScanning):
         return Tree(paths, truncated=note)
 
     async def open(self) -> None:
-        """Enter githubkit's client context in the caller's task.
-
-        githubkit keeps its HTTP client in a context variable; outside ``async with`` it
-        builds a client (loading the CA bundle, ~40 ms of CPU) for every request. Opened
-        once in the job's task, every request of the job, including those of tasks it
-        starts, shares one connection pool.
-        """
-        if self._opened:
-            return
-        try:
-            await self._gh.__aenter__()
-        except RuntimeError:
-            return  # this context already has the installation's client open: share it
-        self._opened = True
+        """Enter githubkit's client context in the caller's task (see ``GitHubClient``)."""
+        await self.client.open()
 
     async def close(self) -> None:
-        if self._opened:
-            self._opened = False
-            await self._gh.__aexit__(None, None, None)
+        await self.client.close()
 
     # Reviews ------------------------------------------------------------------------
 
     async def list_reviews(self, number: int) -> list[ReviewInfo]:
-        reviews = await self._pages(
+        reviews = await self.client.pages(
             lambda page: self._gh.rest.pulls.async_list_reviews(
-                self.owner, self.repo, number, per_page=_PER_PAGE, page=page
+                self.owner, self.repo, number, per_page=PER_PAGE, page=page
             ),
             what=f"listing the reviews of #{number}",
             max_items=10_000,
         )
-        return [ReviewInfo(r.id, r.state, r.body or "", self._ours(r.user)) for r in reviews]
+        return [ReviewInfo(r.id, r.state, r.body or "", self.client.ours(r.user)) for r in reviews]
 
     async def create_review(self, number: int, payload: dict[str, Any]) -> int:
-        review = await self._call(
+        review = await self.client.call(
             lambda: self._gh.rest.pulls.async_create_review(
                 self.owner, self.repo, number, data=payload
             ),
@@ -314,7 +234,7 @@ class GitHubForge(GitHubFeedback, GitHubConversation, GitHubCodeScanning):
         return int(review.parsed_data.id)
 
     async def delete_pending_review(self, number: int, review_id: int) -> None:
-        await self._call(
+        await self.client.call(
             lambda: self._gh.rest.pulls.async_delete_pending_review(
                 self.owner, self.repo, number, review_id
             ),
@@ -337,7 +257,7 @@ class GitHubForge(GitHubFeedback, GitHubConversation, GitHubCodeScanning):
             post_attempts=self._post_attempts,
             post_backoff_s=self._post_backoff_s,
         )
-        async with self._app.lock(f"review:{self.owner}/{self.repo}#{number}"):
+        async with self.client.app.lock(f"review:{self.owner}/{self.repo}#{number}"):
             change = self._changes.get((number, head_sha)) or await self.fetch_change(target)
             return await publisher.publish(number, head_sha, comments, body, change)
 
@@ -346,30 +266,30 @@ class GitHubForge(GitHubFeedback, GitHubConversation, GitHubCodeScanning):
     async def upsert_summary(self, target: ChangeTarget, body: str) -> str:
         if target.number is None:
             raise ForgeError("a summary comment needs a pull request number")
-        async with self._app.lock(f"summary:{self.owner}/{self.repo}#{target.number}"):
+        async with self.client.app.lock(f"summary:{self.owner}/{self.repo}#{target.number}"):
             return await self._upsert_summary(target.number, body)
 
     async def _upsert_summary(self, number: int, body: str) -> str:
         text = body if SUMMARY_MARKER in body else f"{SUMMARY_MARKER}\n{body}"
         text = limits.fit(text, limits.GITHUB_BODY_MAX)
-        comments = await self._pages(
+        comments = await self.client.pages(
             lambda page: self._gh.rest.issues.async_list_comments(
-                self.owner, self.repo, number, per_page=_PER_PAGE, page=page
+                self.owner, self.repo, number, per_page=PER_PAGE, page=page
             ),
             what=f"listing the comments of #{number}",
             max_items=10_000,
         )
         for comment in comments:
-            if self._ours(comment.user) and SUMMARY_MARKER in (comment.body or ""):
+            if self.client.ours(comment.user) and SUMMARY_MARKER in (comment.body or ""):
                 comment_id = int(comment.id)
-                await self._call(
+                await self.client.call(
                     lambda c=comment_id: self._gh.rest.issues.async_update_comment(  # type: ignore[misc]
                         self.owner, self.repo, c, body=text
                     ),
                     what="editing the summary comment",
                 )
                 return str(comment_id)
-        created = await self._call(
+        created = await self.client.call(
             lambda: self._gh.rest.issues.async_create_comment(
                 self.owner, self.repo, number, body=text
             ),
@@ -377,48 +297,13 @@ class GitHubForge(GitHubFeedback, GitHubConversation, GitHubCodeScanning):
         )
         return str(created.parsed_data.id)
 
-    # Replies and permissions (comment commands) ------------------------------------
-
-    async def post_comment(self, target: ChangeTarget, body: str) -> str:
-        """A plain PR comment (a reply to a command); returns its id."""
-        if target.number is None:
-            raise ForgeError("a comment needs a pull request number")
-        number = target.number
-        created = await self._call(
-            lambda: self._gh.rest.issues.async_create_comment(
-                self.owner, self.repo, number, body=limits.fit(body, limits.GITHUB_BODY_MAX)
-            ),
-            what=f"replying on #{number}",
-        )
-        return str(created.parsed_data.id)
-
-    async def can_trigger(self, username: str) -> bool:
-        """Whether ``username`` may run commands: write access or more ("admin",
-        "maintain", "write"; docs.github.com/rest/collaborators/collaborators
-        #get-repository-permissions-for-a-user)."""
-        try:
-            response = await self._call(
-                lambda: self._gh.rest.repos.async_get_collaborator_permission_level(
-                    self.owner, self.repo, username
-                ),
-                what=f"reading {username}'s permission",
-            )
-        except NotFound:
-            return False
-        data = response.parsed_data
-        return data.permission in {"admin", "write"} or (data.role_name or "") in {
-            "admin",
-            "maintain",
-            "write",
-        }
-
     # Check runs ---------------------------------------------------------------------
 
     async def create_check(
         self, head_sha: str, update: CheckUpdate, target: ChangeTarget | None = None
     ) -> str:
         create, patches = check_create(head_sha, update)
-        run = await self._call(
+        run = await self.client.call(
             lambda: self._gh.rest.checks.async_create(self.owner, self.repo, data=create),
             what="creating the check run",
         )
@@ -431,7 +316,7 @@ class GitHubForge(GitHubFeedback, GitHubConversation, GitHubCodeScanning):
 
     async def _patch_check(self, check_id: str, patches: Sequence[dict[str, Any]]) -> None:
         for payload in patches:
-            await self._call(
+            await self.client.call(
                 lambda p=payload: self._gh.rest.checks.async_update(  # type: ignore[misc]
                     self.owner, self.repo, int(check_id), data=p
                 ),

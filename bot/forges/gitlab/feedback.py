@@ -1,47 +1,25 @@
 """Discussions and feedback on GitLab: resolving the discussions of fixed findings and
 reading "false positive" replies and 👎 awards on our notes.
 
-A mixin of :class:`bot.forges.gitlab.forge.GitLabForge`, kept apart so that each module holds one
-concept; python-gitlab calls go through the adapter's ``_call`` (in a thread).
+Held by :class:`bot.forges.gitlab.forge.GitLabForge`, over its :class:`GitLabClient`
+(python-gitlab in a thread).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from bot.forges.base import ChangeTarget
-from bot.forges.feedback import marker_key, says_false_positive
-
-# Whether a person's feedback counts (the conversation's write-access check).
-Accept = Callable[[str], Awaitable[bool]]
+from bot.forges.feedback import Accept, says_false_positive
+from bot.forges.gitlab.client import GitLabClient
+from bot.forges.gitlab.notes import our_discussions
 
 
 class GitLabFeedback:
-    """Needs the plumbing of :class:`GitLabForge` (declared here for the type checker)."""
+    """Resolving our discussions and reading people's feedback on them."""
 
-    _path: str
-
-    async def _put(self, path: str, **query: Any) -> Any:
-        raise NotImplementedError
-
-    async def _list(self, path: str, **query: Any) -> list[dict[str, Any]]:
-        raise NotImplementedError
-
-    async def _me(self) -> int:
-        raise NotImplementedError
-
-    async def _our_discussions(self, number: int) -> list[tuple[str, dict[str, Any]]]:
-        """(finding key, discussion) for the discussions our marked notes start."""
-        me = await self._me()
-        found = []
-        for item in await self._list(f"{self._path}/merge_requests/{number}/discussions"):
-            notes = item.get("notes") or []
-            first = notes[0] if notes else {}
-            key = marker_key(first.get("body"))
-            if key is not None and (first.get("author") or {}).get("id") == me:
-                found.append((key, item))
-        return found
+    def __init__(self, client: GitLabClient) -> None:
+        self.client = client
 
     async def resolve_findings(self, target: ChangeTarget, keys: Sequence[str]) -> int:
         """Resolve the discussions of our comments on these findings (fixed ones)
@@ -50,12 +28,12 @@ class GitLabFeedback:
             return 0
         wanted = frozenset(keys)
         resolved = 0
-        for key, item in await self._our_discussions(target.number):
+        for key, item in await our_discussions(self.client, target.number):
             first = item["notes"][0]
             if key not in wanted or not first.get("resolvable") or first.get("resolved"):
                 continue
-            url = f"{self._path}/merge_requests/{target.number}/discussions/{item['id']}"
-            await self._put(url, resolved="true")
+            url = f"{self.client.path}/merge_requests/{target.number}/discussions/{item['id']}"
+            await self.client.put(url, resolved="true")
             resolved += 1
         return resolved
 
@@ -68,9 +46,9 @@ class GitLabFeedback:
         accepts (write access) count."""
         if target.number is None:
             return {}
-        me = await self._me()
+        me = await self.client.me()
         found: dict[str, str] = {}
-        for key, item in await self._our_discussions(target.number):
+        for key, item in await our_discussions(self.client, target.number):
             notes = item["notes"]
             for note in notes[1:]:
                 author = note.get("author") or {}
@@ -82,8 +60,8 @@ class GitLabFeedback:
                     break
             if key in found:
                 continue
-            url = f"{self._path}/merge_requests/{target.number}/notes/{notes[0]['id']}"
-            for award in await self._list(f"{url}/award_emoji"):
+            url = f"{self.client.path}/merge_requests/{target.number}/notes/{notes[0]['id']}"
+            for award in await self.client.list_all(f"{url}/award_emoji"):
                 user = award.get("user") or {}
                 who = str(user.get("username"))
                 if award.get("name") == "thumbsdown" and user.get("id") != me and (

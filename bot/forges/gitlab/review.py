@@ -1,10 +1,12 @@
 """Publishing a review on a GitLab merge request: one inline discussion per comment that
-GitLab can place, a general note for each one it cannot, then one note carrying the
-review's body and marker. SDK-free: the adapter in ``forge.py`` supplies the calls.
+GitLab can place, a general note for each one it cannot, then the review's marker in the
+summary note. SDK-free: the adapter in ``forge.py`` supplies the calls.
 
 GitLab has no review object to post atomically, so the markers make it resumable: a job
-that crashed halfway skips the comments whose key is already on the MR, and the review
-note, posted last, says the whole review is there.
+that crashed halfway skips the comments whose key is already on the MR, and the summary
+note's reviewed-head marker, set last, says the whole review is there. The review's body
+is not posted: next to the summary note it only repeated, at every push, that there are
+findings (the summary note, kept up to date, says which).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ class MergeRequestApi(Protocol):
     ) -> bool: ...
 
     async def post_note(self, number: int, body: str, key: str) -> None: ...
+
+    async def mark_reviewed(self, number: int, head_sha: str) -> None: ...
 
 
 async def publish(
@@ -62,5 +66,5 @@ async def publish(
         moved.append(comment)
         text = f"{key}\n**{where(comment)}**\n\n{comment.body}"
         await api.post_note(number, limits.fit(text, limits.GITLAB_NOTE_MAX), key)
-    await api.post_note(number, limits.fit(f"{marker}\n{body}", limits.GITLAB_NOTE_MAX), marker)
+    await api.mark_reviewed(number, head_sha)
     return ReviewResult(None, tuple(posted), tuple(moved))

@@ -18,8 +18,9 @@ from bot.analysis.pipeline import ReviewPipeline
 from bot.analysis.repo_config import load_repo_config
 from bot.analysis.sanitize import sanitize_text
 from bot.analysis.secrets import mask_secrets
-from bot.forges.base import ChangeTarget, Forge
-from bot.forges.conversation import Conversation, answer_marker
+from bot.forges.base import ChangeTarget
+from bot.forges.conversation import answer_marker
+from bot.forges.pull_requests import PullRequestForge
 from bot.jobs.contracts import RunCommand
 from bot.jobs.conversation.access import may_ask, standing
 from bot.jobs.conversation.context import QuestionContext, gather
@@ -36,16 +37,14 @@ RESERVE_TOKENS = 3_000
 QUOTE_CHARS = 300
 
 
-async def answer_question(deps: JobDeps, forge: Forge, job: RunCommand) -> str:
+async def answer_question(deps: JobDeps, forge: PullRequestForge, job: RunCommand) -> str:
     """Answer ``job``'s question in one comment; returns what happened, for the job's log."""
-    if not isinstance(forge, Conversation):
-        log.warning("this forge adapter cannot hold a conversation; question dropped")
-        return "unsupported"
+    talk = forge.conversation
     target = ChangeTarget(number=job.number)
     repo = job.repository
-    pr_author = job.pr_author or await forge.pull_author(job.number)
+    pr_author = job.pr_author or await talk.pull_author(job.number)
     who = await standing(
-        deps.redis, forge, forge_name=repo.forge, repository_id=repo.id, login=job.author,
+        deps.redis, talk, forge_name=repo.forge, repository_id=repo.id, login=job.author,
         user_id=job.author_id, pr_author=pr_author,
     )
     if not who.may_talk:
@@ -53,7 +52,7 @@ async def answer_question(deps: JobDeps, forge: Forge, job: RunCommand) -> str:
         return "ignored"
     marker = answer_marker(job.comment_id)
     async def say(text: str) -> None:
-        await forge.post_once(target, marker, f"{marker}\n{text}")
+        await talk.post_once(target, marker, f"{marker}\n{text}")
 
     if not await may_ask(deps.redis, forge_name=repo.forge, login=job.author,
                          per_hour=deps.settings.conversation_per_hour, say=say):
@@ -86,7 +85,7 @@ async def answer_question(deps: JobDeps, forge: Forge, job: RunCommand) -> str:
     )
     body = render_answer(marker, job.author, question, answer, context, change.head_sha,
                          skipped)
-    posted = await forge.post_once(target, marker, body)
+    posted = await talk.post_once(target, marker, body)
     log.info("question of %s answered (%s, %d blocks, %d left out)", job.author,
              "posted" if posted else "already posted", len(context.blocks),
              len(context.left_out))

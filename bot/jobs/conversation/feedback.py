@@ -10,7 +10,7 @@ import logging
 from bot.analysis.sanitize import sanitize_text
 from bot.errors import AuditbotError, RetryLater
 from bot.forges.base import ChangeTarget
-from bot.forges.conversation import Conversation
+from bot.forges.pull_requests import PullRequestForge
 from bot.jobs.contracts import Repository
 from bot.jobs.conversation.access import has_write_access
 from bot.jobs.deps import JobDeps
@@ -21,21 +21,19 @@ log = logging.getLogger(__name__)
 
 async def apply_feedback(
     deps: JobDeps,
-    forge: object,
+    forge: PullRequestForge,
     repository: Repository,
     project_id: int,
     target: ChangeTarget,
 ) -> list[str]:
     """Dismiss what people with write access marked; returns the fingerprints that changed."""
-    read = getattr(forge, "feedback", None)
-    if read is None or not isinstance(forge, Conversation):
-        return []
-
     async def accept(who: str) -> bool:
-        return await has_write_access(deps.redis, forge, repository.forge, repository.id, who)
+        return await has_write_access(
+            deps.redis, forge.conversation, repository.forge, repository.id, who
+        )
 
     try:
-        marked: dict[str, str] = await read(target, accept)
+        marked = await forge.feedback(target, accept)
     except RetryLater:
         raise
     except AuditbotError as exc:
@@ -50,7 +48,7 @@ async def apply_feedback(
             "at this place changes."
         )
         try:
-            await forge.reply_to_finding(target, key, body)
+            await forge.conversation.reply_to_finding(target, key, body)
         except AuditbotError as exc:  # the dismissal stands; only the note is missing
             log.warning("could not acknowledge the dismissal of %s: %s", key[:12], exc)
     if keys:

@@ -55,8 +55,8 @@ async def ask_model(deps: JobDeps, project_id: int, budget_key: str, user: str) 
         return ModelAnswer(f"No answer: {exc.message}.", answered=False)
     except LLMError as exc:
         log.warning("no answer from the model: %s", exc)
-        reason = getattr(exc, "reason", exc.message)
-        return ModelAnswer(f"No answer: the model provider failed ({reason}).", answered=False)
+        return ModelAnswer(f"No answer: the model provider failed ({exc.reason}).",
+                           answered=False)
     finally:
         release_budgets(deps, budget_key)
     text = sanitize_text(result.text, limit=ANSWER_CHARS)

@@ -27,9 +27,10 @@ from bot.diff.context import printable, split_content
 from bot.diff.parse import decode
 from bot.errors import NotFound
 from bot.findings import FindingStatus
-from bot.forges.base import COMMENT_MARKER_PREFIX, ChangeTarget, Forge
+from bot.forges.base import COMMENT_MARKER_PREFIX, ChangeSource, ChangeTarget
 from bot.forges.conversation import Conversation, FindingThread, answer_marker
 from bot.forges.feedback import Dismissal, read_dismissal
+from bot.forges.pull_requests import PullRequestForge
 from bot.jobs.contracts import ThreadReply
 from bot.jobs.conversation.access import Standing, may_ask, standing
 from bot.jobs.conversation.model import ask_model
@@ -51,14 +52,13 @@ _TALK = re.compile(
 _LABELS = {FindingStatus.FALSE_POSITIVE: "false positive", FindingStatus.WONT_FIX: "won't fix"}
 
 
-async def answer_reply(deps: JobDeps, forge: Forge, job: ThreadReply) -> str:
+async def answer_reply(deps: JobDeps, forge: PullRequestForge, job: ThreadReply) -> str:
     """Handle one reply in a thread; returns what happened, for the job's log."""
-    if not isinstance(forge, Conversation):
-        return "unsupported"
+    talk = forge.conversation
     target = ChangeTarget(number=job.number)
-    if await forge.is_self(job.author, job.author_id):
+    if await talk.is_self(job.author, job.author_id):
         return "ours"
-    thread = await forge.finding_thread(target, job.thread)
+    thread = await talk.finding_thread(target, job.thread)
     if thread is None:
         return "not our thread"
     marker = answer_marker(job.comment_id)
@@ -68,22 +68,22 @@ async def answer_reply(deps: JobDeps, forge: Forge, job: ThreadReply) -> str:
     if dismissal is None and not wants_an_answer(job.body, deps.settings.app_slug):
         return "nothing to answer"
     repo = job.repository
-    pr_author = job.pr_author or await forge.pull_author(job.number)
+    pr_author = job.pr_author or await talk.pull_author(job.number)
     who = await standing(
-        deps.redis, forge, forge_name=repo.forge, repository_id=repo.id, login=job.author,
+        deps.redis, talk, forge_name=repo.forge, repository_id=repo.id, login=job.author,
         user_id=job.author_id, pr_author=pr_author,
     )
     if who is Standing.BOT:
         return "ignored"
     if dismissal is not None:
         if not who.may_decide:
-            await forge.reply_in_thread(target, thread.id, f"{marker}\n{refusal(job.author)}")
+            await talk.reply_in_thread(target, thread.id, f"{marker}\n{refusal(job.author)}")
             return "refused"
-        return await _dismiss(deps, forge, target, thread, job, dismissal, marker)
+        return await _dismiss(deps, talk, target, thread, job, dismissal, marker)
     if not who.may_talk:
         return "ignored"
     async def say(text: str) -> None:
-        await forge.reply_in_thread(target, thread.id, f"{marker}\n{text}")
+        await talk.reply_in_thread(target, thread.id, f"{marker}\n{text}")
 
     if not await may_ask(deps.redis, forge_name=repo.forge, login=job.author,
                          per_hour=deps.settings.conversation_per_hour, say=say):
@@ -102,7 +102,7 @@ async def answer_reply(deps: JobDeps, forge: Forge, job: ThreadReply) -> str:
         "finding, a maintainer replies `false positive` or `won't fix`.</sub>"
         if answer.answered else ""
     )
-    await forge.reply_in_thread(target, thread.id, f"{marker}\n{answer.text}{footer}")
+    await talk.reply_in_thread(target, thread.id, f"{marker}\n{answer.text}{footer}")
     return "answered" if answer.answered else "not answered"
 
 
@@ -167,7 +167,7 @@ def _finding_text(first_body: str) -> str:
     return "\n".join(lines).strip()[:3000]
 
 
-async def _code_around(forge: Forge, thread: FindingThread) -> str | None:
+async def _code_around(forge: ChangeSource, thread: FindingThread) -> str | None:
     if not thread.path or not thread.commit or not thread.line:
         return None
     data = await forge.read_file(thread.path, thread.commit)
