@@ -1,6 +1,6 @@
 """Settings from the environment and `.env`, read once at start-up and passed in.
 
-Names follow DESIGN.md's contract (Probot's names where Probot has one). Invalid or
+Names follow docs/architecture.md's contract (Probot's names where Probot has one). Invalid or
 contradictory settings raise :class:`ConfigError` naming the variable; the CLI turns it
 into one line on stderr and exit code 2.
 """
@@ -318,7 +318,7 @@ class Settings(BaseSettings):
         return value if isinstance(value, SecretStr) else None
 
     def chosen_provider(self) -> str | None:
-        """DESIGN.md's provider choice; None means offline analyzers only."""
+        """The provider choice of docs/architecture.md; None means offline analyzers only."""
         if self.llm_provider is not None:
             return self.llm_provider
         present = [

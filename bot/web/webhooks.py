@@ -4,7 +4,7 @@ GitHub drops a delivery not answered with a 2xx within 10 s and never redelivers
 GitLab disables a hook after repeated failures. So nothing slow happens here: the signature
 is checked on the raw bytes, the body validated once, straight from JSON, into its event's
 model, the handlers in ``bot/events`` turn that into jobs, and one Redis script records the
-delivery with its jobs. Answers (DESIGN.md): 202 enqueued, 200 valid but nothing to do or
+delivery with its jobs. Answers (docs/architecture.md): 202 enqueued, 200 valid but nothing to do or
 already seen, 401 bad signature or token, 400 not the JSON the event promises, 413 over the
 size limit, 503 Redis cannot take the job.
 """
