@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
 import sys
 import tomllib
 from importlib.metadata import packages_distributions
@@ -54,3 +55,15 @@ def test_every_imported_package_is_declared() -> None:
         elif not dists & wanted and top not in THROUGH_EXTRAS:
             missing.append(f"{top} ({where}): from {sorted(dists)}, not declared")
     assert missing == []
+
+
+def test_the_model_sdks_are_imported_only_when_a_provider_is_built() -> None:
+    """openai and anthropic take about a second each to import: an offline `auditbot review`
+    (bot.jobs.local) and the web process never load them."""
+    code = (
+        "import sys, bot.cli, bot.jobs.local, bot.web.main, bot.llm.service\n"
+        "print(sorted(m for m in ('openai', 'anthropic') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"

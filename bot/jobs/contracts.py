@@ -62,7 +62,14 @@ class Repository(_Payload):
     web_url: str | None = None  # GitLab: the project's page (tells the instance); GitHub: html_url
 
 
-class ReviewPullRequest(_Payload):
+class _RepositoryJob(_Payload):
+    """A job about one forge repository, started by one delivery (its id on every log line)."""
+
+    repository: Repository
+    delivery_id: str
+
+
+class ReviewPullRequest(_RepositoryJob):
     """Audit a pull request (GitLab: merge request) at ``head_sha``.
 
     ``number`` is None only for a GitHub check run or suite re-run whose payload names no pull
@@ -71,7 +78,6 @@ class ReviewPullRequest(_Payload):
     asks for them and applies ``review.ignore_authors``.
     """
 
-    repository: Repository
     number: int | None
     head_sha: str
     head_ref: str | None = None
@@ -83,21 +89,18 @@ class ReviewPullRequest(_Payload):
     draft: bool = False
     trigger: str  # "pull_request.opened", "check_run.rerequested", "merge_request.update", ...
     requested_by: str | None = None  # the person who asked for a re-run
-    delivery_id: str
 
 
-class ScanPush(_Payload):
+class ScanPush(_RepositoryJob):
     """Scan the commits pushed to the default branch (``before``..``after``)."""
 
-    repository: Repository
     ref: str
     before: str
     after: str
     pusher: str | None = None
-    delivery_id: str
 
 
-class RunCommand(_Payload):
+class RunCommand(_RepositoryJob):
     """A command a person wrote in a PR comment (``/audit``, ``/audit full``, ``/audit cancel``,
     ``/audit help``, ``/audit ask <question>``, ``@<app slug> review``).
 
@@ -107,7 +110,6 @@ class RunCommand(_Payload):
     ``head_sha`` is known on GitLab (the MR's last commit); on GitHub the worker reads the PR.
     """
 
-    repository: Repository
     number: int
     command: CommandName
     argument: str = ""  # an unknown sub-command's words, or the question of ``ask``
@@ -117,10 +119,9 @@ class RunCommand(_Payload):
     pr_author: str | None = None  # who opened the PR (may ask; GitLab: read by the worker)
     comment_id: int
     head_sha: str | None = None
-    delivery_id: str
 
 
-class ThreadReply(_Payload):
+class ThreadReply(_RepositoryJob):
     """A person answered in a review thread (GitHub: a review comment ``in_reply_to`` another;
     GitLab: a note in a discussion). The worker answers only in threads auditbot started.
 
@@ -128,7 +129,6 @@ class ThreadReply(_Payload):
     ``body`` is the reply's text, cut at TEXT_LIMIT.
     """
 
-    repository: Repository
     number: int
     thread: str
     comment_id: int
@@ -136,14 +136,12 @@ class ThreadReply(_Payload):
     author: str
     author_id: int | None = None
     pr_author: str | None = None
-    delivery_id: str
 
 
-class CodeScanningAlertEvent(_Payload):
+class CodeScanningAlertEvent(_RepositoryJob):
     """A code scanning alert changed in GitHub's Security tab (``code_scanning_alert``):
     a dismissal or a reopening by a person reaches auditbot's triage."""
 
-    repository: Repository
     action: str
     alert_number: int
     state: str | None = None
@@ -153,7 +151,6 @@ class CodeScanningAlertEvent(_Payload):
     commit_sha: str | None = None
     ref: str | None = None
     sender: str | None = None
-    delivery_id: str
 
 
 class InstallationRepository(_Payload):

@@ -92,6 +92,20 @@ def succeeded(
                   annotations=tuple(annotations), fields=outcome_fields(outcome))
 
 
+def usage_fields(outcome: ReviewOutcome) -> dict[str, Any]:
+    """The model's part of an audit as the task row, the summary and the report state it:
+    which model, its tokens and cost, and why it stopped short (None: it did not)."""
+    stats = outcome.llm
+    return {
+        "model": stats.model,
+        "input_tokens": stats.input_tokens,
+        "output_tokens": stats.output_tokens,
+        "cached_tokens": stats.cached_tokens,
+        "cost_usd": stats.cost_usd,
+        "partial_reason": stats.partial_reason,
+    }
+
+
 def outcome_fields(outcome: ReviewOutcome) -> dict[str, Any]:
     """What the outcome writes on the task row: SHAs, counts by severity, tokens and cost,
     the partial reason, and the skipped files the report lists."""
@@ -103,12 +117,7 @@ def outcome_fields(outcome: ReviewOutcome) -> dict[str, Any]:
         "base_sha": outcome.change.base_sha,
         "head_sha": outcome.change.head_sha,
         "findings_count": len(outcome.placed),
-        "model": stats.model,
-        "input_tokens": stats.input_tokens,
-        "output_tokens": stats.output_tokens,
-        "cached_tokens": stats.cached_tokens,
-        "cost_usd": stats.cost_usd,
-        "partial_reason": stats.partial_reason,
+        **usage_fields(outcome),
         "counts": counts,
         "progress": {
             "files": outcome.files_reviewed,
@@ -135,16 +144,11 @@ def summary_facts(
     return SummaryFacts(
         placed=placed,
         skipped=outcome.skipped,
-        model=stats.model,
-        input_tokens=stats.input_tokens,
-        output_tokens=stats.output_tokens,
-        cached_tokens=stats.cached_tokens,
-        cost_usd=stats.cost_usd,
+        **usage_fields(outcome),
         cache_hits=stats.cache_hits,
         chunks_total=stats.chunks_total,
         chunks_failed=stats.failed,
         dropped=stats.dropped,
-        partial_reason=stats.partial_reason,
         config_errors=outcome.config_errors,
         truncated=outcome.change.truncated,
         report_url=report_url,

@@ -125,7 +125,6 @@ async def run_local_review(
 def report_from_outcome(
     task_id: str, kind: str, name: str, outcome: ReviewOutcome, *, status: str = "succeeded"
 ) -> Report:
-    stats = outcome.llm
     info = TaskInfo(
         id=task_id,
         kind=kind,
@@ -135,13 +134,8 @@ def report_from_outcome(
         project_kind=kind,
         base_sha=outcome.change.base_sha,
         head_sha=outcome.change.head_sha,
-        model=stats.model,
-        input_tokens=stats.input_tokens,
-        output_tokens=stats.output_tokens,
-        cached_tokens=stats.cached_tokens,
-        cost_usd=stats.cost_usd,
         conclusion=outcome.verdict.conclusion,
-        partial_reason=stats.partial_reason,
+        **endings.usage_fields(outcome),
     )
     findings = [ReportFinding.of(p.finding, placement=p.placement) for p in outcome.placed]
     skipped = [SkippedFile(path=p, reason=r) for p, r in outcome.skipped]
