@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -199,3 +200,34 @@ async def test_a_redis_that_stops_answering_is_an_oserror_within_the_deadline(
         assert not await real.exists(delivery_key("github", "d-hung"))
     finally:
         await real.aclose()
+
+
+async def _layout(redis: ArqRedis, job_id: str) -> dict[str, tuple[str, bool]]:
+    """{key (the job id written as <id>): (type, has a TTL)} of everything in the database."""
+    found = {}
+    for raw in await redis.keys("*"):
+        key = raw.decode()
+        kind = (await redis.type(key)).decode()
+        found[key.replace(job_id, "<id>")] = (kind, await redis.pttl(key) > 0)
+    return found
+
+
+async def test_the_script_writes_exactly_the_keys_arq_writes(redis: ArqRedis) -> None:
+    """The fast path mirrors arq's Redis layout (bot/events/enqueue.py). Whatever arq's own
+    enqueue_job writes for a job (its keys, their types, which expire, the queue's member
+    and score) the script must write too: a new arq that stores a job differently fails here
+    before a worker silently ignores the web process's jobs."""
+    job = review()
+    before = int(time.time() * 1000)
+    assert await redis.enqueue_job(job.name, *job.args(), _job_id=job.job_id) is not None
+    theirs = await _layout(redis, job.job_id)
+    [(member, their_score)] = await redis.zrange(QUEUE_NAME, 0, -1, withscores=True)
+    await redis.flushdb()
+
+    await DeliveryQueue(redis, ttl_s=TTL_S).submit("github", "d-1", [job])
+    ours = await _layout(redis, job.job_id)
+    assert ours.pop(delivery_key("github", "d-1")) == ("string", True)
+    assert ours == theirs
+    [(our_member, our_score)] = await redis.zrange(QUEUE_NAME, 0, -1, withscores=True)
+    assert our_member == member == job.job_id.encode()
+    assert before <= their_score and abs(our_score - their_score) < 60_000

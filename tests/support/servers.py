@@ -20,11 +20,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_in_thread(app: Any, *, port: int | None = None, lifespan: str = "auto") -> Iterator[str]:
-    """Yield the base URL (``http://127.0.0.1:PORT``) while ``app`` serves on it."""
+def serve_in_thread(
+    app: Any, *, port: int | None = None, lifespan: str = "auto", shutdown_s: float = 1.0
+) -> Iterator[str]:
+    """Yield the base URL (``http://127.0.0.1:PORT``) while ``app`` serves on it.
+
+    On exit, requests still in flight (a fake provider told to hang, a client the test
+    abandoned) get ``shutdown_s`` to finish before uvicorn cancels them: the test is over,
+    and waiting out a fake's 30 s hang made the slowest tests slow."""
     port = port or free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan, access_log=False
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan,
+        access_log=False, timeout_graceful_shutdown=shutdown_s,
     )  # type: ignore[arg-type]
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
