@@ -25,7 +25,10 @@ BASE = frozenset({"errors", "config", "findings", "logs", "signing"})
 # webhook in -> events -> jobs -> forge -> diff -> llm/analysis -> publish -> store -> API.
 ALLOWED: dict[str, frozenset[str]] = {
     "__main__": frozenset({"cli"}),
-    "cli": frozenset({"web", "jobs", "reports", "store", "llm", "preflight", "setup"}),
+    "cli": frozenset(
+        {"web", "jobs", "reports", "store", "llm", "forges", "preflight", "setup", "doctor"}
+    ),
+    "doctor": frozenset({"forges", "llm", "preflight", "setup", "store"}),
     "web": frozenset({"events", "jobs", "reports", "store", "preflight", "mail"}),
     "events": frozenset({"jobs", "forges"}),
     "jobs": frozenset({"analysis", "reports", "forges", "diff", "llm", "store"}),
@@ -36,7 +39,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "store": frozenset({"llm", "postgres_url"}),
     "llm": frozenset(),
     "preflight": frozenset({"store"}),
-    "setup": frozenset(),
+    "setup": frozenset({"forges"}),
     "mail": frozenset({"errors"}),
     "signing": frozenset({"config", "errors"}),
     "config": frozenset({"errors", "mail", "postgres_url"}),
