@@ -39,14 +39,51 @@ SECRET = "bench-economy-secret"
 OWNER, NAME = "Codertocat", "Hello-World"
 
 
-def _example(name: str) -> dict[str, Any]:
+def example(name: str, installation: int = INSTALLATION) -> dict[str, Any]:
+    """A webhook payload of @octokit/webhooks-examples as the App receives it."""
     data = json.loads((FIXTURES / f"{name}.json").read_text())
     data = copy.deepcopy(data[0] if isinstance(data, list) else data)
-    data["installation"] = {"id": INSTALLATION, "node_id": "MDIzOkludGVncmF0aW9uMTQxNQ=="}
+    data["installation"] = {"id": installation, "node_id": "MDIzOkludGVncmF0aW9uMTQxNQ=="}
     return data
 
 
-def _pull_files(repo: Path, base: str, head: str) -> list[PullFile]:
+def app_keys() -> tuple[str, str]:
+    """A fresh GitHub App key pair: (private PEM, public PEM)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return private, public
+
+
+def auditbot_env(root: Path, *, database: str, redis_url: str, private_key: str,
+                 github_url: str, model_url: str, provider: str,
+                 extra: dict[str, str]) -> dict[str, str]:
+    """The settings `auditbot serve` and `auditbot worker` get: defaults but for where
+    Redis, the database, the fake GitHub and the scripted model are."""
+    return base_env({
+        "DATABASE_URL": database, "REDIS_URL": redis_url, "APP_ID": str(APP_ID),
+        "PRIVATE_KEY": private_key, "WEBHOOK_SECRET": SECRET, "GITHUB_API_URL": github_url,
+        "APP_SLUG": "auditbot", "JWT_SECRET": "bench-" + "j" * 40,
+        "PUBLIC_URL": "http://auditbot.test", "DATA_DIR": str(root / "data"),
+        "LLM_PROVIDER": provider, "LLM_BASE_URL": f"{model_url}/v1",
+        "LLM_API_KEY": KEY, "LOG_LEVEL": "WARNING", **extra,
+    })
+
+
+def pr_payload(action: str, number: int, pr: PullRequest, base: str,
+               head: str) -> dict[str, Any]:
+    """``pull_request.<action>`` for ``pr`` as pull request ``number`` at ``head``."""
+    payload = example(f"pull_request.{action}")
+    payload["number"] = number
+    pull = payload["pull_request"]
+    pull.update(number=number, draft=False, title=pr.title, body=pr.body)
+    pull["head"]["sha"], pull["base"]["sha"], pull["base"]["ref"] = head, base, "main"
+    return payload
+
+
+def pull_files(repo: Path, base: str, head: str) -> list[PullFile]:
     """``base...head`` as GitHub lists it: header-less patches, binary files without one."""
     files = []
     numstat = {
@@ -64,7 +101,7 @@ def _pull_files(repo: Path, base: str, head: str) -> list[PullFile]:
     return files
 
 
-def _tree(repo: Path, ref: str) -> dict[str, bytes]:
+def tree(repo: Path, ref: str) -> dict[str, bytes]:
     paths = git(repo, "ls-tree", "-r", "--name-only", ref).split()
     out: dict[str, bytes] = {}
     for path in paths:
@@ -99,25 +136,17 @@ class Stack:
         return self.github.repos[f"{OWNER}/{NAME}"]
 
     def start(self, stack: ExitStack, redis_url: str) -> None:
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption()).decode()
-        public = key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+        private, public = app_keys()
         self.github = FakeGitHub(app_id=APP_ID, public_key_pem=public)
         self.github.add_repo(OWNER, NAME, INSTALLATION, default_branch="main")
+        self.github.roles[OWNER] = "write"  # `/audit` is for people with write access
         github_url = stack.enter_context(serve_in_thread(self.github.app))
         model_url = stack.enter_context(serve_in_thread(self.model.app))
         database = f"sqlite+aiosqlite:///{self.root / 'auditbot.db'}"
         upgrade(database)
-        env = base_env({
-            "DATABASE_URL": database, "REDIS_URL": redis_url, "APP_ID": str(APP_ID),
-            "PRIVATE_KEY": private, "WEBHOOK_SECRET": SECRET, "GITHUB_API_URL": github_url,
-            "APP_SLUG": "auditbot", "JWT_SECRET": "bench-" + "j" * 40,
-            "PUBLIC_URL": "http://auditbot.test", "DATA_DIR": str(self.root / "data"),
-            "LLM_PROVIDER": self.provider, "LLM_BASE_URL": f"{model_url}/v1",
-            "LLM_API_KEY": KEY, "LOG_LEVEL": "WARNING", **self.extra_env,
-        })
+        env = auditbot_env(self.root, database=database, redis_url=redis_url,
+                           private_key=private, github_url=github_url, model_url=model_url,
+                           provider=self.provider, extra=self.extra_env)
         web, self.web_url = start_web(env, self.root)
         self.processes = [web, start_worker(env, self.root)]
         stack.callback(self.stop)
@@ -134,15 +163,6 @@ class Stack:
             "x-github-delivery": str(uuid.uuid4()), "x-hub-signature-256": signature})
         if answer.status_code != 202:
             raise RuntimeError(f"webhook answered {answer.status_code}: {answer.text}")
-
-    def _pr_payload(self, action: str, number: int, pr: PullRequest, base: str,
-                    head: str) -> dict[str, Any]:
-        payload = _example(f"pull_request.{action}")
-        payload["number"] = number
-        pull = payload["pull_request"]
-        pull.update(number=number, draft=False, title=pr.title, body=pr.body)
-        pull["head"]["sha"], pull["base"]["sha"], pull["base"]["ref"] = head, base, "main"
-        return payload
 
     def _snapshot(self) -> tuple[int, int, int, int, int]:
         usages = self.model.usages
@@ -170,31 +190,31 @@ class Stack:
         number = self._number
         base = git(pr.repo, "rev-parse", pr.base).strip()
         head = git(pr.repo, "rev-parse", pr.head).strip()
-        self.repo.pulls[number] = Pull(number, base, head, _pull_files(pr.repo, base, head))
-        self.repo.trees[head] = _tree(pr.repo, head)
-        self.repo.trees.setdefault("main", _tree(pr.repo, base))
+        self.repo.pulls[number] = Pull(number, base, head, pull_files(pr.repo, base, head))
+        self.repo.trees[head] = tree(pr.repo, head)
+        self.repo.trees.setdefault("main", tree(pr.repo, base))
         before = self._snapshot()
         started = time.monotonic()
-        self._deliver("pull_request", self._pr_payload("opened", number, pr, base, head))
+        self._deliver("pull_request", pr_payload("opened", number, pr, base, head))
         self._wait(head, 1, f"the review of PR {number}")
         return number, head, self._measure(started, before)
 
     def push(self, pr: PullRequest, number: int, previous: str, head: str) -> Measured:
         """A push moved ``number``'s head from ``previous`` to ``head``."""
         base = git(pr.repo, "rev-parse", pr.base).strip()
-        self.repo.pulls[number] = Pull(number, base, head, _pull_files(pr.repo, base, head))
-        self.repo.trees[head] = _tree(pr.repo, head)
+        self.repo.pulls[number] = Pull(number, base, head, pull_files(pr.repo, base, head))
+        self.repo.trees[head] = tree(pr.repo, head)
         self.repo.comparisons[(previous, head)] = (previous,
-                                                   _pull_files(pr.repo, previous, head))
+                                                   pull_files(pr.repo, previous, head))
         before = self._snapshot()
         started = time.monotonic()
-        self._deliver("pull_request", self._pr_payload("synchronize", number, pr, base, head))
+        self._deliver("pull_request", pr_payload("synchronize", number, pr, base, head))
         self._wait(head, 1, f"the review of push {head[:8]}")
         return self._measure(started, before)
 
     def rerun(self, number: int, head: str) -> Measured:
         """``/audit`` on ``number``: a person asks for a review of the same head."""
-        payload = _example("issue_comment.created")
+        payload = example("issue_comment.created")
         payload["issue"]["number"] = number
         payload["issue"]["pull_request"] = {"url": f"https://api.github.com/repos/{OWNER}/"
                                             f"{NAME}/pulls/{number}"}
@@ -207,24 +227,45 @@ class Stack:
         return self._measure(started, before)
 
 
-@contextmanager
-def private_redis(root: Path) -> Iterator[str]:
-    """A redis-server of our own on a free port, gone afterwards."""
-    port = free_port()
-    directory = root / "redis"
-    directory.mkdir()
-    process = subprocess.Popen(
-        [shutil.which("redis-server") or "redis-server", "--bind", "127.0.0.1", "--port",
-         str(port), "--save", "", "--appendonly", "no", "--dir", str(directory)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
+class RedisServer:
+    """A redis-server of our own on a free port, in its own folder, that can be stopped and
+    started again on the same port and folder (with ``appendonly``, its data survives)."""
+
+    def __init__(self, directory: Path, *, appendonly: bool = False) -> None:
+        self.directory = directory
+        self.appendonly = appendonly
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._process: subprocess.Popen[bytes] | None = None
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def start(self) -> None:
+        self._process = subprocess.Popen(
+            [shutil.which("redis-server") or "redis-server", "--bind", "127.0.0.1", "--port",
+             str(self.port), "--save", "", "--appendonly", "yes" if self.appendonly else "no",
+             "--dir", str(self.directory), "--logfile", str(self.directory / "redis.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            if subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True,
+            if subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True,
                               text=True).stdout.strip() == "PONG":
-                break
+                return
             time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
+        raise RuntimeError(f"redis-server on port {self.port} did not answer")
+
+    def stop(self) -> None:
+        """SIGTERM, as a service manager stops it (with AOF on, it syncs the file first)."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            self._process.wait(timeout=30)
+
+
+@contextmanager
+def private_redis(root: Path, *, appendonly: bool = False) -> Iterator[str]:
+    """A redis-server of our own on a free port, gone afterwards."""
+    server = RedisServer(root / "redis", appendonly=appendonly)
+    server.start()
+    try:
+        yield server.url
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        server.stop()

@@ -25,11 +25,13 @@ import graphql
 import jsonschema
 import jwt
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.fakes.fake_code_scanning import CodeScanning
+from tests.fakes.github_hooks import HookSender
 
 SPEC_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "github_openapi"
 # GitHub's GraphQL schema, reduced to what auditbot selects (graphql_extract.py there).
@@ -236,6 +238,8 @@ class FakeGitHub:
         self._ids = itertools.count(1000)
         self._last_write: dict[int, float] = {}
         self.code_scanning = CodeScanning(self)
+        # GitHub's side of the webhook (set by ``send_hooks_to``): redeliveries really re-send.
+        self.hook: HookSender | None = None
         # Anything else is GitHub's JSON 404 ({"message": "Not Found", "documentation_url":
         # ...}), the answer it gives for what it will not show (docs.github.com/en/rest/
         # using-the-rest-api/troubleshooting-the-rest-api); a method a path does not take
@@ -249,6 +253,12 @@ class FakeGitHub:
         repo = Repo(owner, name, installation_id, **kw)
         self.repos[f"{owner}/{name}"] = repo
         return repo
+
+    def send_hooks_to(self, url: str, secret: str) -> HookSender:
+        """Deliver the App's webhooks to ``url`` (``self.hook.send(...)``), signed with
+        ``secret``; redeliveries asked for through the API are sent there too."""
+        self.hook = HookSender(self, url, secret)
+        return self.hook
 
     def expire_tokens(self) -> None:
         """Every token issued so far stops working (as if its hour had passed)."""
@@ -283,14 +293,17 @@ class FakeGitHub:
         """A delivery of the App's webhook, as GET /app/hook/deliveries lists it."""
         delivery_id = next(self._ids) + 10_000_000
         when = time.time() if delivered_at is None else delivered_at
-        self.deliveries.insert(0, {
+        delivery = {
             "id": delivery_id, "guid": guid or secrets.token_hex(16), "redelivery": redelivery,
             "delivered_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when)),
             "duration": 0.25, "status": "OK" if status_code < 300 else
             f"Invalid HTTP Response: {status_code}", "status_code": status_code,
             "event": event, "action": action, "installation_id": None, "repository_id": None,
-            "throttled_at": None})
-        self.deliveries.sort(key=lambda d: (d["delivered_at"], d["id"]), reverse=True)
+            "throttled_at": None}
+        # A new sorted list, not an in-place sort: a sort empties the list while it runs,
+        # and the fake's own thread may be listing deliveries meanwhile.
+        self.deliveries = sorted([delivery, *self.deliveries],
+                                 key=lambda d: (d["delivered_at"], d["id"]), reverse=True)
         return delivery_id
 
     # Plumbing -----------------------------------------------------------------------
@@ -1127,8 +1140,14 @@ class FakeGitHub:
         if not found:
             return error(404, "Not Found")
         self.redelivered.append(delivery_id)
-        self.add_delivery(guid=found[0]["guid"], event=found[0]["event"],
-                          action=found[0]["action"], redelivery=True)
+        guid = found[0]["guid"]
+        if self.hook is not None and self.hook.knows(guid):
+            # Accepted now, delivered soon after, its attempt listed with the App's answer.
+            answer = self._answer("apps__redeliver-webhook-delivery", {}, 202)
+            answer.background = BackgroundTask(self.hook.resend, guid)
+            return answer
+        self.add_delivery(guid=guid, event=found[0]["event"], action=found[0]["action"],
+                          redelivery=True)
         return self._answer("apps__redeliver-webhook-delivery", {}, 202)
 
 
