@@ -7,6 +7,8 @@ exception that carries ``retry_after`` (arq's ``Retry(defer=...)`` in the worker
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class AuditbotError(Exception):
     """Root of every error auditbot raises on purpose."""
@@ -18,6 +20,20 @@ class AuditbotError(Exception):
 
     def __str__(self) -> str:
         return f"{self.message} ({self.hint})" if self.hint else self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # arq pickles a job's exception into Redis and unpickles it when anyone reads the
+        # result (Job.abort does). Exception's own pickling calls ``cls(*args)``, which a
+        # subclass with keyword-only or other arguments (RetryLater's retry_after) refuses:
+        # rebuild from the attributes instead, whatever the constructor takes.
+        return _rebuild, (type(self), self.args, self.__dict__)
+
+
+def _rebuild(cls: type[AuditbotError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
 
 
 class ConfigError(AuditbotError):
