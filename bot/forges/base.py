@@ -233,3 +233,9 @@ class Publisher(Protocol):
 @runtime_checkable
 class Forge(ChangeSource, Publisher, Protocol):
     """A forge that can both read changes and publish results."""
+
+    async def pull_head(self, number: int) -> str:
+        """The pull (merge) request's head SHA as the forge says now: the one authority on
+        which review is current (deliveries and jobs may run in any order, force pushes
+        break any ordering by ``before``/``after``)."""
+        ...

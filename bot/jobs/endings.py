@@ -17,6 +17,7 @@ from bot.analysis.placement import PlacedFinding
 from bot.analysis.render import SummaryFacts
 from bot.findings import Finding, Severity
 from bot.forges.base import Annotation, AnnotationLevel, CheckConclusion
+from bot.store.models import AuditTask
 
 TaskStatus = Literal["succeeded", "failed", "cancelled"]
 
@@ -78,6 +79,24 @@ def stopped_without_finishing(limit_s: float) -> Ending:
     reason = f"the audit stopped without finishing (no worker completed it within {limit_s:g} s)"
     return Ending("failed", "timed_out", "Audit stopped", summary=reason,
                   fields={"error": reason})
+
+
+def as_recorded(task: AuditTask) -> Ending:
+    """The ending a task's row records (status, conclusion, error), for a check run that
+    missed it; the report behind the details link has the rest."""
+    noun = "Audit" if task.kind == "review" else "Scan"
+    status: TaskStatus = task.status  # type: ignore[assignment]  # a final status
+    conclusion: CheckConclusion = task.conclusion or "neutral"  # type: ignore[assignment]
+    if status == "cancelled" and task.superseded_by:
+        return superseded(task.superseded_by)
+    if status == "cancelled":
+        return cancelled(noun, task.error or "cancelled")
+    if status == "failed":
+        return Ending("failed", conclusion, f"{noun} failed: {(task.error or '')[:200]}",
+                      summary=task.error or "")
+    count = task.findings_count or 0
+    return Ending(status, conclusion, f"{noun} finished: {count} finding(s)",
+                  summary=f"{count} finding(s); the details are in the report.")
 
 
 def succeeded(

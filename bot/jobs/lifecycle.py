@@ -17,17 +17,19 @@ ends even when the forge refuses the update (the exception still reaches the cal
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from arq.jobs import Job
+from redis.exceptions import RedisError
 
 from bot.analysis.llm_review import LLMReviewer
 from bot.analysis.pipeline import ProgressFn
+from bot.errors import AuditbotError
 from bot.forges.base import ChangeTarget, CheckUpdate, Publisher
+from bot.jobs import endings
 from bot.jobs.deps import JobDeps, repository_of
 from bot.jobs.endings import Ending
 from bot.jobs.progress import CheckProgress, Fanout, RedisProgress
@@ -62,8 +64,10 @@ async def end_task(
     record: bool = True,
 ) -> str:
     """Conclude ``check_id`` (when there is one) and record the task's end; the record is
-    kept even when the forge refuses the update. ``record=False`` only concludes the check
-    of a task someone else already ended."""
+    kept even when the forge refuses the update, and then says the check is still open
+    (``check_concluded_at`` stays empty: a retry of the job or the reconciler concludes it).
+    ``record=False`` only concludes the check of a task someone else already ended."""
+    concluded = False
     try:
         if forge is not None and check_id:
             update = CheckUpdate(
@@ -75,12 +79,16 @@ async def end_task(
                 details_url=details_url,
             )
             await forge.update_check(check_id, update)
+            concluded = True
     finally:
+        marks = {"check_concluded_at": audits.now()} if concluded else {}
         if record:
-            fields = {"error": None, **ending.fields}
+            fields = {"error": None, **ending.fields, **marks}
             await audits.finish_task(
                 sessions, task_id, status=ending.status, conclusion=ending.conclusion, **fields
             )
+        elif marks:
+            await audits.update_task(sessions, task_id, **marks)
     return ending.label
 
 
@@ -115,19 +123,47 @@ async def cancel_tasks(
     deps: JobDeps, forge: Publisher | None, tasks: Sequence[AuditTask], ending: Ending
 ) -> None:
     """Stop queued or running tasks: the row ends first (a job that looks sees it ended),
-    then the arq job is aborted, then the check run says why."""
+    then the arq job is aborted, then the check run says why. The row is read again for
+    the check: a job that opened its run after the list was read stored its id since. A
+    check the forge does not conclude now stays recorded as open for the reconciler; the
+    caller's own audit goes on."""
     for task in tasks:
         await end_task(deps.sessions, task.id, ending)
         if task.job_id:
             await abort_job(deps.redis, task.job_id)
-        await end_stored_task(deps, task, ending, forge=forge, record=False)
+        current = await audits.get_task(deps.sessions, task.id) or task
+        try:
+            await end_stored_task(deps, current, ending, forge=forge, record=False)
+        except (AuditbotError, OSError) as exc:
+            log.warning("check of task %s left for the reconciler: %s", task.id, exc)
+
+
+async def conclude_open_check(
+    deps: JobDeps, task: AuditTask, *, forge: Publisher | None = None
+) -> None:
+    """Conclude the check run of an ended task whose conclusion the forge never took
+    (a retried job finding its task ended, the reconciler), from what the row says."""
+    if task.status not in audits.FINAL_STATUSES or not task.check_run_id:
+        return
+    if task.check_concluded_at is not None:
+        return
+    await end_stored_task(deps, task, endings.as_recorded(task), forge=forge, record=False)
 
 
 async def abort_job(redis: Any, job_id: str) -> None:
-    """Ask arq to stop a queued or running job (workers run with allow_abort_jobs)."""
-    # A timeout only means the job has not stopped yet: the flag is set, its worker sees it.
-    with contextlib.suppress(TimeoutError):
+    """Ask arq to stop a queued or running job (workers run with allow_abort_jobs).
+
+    arq's abort sets the flag, then reads the job's result: that re-raises the old job's
+    own failure, or DeserializationError when the result cannot be read. Neither concerns
+    the caller, whose row for that task has already ended; only the flag matters."""
+    try:
         await Job(job_id, redis).abort(timeout=0.01)
+    except TimeoutError:
+        pass  # the flag is set; the job has not stopped yet and its worker will see it
+    except (RedisError, OSError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the aborted job's error, not ours
+        log.info("aborted job %s had ended with %s", job_id, type(exc).__name__)
 
 
 class Audit:

@@ -1,9 +1,11 @@
-"""The reconciler (an arq cron job): no check run stays "in progress" forever.
+"""The reconciler (an arq cron job, every minute): no check run stays "in progress" forever.
 
 A task still queued or running long after its time limit lost its worker in a way arq
 could not recover (its job is gone from Redis): the task is failed and its check run
 concluded with the reason. A task whose arq job still exists is left to arq, which
-re-runs jobs of dead workers once their in-progress key expires.
+re-runs jobs of dead workers once their in-progress key expires. A task that ended while
+the forge failed or refused its check update (a 502, Redis or the network away) has its
+check run concluded from what its row records.
 
 For GitHub it also asks for the App's recent webhook deliveries and has GitHub redeliver,
 once, each event whose deliveries all failed (our web process was down or answered 503):
@@ -19,16 +21,18 @@ from typing import Any
 from arq.jobs import Job, JobStatus
 from redis.asyncio import Redis
 
-from bot.errors import AuditbotError
+from bot.errors import AuditbotError, RetryLater
 from bot.forges.github.app_hooks import AppHooks, Delivery
 from bot.jobs import endings
-from bot.jobs.deps import deps_of
-from bot.jobs.lifecycle import end_stored_task
+from bot.jobs.deps import JobDeps, deps_of
+from bot.jobs.lifecycle import conclude_open_check, end_stored_task
 from bot.store import audits
 
 log = logging.getLogger(__name__)
 
 GRACE_S = 120
+# An ending whose check update is in flight is not the reconciler's yet.
+OPEN_CHECK_GRACE_S = 30
 # The time of the last look at the App's deliveries (epoch seconds).
 DELIVERIES_CHECKED_KEY = "auditbot:github:deliveries-checked"
 REDELIVERED_PREFIX = "auditbot:github:redelivered:"
@@ -55,12 +59,35 @@ async def reconcile(ctx: dict[str, Any]) -> int:
         concluded += 1
     if concluded:
         log.warning("reconciler concluded %d stale task(s)", concluded)
+    concluded += await conclude_open_checks(deps)
     if deps.settings.github_enabled:
         try:
             await redeliver_failed(deps.redis, AppHooks.from_settings(deps.settings))
         except AuditbotError as exc:
             log.warning("could not check the app's webhook deliveries: %s", exc)
     return concluded
+
+
+async def conclude_open_checks(deps: JobDeps) -> int:
+    """Conclude the check runs of ended tasks that the forge never took; returns how many.
+    One that fails again is tried at the next run; one the forge refuses for good (the run
+    is gone, the app lost access) is marked so, with a warning."""
+    ended_before = audits.now() - timedelta(seconds=OPEN_CHECK_GRACE_S)
+    done = 0
+    for task in await audits.tasks_with_open_checks(deps.sessions, ended_before):
+        try:
+            await conclude_open_check(deps, task)
+        except (RetryLater, OSError) as exc:
+            log.info("check of task %s still open, next run tries again: %s", task.id, exc)
+            continue
+        except AuditbotError as exc:
+            log.warning("check of task %s cannot be concluded: %s", task.id, exc)
+            await audits.update_task(deps.sessions, task.id, check_concluded_at=audits.now())
+            continue
+        done += 1
+    if done:
+        log.warning("reconciler concluded %d check run(s) left open", done)
+    return done
 
 
 async def redeliver_failed(redis: Redis, hooks: AppHooks) -> int:

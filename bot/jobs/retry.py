@@ -23,7 +23,7 @@ from arq import Retry
 from bot.errors import AuditbotError, RetryLater
 from bot.jobs import endings
 from bot.jobs.deps import deps_of
-from bot.jobs.lifecycle import end_stored_task
+from bot.jobs.lifecycle import conclude_open_check, end_stored_task
 from bot.store import audits
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,11 @@ async def give_up(ctx: dict[str, Any], reason: str) -> None:
     try:
         deps = deps_of(ctx)
         task = await audits.find_task_by_job(deps.sessions, str(job_id))
-        if task is None or task.status in audits.FINAL_STATUSES:
+        if task is None:
+            return
+        if task.status in audits.FINAL_STATUSES:
+            # The task ended but the forge may not have taken its check's conclusion.
+            await conclude_open_check(deps, task)
             return
         noun = "Audit" if task.kind == "review" else "Scan"
         await end_stored_task(deps, task, endings.failed(noun, reason))

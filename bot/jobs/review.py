@@ -27,12 +27,13 @@ from bot.jobs.code_scanning import follow_analysis
 from bot.jobs.contracts import ReviewPullRequest
 from bot.jobs.conversation.feedback import apply_feedback
 from bot.jobs.deps import JobDeps, deps_of, task_for_job
-from bot.jobs.lifecycle import REVIEW_WORDS, Audit, cancel_tasks
+from bot.jobs.lifecycle import REVIEW_WORDS, Audit, cancel_tasks, conclude_open_check
 from bot.jobs.metrics import count_findings
 from bot.jobs.publish import publish_outcome
 from bot.logs import bind
 from bot.store import audits
 from bot.store.learnings import review_notes
+from bot.store.models import AuditTask
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,7 @@ class ReviewRun:
         )
         if status in audits.FINAL_STATUSES:
             log.info("task %s already %s; nothing to do", task_id, status)
+            await self._conclude_open_check(task_id)
             return status
         with bind(task_id=task_id, delivery_id=self.job.delivery_id):
             forge = await self.deps.forges(repo)
@@ -90,6 +92,16 @@ class ReviewRun:
                 release_budgets(self.deps, task_id)
                 await forge.close()
 
+    async def _conclude_open_check(self, task_id: str) -> None:
+        """A try after the task ended: the forge may not have taken its conclusion."""
+        task = await audits.get_task(self.deps.sessions, task_id)
+        if task is not None and task.check_run_id and task.check_concluded_at is None:
+            forge = await self.deps.forges(self.job.repository)
+            try:
+                await conclude_open_check(self.deps, task, forge=forge)
+            finally:
+                await forge.close()
+
     async def _run(self, forge: PullRequestForge, audit: Audit) -> str:
         settings = self.deps.settings
         await audit.begin()
@@ -97,7 +109,13 @@ class ReviewRun:
             ending = endings.superseded(self.job.head_sha, "Superseded by a newer push")
             await audit.end(ending, record=False)
             return "cancelled"
-        await self._supersede_older(forge, audit.task_id)
+        # Read before the forge's head: a review of a later push has its task by the time
+        # the pull request names that push, so it cannot be cancelled by mistake below.
+        others = await self._other_heads(audit.task_id)
+        current = await self._current_head(forge)
+        if current != self.job.head_sha:
+            return await audit.end(endings.superseded(current))
+        await cancel_tasks(self.deps, forge, others, endings.superseded(self.job.head_sha))
         policy = await audits.project_policy(
             self.deps.sessions, self.project_id, settings.allowed_models
         )
@@ -185,9 +203,14 @@ class ReviewRun:
             return None
         return frozenset(f.path for f in change.files)
 
-    async def _supersede_older(self, forge: PullRequestForge, task_id: str) -> None:
-        """Older queued or running reviews of this PR stop: their checks say why."""
-        older = await audits.active_tasks_of_pr(
+    async def _current_head(self, forge: PullRequestForge) -> str:
+        if self.job.number is None:  # a check run re-run naming no pull request
+            return self.job.head_sha
+        return await forge.pull_head(self.job.number)
+
+    async def _other_heads(self, task_id: str) -> list[AuditTask]:
+        """Queued or running reviews of this pull request at other heads."""
+        return await audits.active_tasks_of_pr(
             self.deps.sessions,
             self.project_id,
             self.job.number,
@@ -195,13 +218,16 @@ class ReviewRun:
             head_other_than=self.job.head_sha,
             other_than_task=task_id,
         )
-        await cancel_tasks(self.deps, forge, older, endings.superseded(self.job.head_sha))
 
     async def _publish(self, forge: PullRequestForge, audit: Audit, outcome: ReviewOutcome) -> str:
         lock = self.deps.redis.lock(pr_lock_key(self.job), timeout=LOCK_TIMEOUT_S)
         async with lock:
             if await audit.ended_elsewhere():
                 return "cancelled"
+            # Once more before anything is posted: a push during the analysis wins.
+            current = await self._current_head(forge)
+            if current != self.job.head_sha:
+                return await audit.end(endings.superseded(current))
             ending = await publish_outcome(
                 self.deps,
                 forge,

@@ -117,7 +117,8 @@ FUNCTIONS: list[Any] = [
 ]
 CRON_JOBS: list[Any] = [
     cron(heartbeat, second={0, 30}, run_at_startup=False),
-    cron(reconcile, minute=set(range(0, 60, 5)), run_at_startup=True),
+    # Every minute: a check run left open by a failed update is concluded within about two.
+    cron(reconcile, second={45}, run_at_startup=True),
     # Triage decisions reach GitHub code scanning within a minute.
     cron(sync_code_scanning, second={15}, run_at_startup=False),
 ]

@@ -293,6 +293,19 @@ async def stale_tasks(sessions: Sessions, older_than: datetime) -> list[AuditTas
         return list(await session.scalars(query))
 
 
+async def tasks_with_open_checks(sessions: Sessions, ended_before: datetime) -> list[AuditTask]:
+    """Tasks that ended before ``ended_before`` while the forge never heard how: their
+    check run (commit status) still says "in progress"."""
+    async with sessions() as session:
+        query = select(AuditTask).where(
+            AuditTask.check_concluded_at.is_(None),
+            AuditTask.check_run_id.is_not(None),
+            AuditTask.status.in_(FINAL_STATUSES),
+            AuditTask.finished_at < ended_before,
+        )
+        return list(await session.scalars(query.limit(200)))
+
+
 @dataclass(frozen=True)
 class ProjectPolicy:
     """What a project's own settings (its page, or PATCH /api/v1/projects/{id}) allow."""

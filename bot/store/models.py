@@ -101,6 +101,7 @@ class AuditTask(Base):
         Index(None, "project_id", "pr_number", "head_sha"),
         Index(None, "job_id"),
         Index(None, "created_at", "id"),  # the dashboard's recent audits and 30-day chart
+        Index(None, "check_concluded_at"),  # the reconciler's checks still open
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -135,6 +136,9 @@ class AuditTask(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # When the forge accepted the check run's conclusion (or refused it for good); None
+    # with a check_run_id on an ended task: the reconciler still owes the conclusion.
+    check_concluded_at: Mapped[datetime | None] = mapped_column(nullable=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

@@ -14,6 +14,7 @@ import copy
 import hashlib
 import itertools
 import json
+import random
 import re
 import secrets
 import time
@@ -168,6 +169,9 @@ class Pull:
     base_sha: str
     head_sha: str
     files: list[PullFile]
+    # A push that lands while a job runs: after ``reads`` more reads of the pull request
+    # (GET .../pulls/{number}), its head becomes ``sha``.
+    push_after: tuple[int, str] | None = None
 
 
 @dataclass
@@ -192,6 +196,37 @@ class Injected:
     status: int
     times: int = 1
     apply_first: bool = False  # do the work, then fail: a response lost on the way
+    retry_after: int | None = None  # with 403/429: a secondary rate limit with this wait
+
+
+@dataclass
+class Faults:
+    """Random failures at given rates, from a seeded generator: 502s, and secondary rate
+    limits (403 with ``retry-after``) on content-creating requests, as GitHub answers them
+    now and then under load."""
+
+    seed: int = 0
+    bad_gateway: float = 0.0  # share of requests answered 502
+    secondary: float = 0.0  # share of writes answered 403 secondary limit
+    retry_after: int = 3
+    path: str = ""  # regex: only requests whose path matches
+    counts: dict[int, int] = field(default_factory=dict)  # status -> requests so answered
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)
+
+    def pick(self, request: Request, *, write: bool) -> int | None:
+        if self.path and not re.search(self.path, request.url.path):
+            return None
+        draw = self._random.random()
+        status = None
+        if draw < self.bad_gateway:
+            status = 502
+        elif write and draw < self.bad_gateway + self.secondary:
+            status = 403
+        if status is not None:
+            self.counts[status] = self.counts.get(status, 0) + 1
+        return status
 
 
 class FakeGitHub:
@@ -222,6 +257,7 @@ class FakeGitHub:
         # (GitHub: 100,000 entries or 7 MB, docs.github.com/en/rest/git/trees#get-a-tree).
         self.tree_limit = 100_000
         self.injected: list[Injected] = []
+        self.faults: Faults | None = None  # random 502s and secondary limits (set_faults)
         self.roles: dict[str, str] = {}  # username -> role_name ("admin", "write", "read"...)
         # Review comments by id: repo, number, payload, thread id, reactions [(content, login)].
         self.review_comments: dict[int, dict[str, Any]] = {}
@@ -265,8 +301,16 @@ class FakeGitHub:
         self.tokens = {t: (i, 0.0) for t, (i, _) in self.tokens.items()}
 
     def inject(self, method: str, path: str, status: int, *, times: int = 1,
-               apply_first: bool = False) -> None:
-        self.injected.append(Injected(method, path, status, times, apply_first))
+               apply_first: bool = False, retry_after: int | None = None) -> None:
+        """The next ``times`` requests matching ``method`` and the ``path`` regex answer
+        ``status`` (after doing the work with ``apply_first``); 403 or 429 with
+        ``retry_after`` is GitHub's secondary rate limit."""
+        self.injected.append(Injected(method, path, status, times, apply_first, retry_after))
+
+    def set_faults(self, **rates: Any) -> Faults:
+        """Random 502s and secondary limits from now on (``Faults``' fields)."""
+        self.faults = Faults(**rates)
+        return self.faults
 
     def submitted_reviews(self, full: str, number: int) -> list[dict[str, Any]]:
         return [r for r in self.reviews.get((full, number), []) if r["state"] != "PENDING"]
@@ -415,14 +459,26 @@ class FakeGitHub:
         injected = self._injected(request, after=False)
         if injected:
             return None, injected
+        status = self.faults.pick(request, write=writes) if self.faults else None
+        if status is not None:
+            return None, self._failure(status, self.faults.retry_after if self.faults else None)
         return repo, None
+
+    def _failure(self, status: int, retry_after: int | None) -> Response:
+        if status in (403, 429) and retry_after is not None:
+            self.secondary_refusals += 1
+            headers = {**self._headers(), "retry-after": str(retry_after)}
+            return error(status, "You have exceeded a secondary rate limit and have been "
+                         "temporarily blocked from content creation. Please retry your "
+                         "request again later.", headers=headers)
+        return error(status, "Server Error" if status >= 500 else "Error")
 
     def _injected(self, request: Request, *, after: bool) -> Response | None:
         for item in self.injected:
             if (item.times > 0 and item.method == request.method
                     and re.search(item.path, request.url.path) and item.apply_first == after):
                 item.times -= 1
-                return error(item.status, "Server Error" if item.status >= 500 else "Error")
+                return self._failure(item.status, item.retry_after)
         return None
 
     async def _body(self, request: Request, operation: str) -> tuple[Any, Response | None]:
@@ -537,6 +593,11 @@ class FakeGitHub:
             label.update({"archived_at": None, "archived_by": None})
         payload["head"]["sha"] = pull.head_sha
         payload["base"]["sha"] = pull.base_sha
+        if pull.push_after is not None:
+            reads, sha = pull.push_after
+            pull.push_after = (reads - 1, sha) if reads > 1 else None
+            if reads <= 1:
+                pull.head_sha = sha
         return self._answer("pulls__get", payload)
 
     async def list_files(self, request: Request) -> Response:

@@ -107,12 +107,7 @@ class GitHubForge:
                 raise ForgeError("GitHub needs a pull request number or both base and head")
             return await self.compare(target.base, target.head)
         number = target.number
-        pull = (
-            await self.client.call(
-                lambda: self._gh.rest.pulls.async_get(self.owner, self.repo, number),
-                what=f"reading pull request #{number}",
-            )
-        ).parsed_data
+        pull = await self._pull(number)
         entries = await self.client.pages(
             lambda page: self._gh.rest.pulls.async_list_files(
                 self.owner, self.repo, number, per_page=PER_PAGE, page=page
@@ -129,6 +124,16 @@ class GitHubForge:
         change = await self._change(pull.base.sha, pull.head.sha, entries, truncated)
         self._changes[(number, change.head_sha)] = change
         return change
+
+    async def _pull(self, number: int) -> Any:
+        response = await self.client.call(
+            lambda: self._gh.rest.pulls.async_get(self.owner, self.repo, number),
+            what=f"reading pull request #{number}",
+        )
+        return response.parsed_data
+
+    async def pull_head(self, number: int) -> str:
+        return str((await self._pull(number)).head.sha)
 
     async def compare(self, base: str, head: str) -> Change:
         if is_null_sha(base):

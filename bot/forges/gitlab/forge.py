@@ -126,6 +126,11 @@ class GitLabForge:
             latest["base_commit_sha"], latest["start_commit_sha"], latest["head_commit_sha"]
         )
 
+    async def pull_head(self, number: int) -> str:
+        # The merge request's own "sha" follows a push at once; its versions (what
+        # fetch_change reads) may lag a few seconds, which the review job retries.
+        return str((await self.client.get(f"{self._path}/merge_requests/{number}"))["sha"])
+
     async def fetch_change(self, target: ChangeTarget) -> Change:
         if target.number is None:
             if target.base is None or target.head is None:
