@@ -170,11 +170,11 @@ def worker(burst: bool, metrics_port: int | None) -> None:
     """
     import os
 
-    from arq.worker import Worker
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
 
     from bot.jobs.metrics import Exporter
+    from bot.jobs.runner import AuditWorker, RedisGone
     from bot.jobs.worker import worker_settings
 
     settings = settings_or_exit()
@@ -197,9 +197,13 @@ def worker(burst: bool, metrics_port: int | None) -> None:
                 "host its own port, or the same PROMETHEUS_MULTIPROC_DIR to share one",
             ))
     try:
-        Worker(**worker_settings(settings), burst=burst).run()
+        AuditWorker(**worker_settings(settings), burst=burst).run()
+    except RedisGone as exc:
+        # A running worker waited REDIS_OUTAGE_LIMIT_S for Redis; its supervisor restarts it.
+        unavailable(exc)
     except (RedisConnectionError, RedisTimeoutError) as exc:
-        # arq has already retried the connection; a traceback would add nothing to this.
+        # Only at start-up (arq has already retried the connection); a running worker
+        # rides out outages up to REDIS_OUTAGE_LIMIT_S.
         click.echo(f"auditbot: REDIS_URL: Redis does not answer ({mask(str(exc))})", err=True)
         sys.exit(EXIT_UNAVAILABLE)
     finally:

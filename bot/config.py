@@ -143,6 +143,12 @@ class Settings(BaseSettings):
     max_webhook_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
     # arq re-runs the job of a dead worker JOB_TIMEOUT_S + 10 s after it started.
     job_timeout_s: int = Field(default=900, ge=5)
+    # A worker rides out a Redis outage this long, then exits for its supervisor to restart.
+    redis_outage_limit_s: float = Field(default=300.0, ge=0)
+    # A worker exits cleanly after this many jobs (0: never), finishing those it holds.
+    worker_max_jobs: int = Field(default=0, ge=0)
+    # Offline analyzer runs (Semgrep's subprocess, bandit) at once per worker process.
+    analyzer_concurrency: int = Field(default=2, ge=1)
     publish_public_details: bool = False
     # Questions and thread answers per person and hour (`/audit ask`, replies); 0: no limit.
     conversation_per_hour: int = Field(default=10, ge=0)

@@ -4,10 +4,12 @@ terminal, or written as plain lines when stderr is not a terminal (CI logs)."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any, TextIO
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from bot.analysis.pipeline import ProgressFn
 from bot.forges.base import CheckUpdate, Publisher
@@ -20,6 +22,8 @@ STAGES = {
     "analysed": "findings placed",
     "published": "published",
 }
+
+log = logging.getLogger(__name__)
 
 
 def channel(task_id: str) -> str:
@@ -75,10 +79,14 @@ class RedisProgress:
 
     async def __call__(self, event: dict[str, Any]) -> None:
         payload = json.dumps({"task_id": self.task_id, **event}, default=str)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.publish(channel(self.task_id), payload)
-            pipe.set(f"{channel(self.task_id)}:last", payload, ex=24 * 3600)
-            await pipe.execute()
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.publish(channel(self.task_id), payload)
+                pipe.set(f"{channel(self.task_id)}:last", payload, ex=24 * 3600)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            # A live view is not worth an audit: Redis away for a moment loses a line.
+            log.info("progress of task %s not published: %s", self.task_id, exc)
 
 
 class CheckProgress:

@@ -19,6 +19,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from arq import Retry
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.errors import AuditbotError, RetryLater
 from bot.jobs import endings
@@ -29,9 +31,10 @@ from bot.store import audits
 log = logging.getLogger(__name__)
 
 MAX_TRIES = 5
-# Errors of our own plumbing that another try may not meet; a forge's or model's error
-# arrives as an AuditbotError (RetryLater when waiting helps).
-TRANSIENT: tuple[type[BaseException], ...] = (OSError,)
+# Errors of our own plumbing that another try may not meet (the network, Redis away for a
+# moment); a forge's or model's error arrives as an AuditbotError (RetryLater when waiting
+# helps).
+TRANSIENT: tuple[type[BaseException], ...] = (OSError, RedisConnectionError, RedisTimeoutError)
 BACKOFF_S = 2.0
 
 R = TypeVar("R")

@@ -125,7 +125,7 @@ CRON_JOBS: list[Any] = [
 
 
 def worker_settings(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments for ``arq.worker.Worker`` built from our settings."""
+    """Keyword arguments for ``runner.AuditWorker`` built from our settings."""
     setup_logging(settings.log_level, settings.log_format)
     return {
         "functions": FUNCTIONS,
@@ -140,4 +140,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         # Lets `/audit cancel`, the API and a superseding push stop a running job.
         "allow_abort_jobs": True,
         "handle_signals": True,
+        # runner.AuditWorker's own: ride out Redis outages, retire after N jobs.
+        "redis_outage_limit_s": settings.redis_outage_limit_s,
+        "max_jobs_total": settings.worker_max_jobs,
     }
