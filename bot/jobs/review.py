@@ -20,6 +20,7 @@ from bot.analysis.pipeline import ReviewOutcome, ReviewPipeline, ReviewRequest, 
 from bot.analysis.repo_config import RepoConfig, load_repo_config
 from bot.errors import AuditbotError, RetryLater
 from bot.forges.base import ChangeTarget
+from bot.forges.locks import leased_lock
 from bot.forges.pull_requests import PullRequestForge
 from bot.jobs import endings
 from bot.jobs.budgets import apply_budgets, release_budgets
@@ -127,7 +128,8 @@ class ReviewRun:
         only_paths = await self._incremental_paths(forge, audit.task_id)
         installation_id = await apply_budgets(self.deps, self.project_id, audit.task_id)
         pipeline = ReviewPipeline(
-            forge, llm=audit.reviewer(installation_id), progress=audit.progress(on_check=True)
+            forge, llm=audit.reviewer(installation_id), progress=audit.progress(on_check=True),
+            analyzer_slots=self.deps.analyzer_slots,
         )
         request = ReviewRequest(
             target=self.target,
@@ -220,8 +222,7 @@ class ReviewRun:
         )
 
     async def _publish(self, forge: PullRequestForge, audit: Audit, outcome: ReviewOutcome) -> str:
-        lock = self.deps.redis.lock(pr_lock_key(self.job), timeout=LOCK_TIMEOUT_S)
-        async with lock:
+        async with leased_lock(self.deps.redis, pr_lock_key(self.job), wait_s=LOCK_TIMEOUT_S):
             if await audit.ended_elsewhere():
                 return "cancelled"
             # Once more before anything is posted: a push during the analysis wins.

@@ -34,7 +34,7 @@ from redis.asyncio import Redis
 
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.forges.locks import publish_lock
+from bot.forges.locks import leased_lock, publish_lock
 from bot.forges.metrics import count_answer
 
 logger = logging.getLogger(__name__)
@@ -87,10 +87,7 @@ class WriteSpacing(BaseThrottler):  # type: ignore[misc]
             async with self._reads:
                 yield
             return
-        lock = self._redis.lock(
-            self._lock_key, timeout=self._lock_timeout_s, blocking_timeout=self._lock_timeout_s
-        )
-        async with lock:
+        async with leased_lock(self._redis, self._lock_key, wait_s=self._lock_timeout_s):
             last = await self._redis.get(self._last_key)
             if last is not None:
                 wait = float(last) + self._spacing_s - await self._now()
