@@ -5,6 +5,7 @@ model), merge, fingerprint and place findings. Publishing and storing are the ca
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -84,11 +85,15 @@ class ReviewPipeline:
         llm: LLMReviewer | None = None,
         progress: ProgressFn | None = None,
         engine: str | None = None,
+        analyzer_slots: asyncio.Semaphore | None = None,
     ) -> None:
         self.source = source
         self.llm = llm
         self._progress = progress
         self._engine = engine  # the Semgrep binary; None: the installed one
+        # Analyzer runs (Semgrep's subprocess, bandit) at once in this process: a burst of
+        # jobs waits here instead of starting one Semgrep each and exhausting memory.
+        self._analyzer_slots = analyzer_slots
 
     async def progress(self, **event: Any) -> None:
         if self._progress is not None:
@@ -108,9 +113,10 @@ class ReviewPipeline:
         await self.progress(stage="prepared", files_total=len(diffs), skipped=len(skipped))
 
         settings, rule_errors = await self._rule_settings(config, change.base_sha)
-        static, engine_errors, notes = await asyncio.to_thread(
-            _run_static, diffs, contents, settings, self._engine
-        )
+        async with self._analyzer_slots or contextlib.nullcontext():
+            static, engine_errors, notes = await asyncio.to_thread(
+                _run_static, diffs, contents, settings, self._engine
+            )
         config_errors += rule_errors + engine_errors
         await self.progress(stage="static", findings=len(static))
 

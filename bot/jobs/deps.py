@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,11 @@ class JobDeps:
     forges: ForgeFactory
     llm: LLMService | None  # None: offline analyzers only
     timing: JobTiming = field(default_factory=JobTiming)
+    # ANALYZER_CONCURRENCY: offline analyzer runs at once in this worker, whatever its jobs.
+    analyzer_slots: asyncio.Semaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.analyzer_slots = asyncio.Semaphore(self.settings.analyzer_concurrency)
 
 
 def deps_of(ctx: dict[str, Any]) -> JobDeps:

@@ -7,9 +7,9 @@ re-runs jobs of dead workers once their in-progress key expires. A task that end
 the forge failed or refused its check update (a 502, Redis or the network away) has its
 check run concluded from what its row records.
 
-For GitHub it also asks for the App's recent webhook deliveries and has GitHub redeliver,
-once, each event whose deliveries all failed (our web process was down or answered 503):
-GitHub itself never retries a failed delivery.
+For GitHub it also asks for the App's recent webhook deliveries and has GitHub redeliver
+each event whose deliveries all failed (our web process was down or answered 503), up to
+three times, one a minute: GitHub itself never retries a failed delivery.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ REDELIVERED_PREFIX = "auditbot:github:redelivered:"
 FIRST_LOOK_BACK_S = 3600  # how far back the very first check looks
 OVERLAP_S = 60  # deliveries GitHub records a little late are not missed
 KEEP_S = 3 * 24 * 3600  # GitHub keeps deliveries for three days
+REDELIVERY_TRIES = 3
 
 
 async def reconcile(ctx: dict[str, Any]) -> int:
@@ -91,8 +92,8 @@ async def conclude_open_checks(deps: JobDeps) -> int:
 
 
 async def redeliver_failed(redis: Redis, hooks: AppHooks) -> int:
-    """Ask GitHub to redeliver each recent event none of whose deliveries succeeded, once
-    per event (its guid); returns how many were asked for."""
+    """Ask GitHub to redeliver each recent event none of whose deliveries succeeded, up to
+    ``REDELIVERY_TRIES`` times per event (its guid); returns how many were asked for."""
     started = datetime.now(UTC)
     last = await redis.get(DELIVERIES_CHECKED_KEY)
     since = (
@@ -111,9 +112,13 @@ async def redeliver_failed(redis: Redis, hooks: AppHooks) -> int:
     for guid, delivery in newest_failed.items():
         if guid in succeeded:
             continue
-        # Once per event, across workers and runs: a redelivery that fails again is left
-        # for a person to look at rather than retried forever.
-        if not await redis.set(f"{REDELIVERED_PREFIX}{guid}", delivery.id, nx=True, ex=KEEP_S):
+        # At most REDELIVERY_TRIES per event, one per run, across workers and runs: a
+        # redelivery during the same outage fails too; one that keeps failing is left for a
+        # person to look at rather than retried forever.
+        key = f"{REDELIVERED_PREFIX}{guid}"
+        tries = int(await redis.incr(key))
+        await redis.expire(key, KEEP_S)
+        if tries > REDELIVERY_TRIES:
             continue
         await hooks.redeliver(delivery.id)
         asked += 1

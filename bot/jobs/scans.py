@@ -143,7 +143,8 @@ async def run_scan(
         )
         installation_id = await apply_budgets(deps, audit.project_id, audit.task_id)
         pipeline = ReviewPipeline(
-            source, llm=audit.reviewer(installation_id), progress=audit.progress()
+            source, llm=audit.reviewer(installation_id), progress=audit.progress(),
+            analyzer_slots=deps.analyzer_slots,
         )
         request = ReviewRequest(
             target=target,

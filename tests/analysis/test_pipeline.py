@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -166,3 +167,30 @@ async def test_without_the_engine_the_summary_says_so_once(tmp_path: Path) -> No
     assert "line rules (python) and Bandit ran there instead" in body
     assert outcome.config_errors == []
     assert outcome.placed  # the line rules and Bandit still found the eval
+
+
+async def test_the_analyzers_wait_for_a_free_slot(tmp_path: Path) -> None:
+    """ANALYZER_CONCURRENCY: with every slot taken, a pipeline waits before its analyzers
+    (Semgrep's subprocess, bandit) and goes on when one frees."""
+    repo = make_repo(tmp_path / "r", BASE)
+    commit(repo, {"app.py": BASE["app.py"] + "\nx = 1\n"}, "more")
+    slots = asyncio.Semaphore(1)
+    stages: list[object] = []
+
+    async def progress(event: dict[str, object]) -> None:
+        stages.append(event["stage"])
+
+    source = LocalGitSource(repo)
+    try:
+        await slots.acquire()  # another job's analyzers run
+        pipeline = ReviewPipeline(source, progress=progress, analyzer_slots=slots)
+        running = asyncio.create_task(
+            pipeline.run(ReviewRequest(target=ChangeTarget(base="HEAD~1", head="HEAD")))
+        )
+        await asyncio.sleep(1.0)
+        assert stages == ["fetched", "prepared"] and not running.done()
+        slots.release()
+        await asyncio.wait_for(running, 60)
+        assert stages[-2:] == ["static", "analysed"]
+    finally:
+        await source.close()

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from bot.errors import ForgeError
 from bot.forges.github.app_hooks import AppHooks
-from bot.jobs.reconcile import DELIVERIES_CHECKED_KEY, redeliver_failed
+from bot.jobs.reconcile import DELIVERIES_CHECKED_KEY, REDELIVERY_TRIES, redeliver_failed
 from tests.fakes.fake_github import FakeGitHub
 
 from .conftest import APP_ID
@@ -72,7 +72,7 @@ async def test_deliveries_follow_the_cursor_and_stop_at_since(
     assert len(pages) == 2  # the second page reaches past `since`: no third
 
 
-async def test_failed_events_are_redelivered_once(
+async def test_failed_events_are_redelivered(
     fake_github: FakeGitHub, github_url: str, app_keys: tuple[str, str], redis: Redis
 ) -> None:
     now = time.time()
@@ -92,7 +92,19 @@ async def test_failed_events_are_redelivered_once(
     assert ok not in fake_github.redelivered
     assert await redis.get(DELIVERIES_CHECKED_KEY) is not None
 
-    # The redelivery fails again: it is not asked for a second time.
-    fake_github.add_delivery(guid="g-503", status_code=503, redelivery=True)
+    # A redelivery that succeeded ends it.
     assert await redeliver_failed(redis, app) == 0
     assert len(fake_github.redelivered) == 2
+
+
+async def test_an_event_whose_redeliveries_fail_is_asked_for_three_times_at_most(
+    fake_github: FakeGitHub, github_url: str, app_keys: tuple[str, str], redis: Redis
+) -> None:
+    fake_github.add_delivery(guid="g-down", status_code=503, delivered_at=time.time() - 20)
+    app = hooks(app_keys, github_url)
+    for run in range(5):
+        asked = await redeliver_failed(redis, app)
+        assert asked == (1 if run < REDELIVERY_TRIES else 0)
+        for delivery in fake_github.deliveries:  # our web process is still away
+            delivery.update(status_code=503, status="Invalid HTTP Response: 503")
+    assert len(fake_github.redelivered) == REDELIVERY_TRIES
