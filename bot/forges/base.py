@@ -98,6 +98,19 @@ class Change:
 
 
 @dataclass(frozen=True)
+class OpenPull:
+    """An open pull (merge) request as the forge lists it."""
+
+    number: int
+    head_sha: str
+    head_ref: str
+    base_sha: str
+    base_ref: str
+    author: str | None
+    draft: bool
+
+
+@dataclass(frozen=True)
 class ChangeTarget:
     """What to fetch: a pull/merge request by ``number``, or two refs of the bound repository.
 

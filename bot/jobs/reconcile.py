@@ -9,7 +9,9 @@ check run concluded from what its row records.
 
 For GitHub it also asks for the App's recent webhook deliveries and has GitHub redeliver
 each event whose deliveries all failed (our web process was down or answered 503), up to
-three times, one a minute: GitHub itself never retries a failed delivery.
+three times, one a minute: GitHub itself never retries a failed delivery; and every ten
+minutes it queues reviews of open pull requests whose head no task reviewed
+(``catch_up.py``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from redis.asyncio import Redis
 from bot.errors import AuditbotError, RetryLater
 from bot.forges.github.app_hooks import AppHooks, Delivery
 from bot.jobs import endings
+from bot.jobs.catch_up import queue_missed_reviews
 from bot.jobs.deps import JobDeps, deps_of
 from bot.jobs.lifecycle import conclude_open_check, end_stored_task
 from bot.store import audits
@@ -62,6 +65,7 @@ async def reconcile(ctx: dict[str, Any]) -> int:
         log.warning("reconciler concluded %d stale task(s)", concluded)
     concluded += await conclude_open_checks(deps)
     if deps.settings.github_enabled:
+        await queue_missed_reviews(deps)
         try:
             await redeliver_failed(deps.redis, AppHooks.from_settings(deps.settings))
         except AuditbotError as exc:

@@ -306,6 +306,35 @@ async def tasks_with_open_checks(sessions: Sessions, ended_before: datetime) -> 
         return list(await session.scalars(query.limit(200)))
 
 
+async def recently_active_projects(
+    sessions: Sessions, kind: str, since: datetime
+) -> list[int]:
+    """Enabled projects of ``kind`` with an audit task created since ``since``."""
+    async with sessions() as session:
+        query = (
+            select(Project.id)
+            .join(AuditTask, AuditTask.project_id == Project.id)
+            .where(Project.kind == kind, Project.enabled.is_(True),
+                   AuditTask.created_at >= since)
+            .distinct()
+        )
+        return list(await session.scalars(query))
+
+
+async def has_review_of_head(
+    sessions: Sessions, project_id: int, pr_number: int, head_sha: str
+) -> bool:
+    """Whether any review task (in any state) exists for this pull request's head."""
+    async with sessions() as session:
+        query = select(AuditTask.id).where(
+            AuditTask.project_id == project_id,
+            AuditTask.pr_number == pr_number,
+            AuditTask.head_sha == head_sha,
+            AuditTask.kind == "review",
+        )
+        return (await session.scalars(query.limit(1))).first() is not None
+
+
 @dataclass(frozen=True)
 class ProjectPolicy:
     """What a project's own settings (its page, or PATCH /api/v1/projects/{id}) allow."""

@@ -172,6 +172,8 @@ class Pull:
     # A push that lands while a job runs: after ``reads`` more reads of the pull request
     # (GET .../pulls/{number}), its head becomes ``sha``.
     push_after: tuple[int, str] | None = None
+    state: str = "open"
+    author: str = "octocat"
 
 
 @dataclass
@@ -371,6 +373,7 @@ class FakeGitHub:
                   methods=["GET"]),
             Route(r + "/pulls/{number:int}/comments/{comment_id:int}/replies",
                   self.reply_to_review_comment, methods=["POST"]),
+            Route(r + "/pulls", self.list_pulls, methods=["GET"]),
             Route(r + "/pulls/{number:int}", self.get_pull, methods=["GET"]),
             Route(r + "/pulls/{number:int}/files", self.list_files, methods=["GET"]),
             Route(r + "/pulls/{number:int}/reviews", self.reviews_endpoint,
@@ -599,6 +602,29 @@ class FakeGitHub:
             if reads <= 1:
                 pull.head_sha = sha
         return self._answer("pulls__get", payload)
+
+    async def list_pulls(self, request: Request) -> Response:
+        """Open pull requests, newest first (docs.github.com/en/rest/pulls/pulls
+        #list-pull-requests: state defaults to open, sort to created, direction to desc)."""
+        repo, problem = self._gate(request)
+        if problem or repo is None:
+            return problem or error(404, "Not Found")
+        state = request.query_params.get("state", "open")
+        pulls = sorted((p for p in repo.pulls.values() if state in ("all", p.state)),
+                       key=lambda p: p.number, reverse=True)
+        page, headers = self._paginate(request, pulls)
+        items = []
+        for pull in page:
+            item = op("pulls__list").example("200")[0]
+            item.update({"number": pull.number, "state": pull.state, "draft": False})
+            item["head"].update({"sha": pull.head_sha, "ref": f"branch-{pull.number}"})
+            item["base"].update({"sha": pull.base_sha, "ref": repo.default_branch})
+            item["user"]["login"] = pull.author
+            item["requested_teams"] = []  # as in get_pull
+            for label in item["labels"]:
+                label.update({"archived_at": None, "archived_by": None})
+            items.append(item)
+        return self._answer("pulls__list", items, headers=headers)
 
     async def list_files(self, request: Request) -> Response:
         repo, problem = self._gate(request)

@@ -21,6 +21,7 @@ from bot.forges.base import (
     CheckUpdate,
     ForgeRefused,
     InlineComment,
+    OpenPull,
     ReviewResult,
     Tree,
     is_null_sha,
@@ -131,6 +132,22 @@ class GitHubForge:
             what=f"reading pull request #{number}",
         )
         return response.parsed_data
+
+    async def open_pulls(self, limit: int = 100) -> list[OpenPull]:
+        """Open pull requests, most recently created first (at most ``limit``)."""
+        pulls = await self._pages(
+            lambda page: self._gh.rest.pulls.async_list(
+                self.owner, self.repo, state="open", per_page=_PER_PAGE, page=page
+            ),
+            what="listing open pull requests",
+            max_items=limit,
+        )
+        return [
+            OpenPull(number=p.number, head_sha=p.head.sha, head_ref=p.head.ref,
+                     base_sha=p.base.sha, base_ref=p.base.ref,
+                     author=p.user.login if p.user else None, draft=bool(p.draft))
+            for p in pulls
+        ]
 
     async def pull_head(self, number: int) -> str:
         return str((await self._pull(number)).head.sha)
