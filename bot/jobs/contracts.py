@@ -273,3 +273,6 @@ def requested_job_id(
 # app's own record (GET /app); the web process reads it for `@<slug> review` and to ignore
 # its own bot's events.
 APP_SLUG_KEY: Final = "auditbot:github:app-slug"
+# Hash of GitLab project path -> why GitLab disabled its webhook, as the reconciler's last
+# look found (bot.jobs.gitlab_hooks); `/readyz` names them and `/metrics` counts them.
+GITLAB_DISABLED_HOOKS_KEY: Final = "auditbot:gitlab:disabled-hooks"

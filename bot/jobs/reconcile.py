@@ -11,7 +11,7 @@ For GitHub it also asks for the App's recent webhook deliveries and has GitHub r
 each event whose deliveries all failed (our web process was down or answered 503), up to
 three times, one a minute: GitHub itself never retries a failed delivery; and every ten
 minutes it queues reviews of open pull requests whose head no task reviewed
-(``catch_up.py``).
+(``catch_up.py``). For GitLab it reports webhooks GitLab disabled (``gitlab_hooks.py``).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from bot.forges.github.app_hooks import AppHooks, Delivery
 from bot.jobs import endings
 from bot.jobs.catch_up import queue_missed_reviews
 from bot.jobs.deps import JobDeps, deps_of
+from bot.jobs.gitlab_hooks import check_gitlab_hooks
 from bot.jobs.lifecycle import conclude_open_check, end_stored_task
 from bot.store import audits
 
@@ -64,6 +65,8 @@ async def reconcile(ctx: dict[str, Any]) -> int:
     if concluded:
         log.warning("reconciler concluded %d stale task(s)", concluded)
     concluded += await conclude_open_checks(deps)
+    if deps.settings.gitlab_enabled:
+        await check_gitlab_hooks(deps)
     if deps.settings.github_enabled:
         await queue_missed_reviews(deps)
         try:

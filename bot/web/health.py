@@ -1,5 +1,6 @@
 """`/healthz` (the process answers) and `/readyz` (the database answers with a schema this
-code can use, and Redis answers): 503 with the reason when not ready."""
+code can use, and Redis answers): 503 with the reason when not ready. `/readyz` also names
+GitLab webhooks that GitLab disabled (``gitlab_hooks``), without answering 503 for them."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import TypeVar
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from bot.jobs.contracts import GITLAB_DISABLED_HOOKS_KEY
 from bot.preflight import database_problem, redis_problem
 from bot.store.schema import SchemaStatus, schema_status
 
@@ -43,6 +45,12 @@ async def readyz(request: Request) -> JSONResponse:
     checks = {"database": database, "redis": redis}
     down = [name for name, result in checks.items() if result != "ok"]
     body: dict[str, object] = {"status": "ready" if not down else "unavailable", **checks}
+    if redis == "ok":
+        # Named, not 503: this process serves webhooks fine; a 503 would take it out of
+        # the load balancer and lose the deliveries that still arrive.
+        hooks = await _within(state.redis.hgetall(GITLAB_DISABLED_HOOKS_KEY))
+        body["gitlab_hooks"] = "ok" if not hooks else "disabled: " + "; ".join(
+            f"{_text(path)} ({_text(why)})" for path, why in sorted(hooks.items()))
     if schema is not None:
         body["schema"] = {"state": schema.state, "revision": schema.revision,
                           "required": schema.required}
@@ -54,6 +62,10 @@ async def readyz(request: Request) -> JSONResponse:
 
 async def _within(awaitable: Awaitable[T]) -> T:
     return await asyncio.wait_for(awaitable, CHECK_TIMEOUT_S)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _reason(exc: Exception, known: str | None) -> str:

@@ -7,10 +7,13 @@ import functools
 import logging
 import time
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot.jobs.contracts import GITLAB_DISABLED_HOOKS_KEY
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +28,17 @@ HTTP_LATENCY = Histogram(
 )
 
 
+GITLAB_HOOKS_DISABLED = Gauge(
+    "auditbot_gitlab_hooks_disabled",
+    "GitLab project webhooks that GitLab disabled after failures (the reconciler's last look)",
+)
+
+
 async def metrics(request: Request) -> Response:
+    try:
+        GITLAB_HOOKS_DISABLED.set(await request.app.state.redis.hlen(GITLAB_DISABLED_HOOKS_KEY))
+    except (RedisError, OSError) as exc:  # the scrape still answers; /readyz says why
+        log.info("disabled GitLab hooks not counted: %s", exc)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -26,7 +26,7 @@ def test_healthz_and_readyz_when_everything_answers(
         ready = httpx.get(f"{base}/readyz")
         assert ready.status_code == 200
         assert ready.json() == {
-            "status": "ready", "database": "ok", "redis": "ok",
+            "status": "ready", "database": "ok", "redis": "ok", "gitlab_hooks": "ok",
             "schema": {"state": "current", "revision": head, "required": head},
         }
 

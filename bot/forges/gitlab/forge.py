@@ -126,6 +126,18 @@ class GitLabForge:
             latest["base_commit_sha"], latest["start_commit_sha"], latest["head_commit_sha"]
         )
 
+    async def hook_problem(self, url_prefix: str) -> str | None:
+        """Why GitLab no longer calls our project webhook (it disabled the hook after
+        failures); None when one is active, or when the project has none pointing at
+        ``url_prefix`` (a group or system hook may call us instead)."""
+        hooks = [h for h in await self._list(f"{self._path}/hooks")
+                 if str(h.get("url", "")).startswith(url_prefix)]
+        if not hooks or any(h.get("alert_status", "executable") == "executable" for h in hooks):
+            return None
+        hook = hooks[0]
+        until = f" until {hook['disabled_until']}" if hook.get("disabled_until") else ""
+        return f"GitLab {hook['alert_status'].replace('_', ' ')} the webhook{until}"
+
     async def pull_head(self, number: int) -> str:
         # The merge request's own "sha" follows a push at once; its versions (what
         # fetch_change reads) may lag a few seconds, which the review job retries.
