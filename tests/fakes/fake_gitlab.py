@@ -100,10 +100,6 @@ class Project:
     trees: dict[str, dict[str, bytes]] = field(default_factory=dict)
     comparisons: dict[tuple[str, str], list[MRDiff]] = field(default_factory=dict)
     mrs: dict[int, MR] = field(default_factory=dict)
-    # Project webhooks as GET /projects/:id/hooks lists them; GitLab disables a hook that
-    # keeps failing: alert_status "temporarily_disabled" (with disabled_until) or
-    # "disabled" (docs.gitlab.com/user/project/integrations/webhooks/#auto-disabled-webhooks).
-    hooks: list[dict[str, Any]] = field(default_factory=list)
 
 
 class FakeGitLab:
@@ -195,7 +191,6 @@ class FakeGitLab:
             Route("/api/v4/users", self.find_users, methods=["GET"]),
             Route("/api/v4/personal_access_tokens/self", self.token_self, methods=["GET"]),
             Route("/api/v4/projects", self.list_projects, methods=["GET"]),
-            Route(p + "/hooks", self.list_hooks, methods=["GET"]),
             Route(p + "/members/all/{user_id:int}", self.member, methods=["GET"]),
             Route(p, self.get_project, methods=["GET"]),
             Route(p + "/hooks", self.list_hooks, methods=["GET"]),
@@ -346,20 +341,6 @@ class FakeGitLab:
         project = self.projects[request.path_params["pid"]]
         return JSONResponse({"id": project.id, "path_with_namespace": project.path,
                              "default_branch": project.default_branch})
-
-    def add_hook(self, project_id: int, url: str, *, alert_status: str = "executable",
-                 disabled_until: str | None = None) -> None:
-        self.projects[project_id].hooks.append({
-            "id": next(self._ids), "url": url, "project_id": project_id,
-            "merge_requests_events": True, "note_events": True, "push_events": True,
-            "enable_ssl_verification": True, "alert_status": alert_status,
-            "disabled_until": disabled_until, "created_at": "2026-12-01T10:00:00.000Z"})
-
-    async def list_hooks(self, request: Request) -> Response:
-        """docs.gitlab.com/api/project_webhooks/#list-webhooks-for-a-project."""
-        if (problem := self._gate(request)) is not None:
-            return problem
-        return self._page(request, self.projects[request.path_params["pid"]].hooks)
 
     async def get_mr(self, request: Request) -> Response:
         if (problem := self._gate(request)) is not None:

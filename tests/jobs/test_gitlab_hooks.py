@@ -28,6 +28,7 @@ async def test_a_disabled_gitlab_hook_is_named_in_readyz_metrics_and_the_log(
     fake = FakeGitLab()
     for number, path in ((1, "group/app"), (2, "group/ok")):
         fake.add_project(number, path)
+        fake.members[(number, "auditbot")] = 40  # Maintainers may read a project's hooks
     fake.add_hook(1, f"{PUBLIC}/webhooks/gitlab", alert_status="temporarily_disabled",
                   disabled_until="2026-12-03T10:00:00.000Z")
     fake.add_hook(2, f"{PUBLIC}/webhooks/gitlab")
