@@ -235,9 +235,11 @@ class Publisher(Protocol):
         ...
 
     async def create_check(
-        self, head_sha: str, update: CheckUpdate, target: ChangeTarget | None = None
+        self, head_sha: str, update: CheckUpdate, target: ChangeTarget | None = None,
+        *, key: str | None = None,
     ) -> str:
-        """Start the ``auditbot`` check run / commit status; returns an id for updates."""
+        """Start the ``auditbot`` check run / commit status; returns an id for updates.
+        ``key`` (the task id) marks the run so that a retry can find it again."""
         ...
 
     async def update_check(self, check_id: str, update: CheckUpdate) -> None: ...

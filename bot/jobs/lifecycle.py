@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from arq.jobs import Job
 from redis.exceptions import RedisError
@@ -166,6 +166,13 @@ async def abort_job(redis: Any, job_id: str) -> None:
         log.info("aborted job %s had ended with %s", job_id, type(exc).__name__)
 
 
+@runtime_checkable
+class FindsChecks(Protocol):
+    """A forge whose check run creation may be applied with its answer lost (GitHub)."""
+
+    async def find_check(self, head_sha: str, key: str) -> str | None: ...
+
+
 class Audit:
     """One task's run inside one job: its row, its forge and its check run.
 
@@ -194,20 +201,25 @@ class Audit:
         self.link = report_url(deps.settings, task_id)
 
     async def begin(self) -> None:
-        """Mark the task running and open its check run, once per task."""
-        await audits.start_task(self.deps.sessions, self.task_id)
+        """Mark the task running and open its check run, once per task: a later try finds
+        the run an earlier one opened, even when the forge's answer to that was lost."""
+        attempt = await audits.start_task(self.deps.sessions, self.task_id)
         if self.forge is None or self.head_sha is None:
             return
         task = await audits.get_task(self.deps.sessions, self.task_id)
         if task is not None and task.check_run_id:
             self.check_id = task.check_run_id
             return
-        self.check_id = await self.forge.create_check(
-            self.head_sha,
-            CheckUpdate(status="in_progress", title=self.words.title,
-                        summary=self.words.summary, details_url=self.link),
-            self.target,
-        )
+        if attempt > 1 and isinstance(self.forge, FindsChecks):
+            self.check_id = await self.forge.find_check(self.head_sha, self.task_id)
+        if self.check_id is None:
+            self.check_id = await self.forge.create_check(
+                self.head_sha,
+                CheckUpdate(status="in_progress", title=self.words.title,
+                            summary=self.words.summary, details_url=self.link),
+                self.target,
+                key=self.task_id,
+            )
         await audits.update_task(self.deps.sessions, self.task_id, check_run_id=self.check_id)
 
     async def ended_elsewhere(self) -> bool:

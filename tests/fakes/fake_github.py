@@ -390,6 +390,7 @@ class FakeGitHub:
             Route(r + "/collaborators/{username}/permission", self.permission, methods=["GET"]),
             Route(r + "/check-runs", self.create_check, methods=["POST"]),
             Route(r + "/check-runs/{check_id:int}", self.update_check, methods=["PATCH"]),
+            Route(r + "/commits/{ref}/check-runs", self.list_checks, methods=["GET"]),
             *self.code_scanning.routes(r),
         ]
 
@@ -900,6 +901,7 @@ class FakeGitHub:
             "example-of-in-progress-conclusion"
         payload = op("checks__create").example("201", example)
         payload.update({"id": check_id, "name": run["name"], "head_sha": run["head_sha"],
+                        "external_id": run.get("external_id"),
                         "status": run["status"], "conclusion": run.get("conclusion"),
                         "details_url": run.get("details_url"),
                         "completed_at": run.get("completed_at")})
@@ -922,12 +924,31 @@ class FakeGitHub:
         check_id = next(self._ids)
         output = dict(body.get("output") or {})
         run = {"name": body["name"], "head_sha": body["head_sha"],
+               "external_id": body.get("external_id"),
                "status": body.get("status", "queued"), "conclusion": body.get("conclusion"),
                "details_url": body.get("details_url"), "completed_at": body.get("completed_at"),
                "annotations": list(output.pop("annotations", [])), "output": output,
                "repo": f"{repo.owner}/{repo.name}", "history": [body]}
         self.check_runs[check_id] = run
+        lost = self._injected(request, after=True)  # created, and the answer is lost
+        if lost is not None:
+            return lost
         return self._answer("checks__create", self._check_payload(repo, check_id, run), 201)
+
+    async def list_checks(self, request: Request) -> Response:
+        """Check runs of a commit, newest first, filtered by check_name (docs.github.com/en/
+        rest/checks/runs#list-check-runs-for-a-git-reference)."""
+        repo, problem = self._gate(request)
+        if problem or repo is None:
+            return problem or error(404, "Not Found")
+        ref, name = request.path_params["ref"], request.query_params.get("check_name")
+        full = f"{repo.owner}/{repo.name}"
+        runs = [(i, r) for i, r in sorted(self.check_runs.items(), reverse=True)
+                if r["repo"] == full and r["head_sha"] == ref and name in (None, r["name"])]
+        page, headers = self._paginate(request, runs)
+        payload = {"total_count": len(runs),
+                   "check_runs": [self._check_payload(repo, i, r) for i, r in page]}
+        return self._answer("checks__list-for-ref", payload, headers=headers)
 
     async def update_check(self, request: Request) -> Response:
         repo, problem = self._gate(request)

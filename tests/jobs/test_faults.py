@@ -158,3 +158,18 @@ async def test_a_retry_after_the_task_ended_concludes_its_check(
     assert await review(ctx(deps, "r:last-write", 2), payload()) == "succeeded"
     assert (run["status"], run["conclusion"]) == ("completed", "failure")
     assert len(fake_github.submitted_reviews("octo/demo", 5)) == 1
+
+
+async def test_a_check_run_created_while_the_answer_was_lost_is_found_not_duplicated(
+    deps: JobDeps, fake_github: FakeGitHub
+) -> None:
+    """GitHub applies the POST, the 502 loses its answer: the retry finds that run by its
+    external_id (the task id) instead of leaving it "in progress" beside a second one."""
+    prepare(fake_github)
+    fake_github.inject("POST", r"/check-runs$", 502, apply_first=True)
+    review = registered("review_pull_request")
+    with pytest.raises(Retry):
+        await review(ctx(deps, "r:lost-answer"), payload())
+    assert len(fake_github.check_runs) == 1
+    assert await review(ctx(deps, "r:lost-answer", 2), payload()) == "succeeded"
+    assert [r["conclusion"] for r in fake_github.check_runs.values()] == ["failure"]

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from bot.errors import ForgeError, NotFound
 from bot.forges import limits
 from bot.forges.base import (
+    CHECK_NAME,
     CONFIG_PATH,
     SUMMARY_MARKER,
     Change,
@@ -135,9 +136,9 @@ class GitHubForge:
 
     async def open_pulls(self, limit: int = 100) -> list[OpenPull]:
         """Open pull requests, most recently created first (at most ``limit``)."""
-        pulls = await self._pages(
+        pulls = await self.client.pages(
             lambda page: self._gh.rest.pulls.async_list(
-                self.owner, self.repo, state="open", per_page=_PER_PAGE, page=page
+                self.owner, self.repo, state="open", per_page=PER_PAGE, page=page
             ),
             what="listing open pull requests",
             max_items=limit,
@@ -322,9 +323,10 @@ class GitHubForge:
     # Check runs ---------------------------------------------------------------------
 
     async def create_check(
-        self, head_sha: str, update: CheckUpdate, target: ChangeTarget | None = None
+        self, head_sha: str, update: CheckUpdate, target: ChangeTarget | None = None,
+        *, key: str | None = None,
     ) -> str:
-        create, patches = check_create(head_sha, update)
+        create, patches = check_create(head_sha, update, key)
         run = await self.client.call(
             lambda: self._gh.rest.checks.async_create(self.owner, self.repo, data=create),
             what="creating the check run",
@@ -332,6 +334,19 @@ class GitHubForge:
         check_id = str(run.parsed_data.id)
         await self._patch_check(check_id, patches)
         return check_id
+
+    async def find_check(self, head_sha: str, key: str) -> str | None:
+        """Our run for ``head_sha`` created with ``key``: a POST that GitHub applied while
+        its answer was lost (a 502, a timeout) must not leave a second run open."""
+        runs = await self.client.call(
+            lambda: self._gh.rest.checks.async_list_for_ref(
+                self.owner, self.repo, head_sha, check_name=CHECK_NAME, filter_="all",
+                per_page=PER_PAGE,
+            ),
+            what=f"listing the check runs of {head_sha[:12]}",
+        )
+        found = [r for r in runs.parsed_data.check_runs if r.external_id == key]
+        return str(found[0].id) if found else None
 
     async def update_check(self, check_id: str, update: CheckUpdate) -> None:
         await self._patch_check(check_id, check_updates(update))

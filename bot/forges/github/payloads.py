@@ -112,8 +112,11 @@ def check_patches(update: CheckUpdate, batches: Sequence[tuple[Annotation, ...]]
     ]
 
 
-def check_create(head_sha: str, update: CheckUpdate) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The POST body of a new ``auditbot`` run and the PATCH bodies that must follow it."""
+def check_create(
+    head_sha: str, update: CheckUpdate, key: str | None = None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The POST body of a new ``auditbot`` run and the PATCH bodies that must follow it;
+    ``key`` (the task id) is the run's external_id, by which a retry finds it again."""
     batches = _batches(update)
     first = update
     if len(batches) > 1 and update.status == "completed":
@@ -124,6 +127,8 @@ def check_create(head_sha: str, update: CheckUpdate) -> tuple[dict[str, Any], li
         )
     create = {"name": CHECK_NAME, "head_sha": head_sha,
               **check_payload(first, batches[0], final=True)}
+    if key is not None:
+        create["external_id"] = key
     return create, check_patches(update, batches[1:])
 
 

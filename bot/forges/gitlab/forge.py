@@ -130,7 +130,7 @@ class GitLabForge:
         """Why GitLab no longer calls our project webhook (it disabled the hook after
         failures); None when one is active, or when the project has none pointing at
         ``url_prefix`` (a group or system hook may call us instead)."""
-        hooks = [h for h in await self._list(f"{self._path}/hooks")
+        hooks = [h for h in await self.client.list_all(f"{self._path}/hooks")
                  if str(h.get("url", "")).startswith(url_prefix)]
         if not hooks or any(h.get("alert_status", "executable") == "executable" for h in hooks):
             return None
@@ -297,7 +297,8 @@ class GitLabForge:
     # Commit status ------------------------------------------------------------------
 
     async def create_check(
-        self, head_sha: str, update: CheckUpdate, target: ChangeTarget | None = None
+        self, head_sha: str, update: CheckUpdate, target: ChangeTarget | None = None,
+        *, key: str | None = None,  # a commit status is one per (sha, name): no key needed
     ) -> str:
         """Status ``auditbot`` on the commit; for an MR, on the source project (a fork's
         commit lives there) with the MR's branch and head pipeline."""
