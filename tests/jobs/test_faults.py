@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from arq import Retry
 from arq.constants import result_key_prefix
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
 from bot.forges.base import CheckUpdate
 from bot.jobs.deps import JobDeps, task_for_job
@@ -173,3 +173,22 @@ async def test_a_check_run_created_while_the_answer_was_lost_is_found_not_duplic
     assert len(fake_github.check_runs) == 1
     assert await review(ctx(deps, "r:lost-answer", 2), payload()) == "succeeded"
     assert [r["conclusion"] for r in fake_github.check_runs.values()] == ["failure"]
+
+
+async def test_a_finding_commented_by_a_job_that_died_before_recording_it_is_not_commented_again(
+    deps: JobDeps, fake_github: FakeGitHub
+) -> None:
+    """The review was posted, then the job was killed or timed out before it stored the
+    findings: the next push's review must not comment the same finding a second time."""
+    from bot.store.models import FindingRecord
+
+    prepare(fake_github)
+    review = registered("review_pull_request")
+    assert await review(ctx(deps, "r:first"), payload()) == "succeeded"
+    async with deps.sessions() as session, session.begin():
+        await session.execute(delete(FindingRecord))  # what the dead job never stored
+    repo = fake_github.repos["octo/demo"]
+    repo.pulls[5].head_sha = NEWER  # a push that leaves the flawed file as it was
+    repo.trees[NEWER] = dict(repo.trees[HEAD])
+    assert await review(ctx(deps, "r:second"), payload(head_sha=NEWER)) == "succeeded"
+    assert len(fake_github.review_comments) == 1

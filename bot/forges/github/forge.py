@@ -27,7 +27,7 @@ from bot.forges.base import (
     Tree,
     is_null_sha,
 )
-from bot.forges.feedback import Accept
+from bot.forges.feedback import Accept, marker_key
 from bot.forges.github.auth import GitHubApp
 from bot.forges.github.client import PER_PAGE, GitHubClient
 from bot.forges.github.code_scanning import GitHubCodeScanning
@@ -246,6 +246,18 @@ class GitHubForge:
             max_items=10_000,
         )
         return [ReviewInfo(r.id, r.state, r.body or "", self.client.ours(r.user)) for r in reviews]
+
+    async def commented_keys(self, number: int) -> frozenset[str]:
+        """The finding keys of our review comments on the pull request, at any head."""
+        comments = await self.client.pages(
+            lambda page: self._gh.rest.pulls.async_list_review_comments(
+                self.owner, self.repo, number, per_page=PER_PAGE, page=page
+            ),
+            what=f"listing the review comments of #{number}",
+            max_items=10_000,
+        )
+        keys = (marker_key(c.body) for c in comments if self.client.ours(c.user))
+        return frozenset(k for k in keys if k is not None)
 
     async def create_review(self, number: int, payload: dict[str, Any]) -> int:
         review = await self.client.call(

@@ -41,6 +41,8 @@ class ReviewApi(Protocol):
 
     async def delete_pending_review(self, number: int, review_id: int) -> None: ...
 
+    async def commented_keys(self, number: int) -> frozenset[str]: ...
+
 
 class ReviewPublisher:
     def __init__(
@@ -75,6 +77,13 @@ class ReviewPublisher:
         if existing is not None:
             logger.info("review for %s already on #%s; not posting again", head_sha, number)
             return ReviewResult(str(existing), (), already_posted=True)
+        # A finding commented by an earlier review whose job ended before recording it
+        # (killed, timed out) is on the pull request already: never a second comment.
+        if comments:
+            on_pr = await self._api.commented_keys(number)
+            comments = [c for c in comments if c.key not in on_pr]
+            if not comments:
+                return ReviewResult(None, ())
         if change.head_sha == head_sha:
             good, moved = split_placeable(comments, file_diffs(change.files))
         else:  # the PR moved on; GitHub still judges the lines against head_sha
