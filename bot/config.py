@@ -92,6 +92,7 @@ class Settings(BaseSettings):
     gitlab_url: str = "https://gitlab.com"
     gitlab_token: SecretStr | None = None
     gitlab_webhook_secret: SecretStr | None = None
+    gitlab_webhook_secret_previous: SecretStr | None = None
 
     # LLM
     llm_provider: str | None = None

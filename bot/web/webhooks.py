@@ -82,7 +82,7 @@ class WebhookState:
     """What the endpoints need, built once from settings and the lifespan's Redis client."""
 
     github_secrets: tuple[bytes, ...]
-    gitlab_secret: bytes | None
+    gitlab_secrets: tuple[bytes, ...]
     max_bytes: int
     queue: DeliveryQueue
     redis: Any
@@ -92,14 +92,16 @@ class WebhookState:
 
     @classmethod
     def build(cls, settings: Settings, redis: Any, queue_redis: Any) -> WebhookState:
-        secrets = [settings.webhook_secret, settings.webhook_secret_previous]
+        github = [settings.webhook_secret, settings.webhook_secret_previous]
+        # The previous one counts only beside a current one (a rotation, not a second hook).
+        gitlab = (
+            [settings.gitlab_webhook_secret, settings.gitlab_webhook_secret_previous]
+            if settings.gitlab_webhook_secret
+            else []
+        )
         return cls(
-            github_secrets=tuple(s.get_secret_value().encode() for s in secrets if s),
-            gitlab_secret=(
-                settings.gitlab_webhook_secret.get_secret_value().encode()
-                if settings.gitlab_webhook_secret
-                else None
-            ),
+            github_secrets=tuple(s.get_secret_value().encode() for s in github if s),
+            gitlab_secrets=tuple(s.get_secret_value().encode() for s in gitlab if s),
             max_bytes=settings.max_webhook_bytes,
             queue=DeliveryQueue(queue_redis, ttl_s=settings.delivery_ttl_days * 86_400),
             redis=redis,
@@ -218,7 +220,7 @@ async def gitlab_webhook(
 ) -> Answer:
     if declared_too_large(headers, state.max_bytes):
         return _too_large("gitlab", state)
-    if state.gitlab_secret is None:
+    if not state.gitlab_secrets:
         return _refuse(
             "gitlab",
             UNVERIFIED,
@@ -227,10 +229,10 @@ async def gitlab_webhook(
             "this server has no GITLAB_WEBHOOK_SECRET; set it to the hook's token",
         )
     token = headers.get(b"x-gitlab-token")
-    if token is None or not token_ok(token, state.gitlab_secret):
+    if token is None or not any(token_ok(token, secret) for secret in state.gitlab_secrets):
         log.warning(
             "GitLab delivery refused: X-Gitlab-Token %s; verify that GITLAB_WEBHOOK_SECRET "
-            "matches the webhook's secret token in GitLab",
+            "(or GITLAB_WEBHOOK_SECRET_PREVIOUS) matches the webhook's secret token in GitLab",
             "is missing" if token is None else "does not match",
         )
         return _refuse(

@@ -20,12 +20,14 @@ from bot.web.main import build_app
 SECRET = "it's-a-secret-to-everybody"
 PREVIOUS_SECRET = "the-secret-before-the-rotation"
 GITLAB_SECRET = "gitlab-hook-token-0123456789"
+GITLAB_PREVIOUS_SECRET = "gitlab-hook-token-before-the-rotation"
 APP_SLUG = "auditbot"
 
 WEBHOOK_ENV = {
     "WEBHOOK_SECRET": SECRET,
     "WEBHOOK_SECRET_PREVIOUS": PREVIOUS_SECRET,
     "GITLAB_WEBHOOK_SECRET": GITLAB_SECRET,
+    "GITLAB_WEBHOOK_SECRET_PREVIOUS": GITLAB_PREVIOUS_SECRET,
     "APP_SLUG": APP_SLUG,
 }
 
@@ -76,10 +78,15 @@ async def post_github(
 
 
 async def post_gitlab(
-    client: httpx.AsyncClient, event: str, payload: Any, *, delivery: str | None = None
+    client: httpx.AsyncClient,
+    event: str,
+    payload: Any,
+    *,
+    delivery: str | None = None,
+    token: str = GITLAB_SECRET,
 ) -> httpx.Response:
     body = encode(payload)
-    headers = gitlab_headers(event, delivery=delivery)
+    headers = gitlab_headers(event, delivery=delivery, token=token)
     return await client.post("/webhooks/gitlab", content=body, headers=headers)
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from tests.events.payloads import github_payload, gitlab_capture, gitlab_payload
 from tests.events.webhook_client import (
+    GITLAB_PREVIOUS_SECRET,
     GITLAB_SECRET,
     PREVIOUS_SECRET,
     WEBHOOK_ENV,
@@ -207,6 +208,18 @@ async def test_the_previous_secret_is_accepted_during_a_rotation(
     payload = github_payload("pull_request.opened")
     response = await post_github(client, "pull_request", payload, secret=PREVIOUS_SECRET)
     assert response.status_code == 202 and len(queue.job_ids()) == 1
+
+
+async def test_gitlabs_previous_token_is_accepted_during_a_rotation(
+    client: httpx.AsyncClient, queue: QueueView
+) -> None:
+    payload = gitlab_payload("merge_request.open")
+    response = await post_gitlab(
+        client, "Merge Request Hook", payload, token=GITLAB_PREVIOUS_SECRET
+    )
+    assert response.status_code == 202 and len(queue.job_ids()) == 1
+    wrong = await post_gitlab(client, "Merge Request Hook", payload, token="not-either-token")
+    assert wrong.status_code == 401
 
 
 @pytest.mark.parametrize(
