@@ -54,11 +54,34 @@ async def github_lines(settings: Settings, *, now: datetime | None = None) -> li
                           f"{app.slug!r}: `@{app.slug} review` comments would be ignored",
                           hint=f"set APP_SLUG={app.slug}"))
     lines.extend(_grants(app.permissions, app.events))
+    lines.extend(await _webhook_lines(hooks, settings.public_url))
     try:
         deliveries = await hooks.deliveries((now or datetime.now(UTC)) - RECENT)
     except AuditbotError as exc:
         return [*lines, warn("github", f"cannot list the app's webhook deliveries: {exc}")]
     lines.append(_deliveries_line(deliveries))
+    return lines
+
+
+async def _webhook_lines(hooks: AppHooks, public_url: str) -> list[Line]:
+    """A webhook URL left from another host still gets deliveries that look fine on GitHub's
+    side: only its address tells they never reach this auditbot."""
+    target = public_url.rstrip("/") + "/webhooks/github"
+    try:
+        url, verified = await hooks.webhook()
+    except AuditbotError as exc:
+        return [warn("github", f"cannot read the app's webhook settings: {exc}")]
+    lines = []
+    if url is None or url.rstrip("/") != target:
+        lines.append(warn("github", f"the app's webhook URL is {url or 'not set'}, not {target}",
+                          hint="set it in the app's settings on GitHub (or correct PUBLIC_URL)"))
+    else:
+        lines.append(ok("github", f"the app's webhook URL is {target}"))
+    if not verified:
+        lines.append(warn("github", "GitHub does not verify the TLS certificate of the webhook's "
+                          "host (SSL verification is off)",
+                          hint="turn it on in the app's settings once the host has a valid "
+                               "certificate"))
     return lines
 
 

@@ -45,6 +45,7 @@ def test_a_working_installation(tmp_path: Path, sqlite_url: str, redis_url: str)
     manifest = load_manifest()
     github.app_permissions = dict(manifest["default_permissions"])
     github.app_events = list(manifest["default_events"])
+    github.app_hook_url = f"{PUBLIC_URL}/webhooks/github"
     gitlab = FakeGitLab()
     gitlab.add_project(1, "acme/api")
     gitlab.members[(1, "auditbot")] = 40

@@ -41,6 +41,7 @@ def github(tmp_path: Path, make_settings: SettingsFactory) -> Iterator[tuple[Fak
     manifest = load_manifest()
     fake.app_permissions = dict(manifest["default_permissions"])
     fake.app_events = list(manifest["default_events"])
+    fake.app_hook_url = f"{PUBLIC_URL}/webhooks/github"
     key = tmp_path / "app.pem"
     key.write_text(private)
     with serve_in_thread(fake.app) as base:
@@ -59,6 +60,7 @@ def test_a_healthy_github_app(github: tuple[FakeGitHub, Settings]) -> None:
                "match"),
         ("ok", "installed on 3 account(s)"),
         ("ok", "the app has the permissions and events auditbot uses"),
+        ("ok", f"the app's webhook URL is {PUBLIC_URL}/webhooks/github"),
         ("ok", "1 webhook deliveries in the last 24 h, every event delivered"),
     ]
 
@@ -70,6 +72,8 @@ def test_what_is_wrong_with_a_github_app(github: tuple[FakeGitHub, Settings],
     fake.app_permissions = {"pull_requests": "read", "checks": "write", "contents": "read",
                             "issues": "write", "metadata": "read"}
     fake.app_events = ["pull_request", "push"]
+    fake.app_hook_url = "https://old-host.example.org/webhooks/github"
+    fake.app_hook_insecure_ssl = "1"
     now = time.time()
     fake.add_delivery(status_code=503, event="push", delivered_at=now - 600)
     redelivered = fake.add_delivery(status_code=503, event="pull_request",
@@ -86,6 +90,10 @@ def test_what_is_wrong_with_a_github_app(github: tuple[FakeGitHub, Settings],
                  "`@auditbot review` comments would be ignored"),
         ("warn", "the app lacks permissions pull_requests: write and events check_run, "
                  "check_suite, issue_comment, pull_request_review_comment"),
+        ("warn", "the app's webhook URL is https://old-host.example.org/webhooks/github, not "
+                 f"{PUBLIC_URL}/webhooks/github"),
+        ("warn", "GitHub does not verify the TLS certificate of the webhook's host (SSL "
+                 "verification is off)"),
         ("warn", "2 of 3 events in the last 24 h never reached auditbot (1 x 503, "
                  "1 x no answer; latest issue_comment at "
                  f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime(now - 300))} UTC)"),

@@ -273,6 +273,9 @@ class FakeGitHub:
         self.app_permissions: dict[str, str] | None = None
         self.app_events: list[str] | None = None
         self.installations_count: int | None = None
+        # The App's webhook (GET /app/hook/config); None: the OpenAPI example's.
+        self.app_hook_url: str | None = None
+        self.app_hook_insecure_ssl = "0"
         self._ids = itertools.count(1000)
         self._last_write: dict[int, float] = {}
         self.code_scanning = CodeScanning(self)
@@ -360,6 +363,7 @@ class FakeGitHub:
             Route("/app/installations/{installation_id:int}/access_tokens", self.access_token,
                   methods=["POST"]),
             Route("/app", self.get_app, methods=["GET"]),
+            Route("/app/hook/config", self.get_hook_config, methods=["GET"]),
             Route("/app/hook/deliveries", self.list_deliveries, methods=["GET"]),
             Route("/app/hook/deliveries/{delivery_id:int}/attempts", self.redeliver,
                   methods=["POST"]),
@@ -1210,6 +1214,18 @@ class FakeGitHub:
         if self.installations_count is not None:
             payload["installations_count"] = self.installations_count
         return self._answer("apps__get-authenticated", payload)
+
+    async def get_hook_config(self, request: Request) -> Response:
+        """The App's webhook; its secret is never shown (docs.github.com/en/rest/apps/
+        webhooks#get-a-webhook-configuration-for-an-app)."""
+        refused = self._app_jwt_problem(request)
+        if refused:
+            return refused
+        payload = op("apps__get-webhook-config-for-app").example("200")
+        if self.app_hook_url is not None:
+            payload["url"] = self.app_hook_url
+        payload["insecure_ssl"] = self.app_hook_insecure_ssl
+        return self._answer("apps__get-webhook-config-for-app", payload)
 
     async def list_deliveries(self, request: Request) -> Response:
         """Newest first, paginated by an opaque cursor in the Link header

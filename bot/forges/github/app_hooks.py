@@ -142,6 +142,15 @@ class AppHooks:
                     break
         return found
 
+    async def webhook(self) -> tuple[str | None, bool]:
+        """Where GitHub sends the App's deliveries, and whether it checks that host's TLS
+        certificate (docs.github.com/en/rest/apps/webhooks, "Get a webhook configuration for
+        an app")."""
+        async with self._client("reading the app's webhook") as gh:
+            config = (await gh.rest.apps.async_get_webhook_config_for_app()).parsed_data
+        url = config.url if isinstance(config.url, str) else None
+        return url, str(config.insecure_ssl) != "1"
+
     async def redeliver(self, delivery_id: int) -> None:
         async with self._client(f"redelivering delivery {delivery_id}") as gh:
             await gh.rest.apps.async_redeliver_webhook_delivery(delivery_id)
