@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import signal
 import sys
 import tempfile
 import threading
@@ -91,6 +92,13 @@ def main() -> int:
     parser.add_argument("--job-timeout", type=int, default=60, help="JOB_TIMEOUT_S, s")
     parser.add_argument("--keep", action="store_true", help="keep the folder with the logs")
     args = parser.parse_args()
+    if args.minutes < 3:
+        # Shorter, and the fixed fault windows overlap: a worker restarted during the
+        # outage shows the start-up check rather than a running worker riding it out.
+        parser.error("--minutes must be at least 3")
+    # `timeout` or a CI runner ends us with SIGTERM: unwind, so no auditbot process, Redis
+    # or database is left behind.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     rng = random.Random(args.seed)
     duration = args.minutes * 60
     schedule = Schedule.draw(rng, duration)
@@ -104,6 +112,10 @@ def main() -> int:
         upgrade(database)
         private, public = app_keys()
         github = FakeGitHub(app_id=APP_ID, public_key_pem=public)
+        # The stream compresses hours of a real team's pushes into minutes: at ~3 calls a
+        # second it would spend an installation's 5,000 requests an hour in 30 minutes, and
+        # auditbot then rightly waits for the hour's reset. Quotas are not what is soaked.
+        github.rate_remaining = 10_000_000
         github_faults = github.set_faults(seed=args.seed, **GITHUB_FAULTS)
         github_url = stack.enter_context(serve_in_thread(github.app))
         model = scripted_model(MODEL_DELAY_S)

@@ -102,6 +102,9 @@ class Fleet:
         threading.Thread(target=self._supervise, daemon=True).start()
 
     def _start_worker(self, slot: str) -> None:
+        current = self.processes.get(slot)
+        if current is not None and current.popen.poll() is None:
+            return  # a planned kill and a restart after an exit can race: one process a slot
         count = self.starts.get(slot, 0) + 1
         self.starts[slot] = count
         name = slot if count == 1 else f"{slot}.{count}"
