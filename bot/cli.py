@@ -8,7 +8,6 @@ naming the setting and the cause, exit code 1."""
 from __future__ import annotations
 
 import contextlib
-import gc
 import secrets
 import sys
 from collections.abc import Callable
@@ -106,12 +105,20 @@ def main() -> None:
     is_flag=True,
     help="Development mode: generate a JWT_SECRET for this session if none is set.",
 )
-@click.option("--workers", type=int, default=1, show_default=True, help="Web processes.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Web processes (each with its own connections; any of them answers a request).",
+)
 def serve(host: str | None, port: int | None, dev: bool, workers: int) -> None:
     """Run the web process: webhooks, API, report pages, /healthz, /readyz, /metrics.
 
     It verifies and enqueues deliveries; the audits themselves run in `auditbot worker`.
     """
+    import os
+
     import uvicorn
 
     settings = settings_or_exit()
@@ -121,36 +128,30 @@ def serve(host: str | None, port: int | None, dev: bool, workers: int) -> None:
                 "invalid setting JWT_SECRET: not set; the API and report links need it "
                 "(generate one with `openssl rand -hex 32`, or pass --dev for a throwaway one)"
             )
-        from pydantic import SecretStr
-
         generated = secrets.token_hex(32)
         register_secrets([generated])
-        settings = settings.model_copy(update={"jwt_secret": SecretStr(generated)})
+        # The web processes read their settings from this environment (serving_app): all
+        # of them must sign and verify with the one secret.
+        os.environ["JWT_SECRET"] = generated
         click.echo(
             "auditbot: --dev generated a JWT_SECRET for this session only; "
             "report links and logins end when the process stops",
             err=True,
         )
     services_or_exit(settings)
-    from bot.web.main import build_app
-
-    app = build_app(settings)
-    # What exists now (modules, the app, its routes) lives as long as the process: frozen
-    # out of the cyclic collector, the full collections that deliveries set off no longer
-    # walk it (p99 in bench/bench_webhooks.py: 42 ms -> 11 ms). A request's objects die
-    # young, by reference count; collecting every 700 allocations (the default) kept
-    # rescanning the ones of requests still in flight: every 50,000 is ~5 % more req/s
-    # for a few MB.
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
+    # An import string and a factory: uvicorn runs more than one process only for an app
+    # each process can build itself (given an app object it runs exactly one). With one
+    # worker the factory runs in this process; with more, uvicorn's supervisor (this
+    # process) shares the socket with them, restarts one that dies and stops them all on
+    # SIGTERM or SIGINT.
     uvicorn.run(
-        app,
+        "bot.web.main:serving_app",
+        factory=True,
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level.lower(),
         access_log=False,
-        workers=1 if workers <= 1 else None,
+        workers=workers,
         proxy_headers=True,
     )
 

@@ -4,7 +4,10 @@ databases, a worker without Redis, and the Procfile that calls it."""
 from __future__ import annotations
 
 import asyncio
+import os
+import re
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -79,6 +82,86 @@ def test_serve_dev_generates_a_jwt_secret_and_says_so(tmp_path: Path, redis_url:
         assert answer.json() == {"status": "ok"}
         assert "--dev generated a JWT_SECRET for this session only" in process.log()
     finally:
+        process.stop()
+
+
+def _children(pid: int) -> set[int]:
+    """The live (not zombie) processes whose parent is ``pid``, from /proc."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # ended meanwhile
+        state, ppid = stat.rpartition(")")[2].split()[:2]
+        if int(ppid) == pid and state != "Z":
+            found.add(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_serve_with_two_workers_runs_two_processes_that_answer_and_stop_together(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """`--workers 2`: two web processes under the one started, each answering on the port
+    while the other is paused, with the same settings (a token one issued, the other
+    accepts: --dev's generated JWT_SECRET reached both); SIGTERM to the parent ends all."""
+    database = f"sqlite+aiosqlite:///{tmp_path / 'auditbot.db'}"
+    env = {"DATABASE_URL": database, "DATA_DIR": str(tmp_path / "data"), "REDIS_URL": redis_url}
+    assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
+    made = run_cli("createuser", "--email", "ops@example.com", "--password", "workers-pass-1",
+                   env=env, cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = Process("web", ["serve", "--dev", "--workers", "2", "--port", str(port)],
+                      base_env(env), tmp_path)
+    paused: int | None = None
+    try:
+        deadline = time.monotonic() + 120
+        # uvicorn logs this line in each process that serves, once its app is built.
+        while process.log().count("Application startup complete") < 2:
+            assert process.popen.poll() is None, process.log()
+            assert time.monotonic() < deadline, process.log()
+            time.sleep(0.2)
+        workers = {int(pid) for pid in re.findall(r"Started server process \[(\d+)\]",
+                                                  process.log())}
+        assert len(workers) == 2, process.log()
+        children = _children(process.popen.pid)  # and multiprocessing's resource tracker
+        assert workers <= children, (workers, children, process.log())
+        login = httpx.post(f"{url}/api/v1/auth/login", timeout=10,
+                           json={"email": "ops@example.com", "password": "workers-pass-1"})
+        assert login.status_code == 200, login.text
+        bearer = {"authorization": f"Bearer {login.json()['access_token']}"}
+        # Paused, a process cannot take a connection from the shared socket: the other
+        # answers. Briefly: uvicorn replaces a process that misses its 5 s health check.
+        for pid in sorted(workers):
+            os.kill(pid, signal.SIGSTOP)
+            paused = pid
+            try:
+                me = httpx.get(f"{url}/api/v1/auth/me", headers=bearer, timeout=3)
+            finally:
+                os.kill(pid, signal.SIGCONT)
+                paused = None
+            assert me.status_code == 200, (pid, me.text)
+            assert me.json()["email"] == "ops@example.com"
+        os.kill(process.popen.pid, signal.SIGTERM)  # as a supervisor stops it: the parent only
+        assert process.popen.wait(timeout=30) == 0, process.log()
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(pid) for pid in children), process.log()
+    finally:
+        if paused is not None:
+            os.kill(paused, signal.SIGCONT)
         process.stop()
 
 
