@@ -1,6 +1,8 @@
 """What the workers do, for Prometheus: jobs by function and outcome, their duration, the
-queue's depth and the age of its oldest waiting job, findings by severity; and the small
-HTTP server that serves them from a worker (``auditbot worker --metrics-port``).
+queue's depth, the age of its oldest waiting job and the jobs running (read from Redis at
+each scrape, by the worker's exporter and the web's ``/metrics``), findings by severity;
+and the small HTTP server that serves them from a worker (``auditbot worker
+--metrics-port``).
 
 Several workers on one host either listen on a port each, or share one port and one
 ``PROMETHEUS_MULTIPROC_DIR``: then each process writes its figures to that folder
@@ -18,7 +20,7 @@ import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from arq import Retry
@@ -32,6 +34,7 @@ from redis.exceptions import RedisError
 
 from bot.findings import Finding
 from bot.jobs.contracts import QUEUE_NAME
+from bot.jobs.queue_figures import read_queue
 
 log = logging.getLogger(__name__)
 
@@ -83,36 +86,19 @@ def count_findings(findings: Iterable[Finding]) -> None:
 
 class QueueCollector(Collector):
     """The queue as Redis holds it at scrape time (arq keeps a job in its sorted set, scored
-    by when it may run, until the job ends)."""
+    by when it may run, until the job ends; a running job also has its in-progress key)."""
 
     def __init__(self, redis: Redis, queue: str = QUEUE_NAME) -> None:
         self._redis = redis
         self._queue = queue
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        now_ms = time.time() * 1000
         try:
-            depth = cast(int, self._redis.zcard(self._queue))
-            oldest = cast(
-                list[tuple[bytes, float]],
-                self._redis.zrangebyscore(
-                    self._queue, "-inf", now_ms, start=0, num=1, withscores=True
-                ),
-            )
+            figures = read_queue(self._redis, self._queue)
         except (RedisError, OSError) as exc:
             log.warning("metrics: Redis did not answer for the queue's figures: %s", exc)
             return
-        yield GaugeMetricFamily(
-            "auditbot_queue_depth",
-            "Jobs in the queue: waiting, deferred for a retry, or running",
-            value=depth,
-        )
-        age = max(0.0, (now_ms - oldest[0][1]) / 1000) if oldest else 0.0
-        yield GaugeMetricFamily(
-            "auditbot_queue_oldest_job_age_seconds",
-            "How long the oldest job whose time has come has been in the queue",
-            value=age,
-        )
+        yield from figures.families()
 
 
 class _Quiet(WSGIRequestHandler):

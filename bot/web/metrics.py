@@ -6,14 +6,25 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from collections.abc import Iterator
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.jobs.contracts import GITLAB_DISABLED_HOOKS_KEY
+from bot.jobs.queue_figures import aread_queue
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +45,29 @@ GITLAB_HOOKS_DISABLED = Gauge(
 )
 
 
+class _Snapshot(Collector):
+    """Figures read for one scrape."""
+
+    def __init__(self, families: list[GaugeMetricFamily]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        return iter(self._families)
+
+
 async def metrics(request: Request) -> Response:
+    redis = request.app.state.redis
+    read_now = CollectorRegistry(auto_describe=False)
     try:
-        GITLAB_HOOKS_DISABLED.set(await request.app.state.redis.hlen(GITLAB_DISABLED_HOOKS_KEY))
+        GITLAB_HOOKS_DISABLED.set(await redis.hlen(GITLAB_DISABLED_HOOKS_KEY))
+        # The queue as Redis holds it now, as the workers' exporter serves it: every
+        # process agrees, and a web process is scraped whether or not workers export.
+        read_now.register(_Snapshot((await aread_queue(redis)).families()))
     except (RedisError, OSError) as exc:  # the scrape still answers; /readyz says why
-        log.info("disabled GitLab hooks not counted: %s", exc)
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        log.info("queue figures and disabled GitLab hooks not read: %s", exc)
+    return Response(
+        generate_latest() + generate_latest(read_now), media_type=CONTENT_TYPE_LATEST
+    )
 
 
 class StatusRecorder:

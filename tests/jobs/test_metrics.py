@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from arq import Retry
+from arq.constants import in_progress_key_prefix
 from prometheus_client import REGISTRY
 from redis import Redis
 
@@ -65,13 +66,16 @@ def test_the_queue_is_read_from_redis_at_each_scrape(redis_url: str) -> None:
     redis = Redis.from_url(redis_url)
     now_ms = time.time() * 1000
     # arq scores a job by when it may run: one waiting 30 s, one deferred for a retry.
-    redis.zadd(QUEUE_NAME, {"waiting": now_ms - 30_000, "deferred": now_ms + 60_000})
+    redis.zadd(QUEUE_NAME, {"running": now_ms - 30_000, "waiting": now_ms - 10_000,
+                            "deferred": now_ms + 60_000})
+    redis.set(in_progress_key_prefix + "running", b"1", px=60_000)  # as a worker running it
     try:
         figures = {f.name: f.samples[0].value for f in QueueCollector(redis).collect()}
     finally:
         redis.close()
-    assert figures["auditbot_queue_depth"] == 2
+    assert figures["auditbot_queue_depth"] == 3
     assert 29 <= figures["auditbot_queue_oldest_job_age_seconds"] < 40
+    assert figures["auditbot_queue_in_progress"] == 1
 
 
 def test_an_empty_queue_has_no_age(redis_url: str) -> None:
@@ -80,7 +84,8 @@ def test_an_empty_queue_has_no_age(redis_url: str) -> None:
         figures = {f.name: f.samples[0].value for f in QueueCollector(redis).collect()}
     finally:
         redis.close()
-    assert figures == {"auditbot_queue_depth": 0, "auditbot_queue_oldest_job_age_seconds": 0}
+    assert figures == {"auditbot_queue_depth": 0, "auditbot_queue_oldest_job_age_seconds": 0,
+                       "auditbot_queue_in_progress": 0}
 
 
 def test_a_redis_that_does_not_answer_leaves_the_queue_figures_out() -> None:

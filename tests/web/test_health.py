@@ -3,10 +3,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import httpx
+import redis as sync_redis
+from arq import create_pool
+from arq.connections import RedisSettings
+from arq.constants import in_progress_key_prefix
+from prometheus_client.parser import text_string_to_metric_families
 
 from bot.config import Settings
 from bot.store.migrate import upgrade
@@ -111,6 +118,54 @@ def test_metrics_count_requests_by_route(make_settings: Callable[..., Settings])
         body = httpx.get(f"{base}/metrics").text
     assert 'auditbot_http_requests_total{method="GET",route="/healthz",status="200"}' in body
     assert 'route="unmatched",status="404"' in body
+
+
+def _queue_figures(body: str) -> dict[str, float]:
+    return {
+        family.name: family.samples[0].value
+        for family in text_string_to_metric_families(body)
+        if family.name.startswith("auditbot_queue_")
+    }
+
+
+def test_metrics_show_the_queue_as_redis_holds_it(
+    make_settings: Callable[..., Settings], redis_url: str
+) -> None:
+    """The web's /metrics reads arq's queue at each scrape, as the workers' exporter does:
+    a web process is scraped whether or not any worker exports."""
+
+    async def enqueue() -> None:
+        redis = await create_pool(RedisSettings.from_dsn(redis_url))
+        due_30s_ago = datetime.now(UTC) - timedelta(seconds=30)
+        await redis.enqueue_job("review_pull_request", _job_id="r:running",
+                                _defer_until=due_30s_ago)
+        await redis.enqueue_job("scan_push", _job_id="s:waiting")
+        await redis.enqueue_job("scan_push", _job_id="s:retry-in-a-minute", _defer_by=60)
+        # What a worker sets while it runs a job (and deletes when the job ends).
+        await redis.set(in_progress_key_prefix + "r:running", b"1", px=60_000)
+        await redis.aclose()
+
+    asyncio.run(enqueue())
+    with serve_in_thread(build_app(make_settings(REDIS_URL=redis_url))) as base:
+        figures = _queue_figures(httpx.get(f"{base}/metrics").text)
+        with sync_redis.Redis.from_url(redis_url) as redis:  # the job ended
+            redis.delete(in_progress_key_prefix + "r:running")
+        later = _queue_figures(httpx.get(f"{base}/metrics").text)
+    assert figures["auditbot_queue_depth"] == 3
+    assert figures["auditbot_queue_in_progress"] == 1
+    assert 29 <= figures["auditbot_queue_oldest_job_age_seconds"] < 60
+    assert later["auditbot_queue_in_progress"] == 0
+
+
+def test_metrics_answer_without_the_queue_when_redis_is_down(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    with serve_in_thread(build_app(settings)) as base:
+        answer = httpx.get(f"{base}/metrics", timeout=10)
+    assert answer.status_code == 200
+    assert _queue_figures(answer.text) == {}
+    assert "auditbot_http_requests_total" in answer.text
 
 
 def test_unknown_route_answers_problem_json(make_settings: Callable[..., Settings]) -> None:
