@@ -67,3 +67,16 @@ def test_the_model_sdks_are_imported_only_when_a_provider_is_built() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_web_process_does_not_load_the_review_pipeline() -> None:
+    """The API ends tasks through bot.jobs.lifecycle (a cancel): that must not bring the
+    pipeline's analyzers (bandit, detect-secrets: hundreds of modules) into the web process."""
+    code = (
+        "import sys, bot.web.main, bot.web.api, bot.jobs.lifecycle\n"
+        "print(sorted(m for m in ('bot.analysis.pipeline', 'bandit', 'detect_secrets')"
+        " if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"

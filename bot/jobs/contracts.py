@@ -207,6 +207,17 @@ class ScanArchive(_Payload):
     retry_of: str | None = None
 
 
+# The API's cancel ends the task in the web process, which has no forge; this job
+# concludes its check run on a worker (bot.jobs.lifecycle.cancel_from_web).
+CONCLUDE_CHECK: Final = "conclude_check"
+
+
+class ConcludeCheck(_Payload):
+    """Conclude the check run of task ``task_id``, which has ended, as its row records."""
+
+    task_id: str
+
+
 JobPayload = (
     ReviewPullRequest
     | ScanPush

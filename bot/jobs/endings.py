@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from bot.analysis.pipeline import ReviewOutcome
 from bot.analysis.placement import PlacedFinding
 from bot.analysis.render import SummaryFacts
 from bot.findings import Finding, Severity
 from bot.forges.base import Annotation, AnnotationLevel, CheckConclusion
 from bot.store.models import AuditTask
+
+if TYPE_CHECKING:  # the web process ends tasks with these endings: no pipeline there
+    from bot.analysis.pipeline import ReviewOutcome
 
 TaskStatus = Literal["succeeded", "failed", "cancelled"]
 

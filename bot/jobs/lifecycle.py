@@ -7,7 +7,9 @@ and opens its check run once (a retried job finds the run its first try opened),
 builds its reviewer and progress sinks here, and :meth:`Audit.end` concludes the check and
 records the task's end from one :class:`Ending`. Ending *other* tasks (a newer push
 supersedes an older review, `/audit cancel`, the reconciler, the retry policy giving up)
-goes through :func:`end_task` and :func:`end_stored_task` too. So "every check run we
+goes through :func:`end_task` and :func:`end_stored_task` too; a cancel through the API,
+in the web process, which has no forge, goes through :func:`cancel_from_web`, and a worker
+concludes its check run (:func:`conclude_check`). So "every check run we
 open reaches a conclusion" and "no task stays running" each have one home;
 ``tests/jobs/test_lifecycle.py`` fails when another module concludes a check or ends a task.
 
@@ -20,23 +22,27 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from arq.connections import ArqRedis
 from arq.jobs import Job
 from redis.exceptions import RedisError
 
-from bot.analysis.llm_review import LLMReviewer
-from bot.analysis.pipeline import ProgressFn
 from bot.errors import AuditbotError
 from bot.forges.base import ChangeTarget, CheckUpdate, Publisher
 from bot.jobs import endings
-from bot.jobs.deps import JobDeps, repository_of
+from bot.jobs.contracts import CONCLUDE_CHECK, ConcludeCheck
+from bot.jobs.deps import JobDeps, deps_of, repository_of
 from bot.jobs.endings import Ending
 from bot.jobs.progress import CheckProgress, Fanout, RedisProgress
 from bot.signing import report_url
 from bot.store import audits
 from bot.store.audits import Sessions
 from bot.store.models import AuditTask
+
+if TYPE_CHECKING:  # the web process ends tasks here too: it need not load the pipeline
+    from bot.analysis.llm_review import LLMReviewer
+    from bot.analysis.pipeline import ProgressFn
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +144,36 @@ async def cancel_tasks(
             log.warning("check of task %s left for the reconciler: %s", task.id, exc)
 
 
+async def cancel_from_web(
+    sessions: Sessions, redis: ArqRedis, task: AuditTask, ending: Ending
+) -> None:
+    """Cancel a task where no forge is at hand (the API, in the web process), in
+    :func:`cancel_tasks`' order: the row ends now, the arq job is asked to stop, and a
+    ``conclude_check`` job concludes the check run on a worker. Should that job not run
+    (Redis lost it), the reconciler concludes the check from the row."""
+    await end_task(sessions, task.id, ending)
+    if task.job_id:
+        await abort_job(redis, task.job_id)
+    await redis.enqueue_job(
+        CONCLUDE_CHECK,
+        ConcludeCheck(task_id=task.id).model_dump(mode="json"),
+        _job_id=f"{CONCLUDE_CHECK}:{task.id}",
+    )
+
+
+async def conclude_check(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
+    """The arq job of :func:`cancel_from_web`: conclude the check run of a task that ended
+    elsewhere, from what its row records; read now, so a run its job opened after the
+    cancel is found too."""
+    job = ConcludeCheck.model_validate(payload)
+    deps = deps_of(ctx)
+    task = await audits.get_task(deps.sessions, job.task_id)
+    if task is None or not task.check_run_id or task.check_concluded_at is not None:
+        return "nothing to conclude"
+    await conclude_open_check(deps, task)
+    return "concluded"
+
+
 async def conclude_open_check(
     deps: JobDeps, task: AuditTask, *, forge: Publisher | None = None
 ) -> None:
@@ -155,9 +191,10 @@ async def abort_job(redis: Any, job_id: str) -> None:
 
     arq's abort sets the flag, then reads the job's result: that re-raises the old job's
     own failure, or DeserializationError when the result cannot be read. Neither concerns
-    the caller, whose row for that task has already ended; only the flag matters."""
+    the caller, whose row for that task has already ended; only the flag matters (a
+    deferred job is also moved to the front, so that it is dropped now)."""
     try:
-        await Job(job_id, redis).abort(timeout=0.01)
+        await Job(job_id, redis).abort(timeout=0.01, poll_delay=0.005)
     except TimeoutError:
         pass  # the flag is set; the job has not stopped yet and its worker will see it
     except (RedisError, OSError):
@@ -231,6 +268,8 @@ class Audit:
         """The model's part of this audit; None for offline analyzers only."""
         if self.deps.llm is None:
             return None
+        from bot.analysis.llm_review import LLMReviewer  # see TYPE_CHECKING above
+
         return LLMReviewer(
             self.deps.llm,
             concurrency=self.deps.settings.llm_concurrency,

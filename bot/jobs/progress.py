@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bot.analysis.pipeline import ProgressFn
 from bot.forges.base import CheckUpdate, Publisher
+
+if TYPE_CHECKING:  # imported by the lifecycle, which the web process uses too
+    from bot.analysis.pipeline import ProgressFn
 
 STAGES = {
     "fetched": "fetched the change",

@@ -22,6 +22,7 @@ from bot.jobs.contracts import APP_SLUG_KEY
 from bot.jobs.deps import JobDeps
 from bot.jobs.forge_factory import build_forge_factory
 from bot.jobs.installations import sync_installation
+from bot.jobs.lifecycle import conclude_check
 from bot.jobs.metrics import measured
 from bot.jobs.reconcile import reconcile
 from bot.jobs.redis_checks import warn_if_redis_may_lose_jobs
@@ -113,6 +114,7 @@ FUNCTIONS: list[Any] = [
         sync_installation,
         reply_in_thread,
         code_scanning_alert,
+        conclude_check,
     )
 ]
 CRON_JOBS: list[Any] = [

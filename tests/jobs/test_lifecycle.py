@@ -28,7 +28,6 @@ from tests.jobs.test_scans import prepare as prepare_push
 from tests.support.servers import serve_in_thread
 
 BOT = Path(__file__).resolve().parents[2] / "bot"
-LIFECYCLE = BOT / "jobs" / "lifecycle.py"
 
 
 async def test_a_scan_of_a_truncated_tree_says_so_on_its_check_run(
@@ -108,19 +107,48 @@ def _concludes(call: ast.Call) -> bool:
     )
 
 
+FINAL = {"succeeded", "failed", "cancelled", "superseded"}
+
+
+def _ends_a_row(node: ast.AST) -> bool:
+    """``task.status = "cancelled"`` or ``task.finished_at = ...``: a row ended by hand."""
+    if not isinstance(node, ast.Assign | ast.AnnAssign):
+        return False
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+    for target in targets:
+        if isinstance(target, ast.Attribute) and target.attr == "finished_at":
+            return True
+        if (
+            isinstance(target, ast.Attribute)
+            and target.attr == "status"
+            and isinstance(node.value, ast.Constant)
+            and node.value.value in FINAL
+        ):
+            return True
+    return False
+
+
 def lifecycle_breaches(root: Path) -> list[str]:
     """Places outside the lifecycle (and the store's own definition) that end a task, open
-    or conclude a check run."""
+    or conclude a check run: every part of ``bot/`` (jobs, web, events, the CLI...) but the
+    forge adapters, which implement the calls."""
     found: list[tuple[str, int, str]] = []
     for path in sorted(root.rglob("*.py")):
-        if path == LIFECYCLE or "forges" in path.parts:  # adapters implement the calls
+        if path.name == "lifecycle.py" and path.parent.name == "jobs":
             continue
-        for name, call in _calls(ast.parse(path.read_text())):
+        if "forges" in path.parts:
+            continue
+        tree = ast.parse(path.read_text())
+        for name, call in _calls(tree):
             where = f"{path.relative_to(root.parent)}:{call.lineno}"
             if name in {"finish_task", "create_check"} or (
                 name == "CheckUpdate" and _concludes(call)
             ):
                 found.append((str(path), call.lineno, f"{where} {name}"))
+        for node in ast.walk(tree):
+            if _ends_a_row(node):
+                where = f"{path.relative_to(root.parent)}:{node.lineno}"
+                found.append((str(path), node.lineno, f"{where} ends a task row"))
     return [text for _, _, text in sorted(found)]
 
 
@@ -140,4 +168,20 @@ def test_the_rule_catches_a_breach(tmp_path: Path) -> None:
     assert lifecycle_breaches(tmp_path / "bot") == [
         "bot/jobs/rogue.py:2 CheckUpdate",
         "bot/jobs/rogue.py:3 finish_task",
+    ]
+
+
+def test_the_rule_catches_a_row_ended_by_hand_in_the_web_process(tmp_path: Path) -> None:
+    """What the API's cancel did before it went through the lifecycle."""
+    fake = tmp_path / "bot" / "web" / "api"
+    fake.mkdir(parents=True)
+    (fake / "rogue.py").write_text(
+        "async def cancel(task, session):\n"
+        "    task.status = 'cancelled'\n"
+        "    task.finished_at = datetime.now(UTC)\n"
+        "    task.status = 'running'\n"  # not an ending
+    )
+    assert lifecycle_breaches(tmp_path / "bot") == [
+        "bot/web/api/rogue.py:2 ends a task row",
+        "bot/web/api/rogue.py:3 ends a task row",
     ]

@@ -18,6 +18,7 @@ from bot.jobs.commands import run_command
 from bot.jobs.contracts import RunCommand
 from bot.jobs.deps import JobDeps, task_for_job
 from bot.jobs.installations import sync_installation
+from bot.jobs.lifecycle import conclude_check
 from bot.jobs.retry import MAX_TRIES
 from bot.jobs.threads import reply_in_thread
 from bot.jobs.worker import FUNCTIONS, worker_settings
@@ -52,7 +53,7 @@ def limit_writes(fake: FakeGitHub, count: int) -> None:
 def test_every_job_runs_under_the_policy() -> None:
     raw = {review.review_pull_request, scans.scan_push, scans.scan_repository,
            scans.scan_archive, run_command, sync_installation, reply_in_thread,
-           code_scanning_alert}
+           code_scanning_alert, conclude_check}
     assert {inspect.unwrap(f) for f in FUNCTIONS} == raw
     assert {f.__name__ for f in FUNCTIONS} == {f.__name__ for f in raw}  # arq's job names
 

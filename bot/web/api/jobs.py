@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-from datetime import UTC, datetime
 from typing import Any
 
 from arq.connections import ArqRedis
@@ -19,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 
 from bot.errors import RetryLater
+from bot.jobs import endings
 from bot.jobs.contracts import (
     REVIEW_PULL_REQUEST,
     SCAN_PUSH,
@@ -27,13 +27,20 @@ from bot.jobs.contracts import (
     ScanPush,
     requested_job_id,
 )
+from bot.jobs.lifecycle import end_task
+from bot.store.audits import Sessions
 from bot.store.models import AuditTask, Installation, Project
 
 log = logging.getLogger(__name__)
 
 
 async def enqueue_scan(
-    session: AsyncSession, redis: ArqRedis, task: AuditTask, payload: BaseModel, function: str
+    session: AsyncSession,
+    sessions: Sessions,
+    redis: ArqRedis,
+    task: AuditTask,
+    payload: BaseModel,
+    function: str,
 ) -> None:
     # Deterministic job id: a double submit of the same task cannot run twice.
     task.job_id = f"{function}:{task.id}"
@@ -42,10 +49,9 @@ async def enqueue_scan(
         await redis.enqueue_job(function, payload.model_dump(mode="json"), _job_id=task.job_id)
     except Exception as exc:  # noqa: BLE001 - any Redis failure means "not queued"
         log.error("could not queue task %s: %s", task.id, exc)
-        task.status = "failed"
-        task.error = "the queue did not accept the job"
-        task.finished_at = datetime.now(UTC)
-        await session.commit()
+        # Ended as every task ends (no check run was opened: only the row).
+        refused = endings.failed("Scan", "the queue did not accept the job")
+        await end_task(sessions, task.id, refused)
         raise RetryLater("the queue is unavailable; try again shortly", retry_after=10) from None
 
 

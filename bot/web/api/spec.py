@@ -11,7 +11,7 @@ from typing import Any
 
 from arq.connections import ArqRedis
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -40,6 +40,13 @@ class Call:
     body: Any = None
     query: Any = None
     params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        """The app's session factory, for store and lifecycle functions that open their own
+        (commit ``session`` first: SQLite lets one writer at a time)."""
+        sessions: async_sessionmaker[AsyncSession] = self.request.app.state.sessions
+        return sessions
 
     @property
     def me(self) -> User:

@@ -9,13 +9,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from arq.constants import abort_jobs_ss
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from starlette.exceptions import HTTPException
 
 from bot.config import Settings
+from bot.jobs import endings
 from bot.jobs.contracts import SCAN_ARCHIVE, SCAN_REPOSITORY, ScanArchive, ScanRepository
+from bot.jobs.lifecycle import cancel_from_web
 from bot.signing import report_url
 from bot.store.models import AuditTask, Project
 from bot.web.api.access import get_project, get_task, visible, visible_project_ids
@@ -112,17 +113,17 @@ async def get(call: Call) -> TaskOut:
 
 
 async def cancel(call: Call) -> TaskOut:
+    """The task ends here, as every task ends (bot/jobs/lifecycle.py); its arq job is
+    aborted (a queued one is dropped, a running one cancelled) and a worker concludes its
+    check run, since the web process holds no forge client."""
     task = await get_task(call.session, call.me, call.params["task_id"])
     if task.status in FINISHED:
         raise HTTPException(409, f"the task is already {task.status}")
-    task.status = "cancelled"
-    task.finished_at = datetime.now(UTC)
-    await call.session.commit()
-    if task.job_id:
-        # What arq's Job.abort does, without waiting for the worker to acknowledge: a queued
-        # job is dropped when picked, a running one is cancelled (allow_abort_jobs).
-        now_ms = int(datetime.now(UTC).timestamp() * 1000)
-        await call.redis.zadd(abort_jobs_ss, {task.job_id: now_ms})
+    await call.session.commit()  # the lifecycle writes the row through its own session
+    noun = "Audit" if task.kind == "review" else "Scan"
+    ending = endings.cancelled(noun, "cancelled through the API")
+    await cancel_from_web(call.sessions, call.redis, task, ending)
+    await call.session.refresh(task)
     log.info("task %s cancelled by user %s", task.id, call.me.id)
     return task_out(task, call.settings)
 
@@ -156,12 +157,12 @@ async def retry(call: Call) -> RetryOut:
     if old.kind == "archive":
         payload = ScanArchive(task_id=task.id, project_id=old.project_id,
                               archive_path=str(archive), requested_by=call.me.id, retry_of=old.id)
-        await enqueue_scan(call.session, call.redis, task, payload, SCAN_ARCHIVE)
+        await enqueue_scan(call.session, call.sessions, call.redis, task, payload, SCAN_ARCHIVE)
     else:
         payload = ScanRepository(task_id=task.id, project_id=old.project_id,
                                  ref=old.head_ref or "HEAD", requested_by=call.me.id,
                                  retry_of=old.id)
-        await enqueue_scan(call.session, call.redis, task, payload, SCAN_REPOSITORY)
+        await enqueue_scan(call.session, call.sessions, call.redis, task, payload, SCAN_REPOSITORY)
     return RetryOut(job_id=task.job_id or "", task=task_out(task, call.settings))
 
 
@@ -179,7 +180,7 @@ async def start_scan(call: Call) -> TaskOut:
     await call.session.flush()
     payload = ScanRepository(task_id=task.id, project_id=project.id, ref=ref,
                              requested_by=call.me.id)
-    await enqueue_scan(call.session, call.redis, task, payload, SCAN_REPOSITORY)
+    await enqueue_scan(call.session, call.sessions, call.redis, task, payload, SCAN_REPOSITORY)
     return task_out(task, call.settings)
 
 
@@ -204,7 +205,7 @@ async def upload_archive(call: Call) -> TaskOut:
     task.progress = {"archive_path": str(path.resolve())}
     payload = ScanArchive(task_id=task.id, project_id=project.id,
                           archive_path=str(path.resolve()), requested_by=call.me.id)
-    await enqueue_scan(call.session, call.redis, task, payload, SCAN_ARCHIVE)
+    await enqueue_scan(call.session, call.sessions, call.redis, task, payload, SCAN_ARCHIVE)
     return task_out(task, call.settings)
 
 

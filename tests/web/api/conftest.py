@@ -34,7 +34,10 @@ from bot.web.app import create_app
 from bot.web.auth import hash_password
 from bot.web.pages import page_routes
 from bot.web.ws import ws_routes
+from tests.forges.conftest import app_keys, fake_github, github_url
 from tests.support.servers import serve_in_thread
+
+__all__ = ["app_keys", "fake_github", "github_url"]  # fixtures for tests with a GitHub
 
 T = TypeVar("T")
 PASSWORD = "correct horse battery"

@@ -1,16 +1,31 @@
 """Scans, uploads, task lists, cancel and retry against real Redis: the jobs land in arq's
-queue with the documented payloads, and a cancel reaches arq's abort set."""
+queue with the documented payloads, and a cancel reaches arq's abort set and, through a
+worker, the task's check run."""
 
 from __future__ import annotations
 
+import asyncio
 import pickle
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import redis
 
-from tests.web.api.conftest import Api, small_zip
+from bot.config import Settings
+from bot.jobs.contracts import Repository
+from bot.jobs.lifecycle import Audit
+from bot.store.models import Installation, Project
+from bot.web.auth import issue_access_token
+from tests.events.private_redis import private_redis
+from tests.fakes.fake_github import FakeGitHub
+from tests.forges.conftest import APP_ID, INSTALLATION
+from tests.jobs.conftest import job_deps
+from tests.support.workers import run_queued_jobs
+from tests.web.api.conftest import Api, small_zip, start_api
+
+HEAD = "c" * 40
 
 
 def _job(api: Api, job_id: str) -> dict[str, Any]:
@@ -79,6 +94,72 @@ def test_cancel_marks_the_task_and_aborts_the_job(api: Api) -> None:
     finally:
         r.close()
     assert client.post(f"/api/v1/tasks/{task['id']}/cancel").status_code == 409
+
+
+async def _begin(settings: Settings, task_id: str, project_id: int) -> None:
+    """What a review job does first: the task runs and its check run opens on GitHub."""
+    async with job_deps(settings, settings.redis_url) as deps:
+        repo = Repository(forge="github", id=1, full_name="octo/demo",
+                          installation_id=INSTALLATION)
+        forge = await deps.forges(repo)
+        try:
+            await Audit(deps, task_id, project_id, forge=forge, head_sha=HEAD).begin()
+        finally:
+            await forge.close()
+
+
+def test_a_cancel_concludes_the_check_run_through_the_lifecycle(
+    api_factory: Callable[..., Any], fake_github: FakeGitHub, github_url: str,
+    app_keys: tuple[str, str],
+) -> None:
+    """The task ends at once, as every task ends (bot/jobs/lifecycle.py); the web process
+    holds no forge, so a worker concludes the check run GitHub shows."""
+    github = {"APP_ID": str(APP_ID), "PRIVATE_KEY": app_keys[0], "WEBHOOK_SECRET": "s",
+              "GITHUB_API_URL": github_url, "GITHUB_WRITE_SPACING_S": "0", "APP_SLUG": "auditbot"}
+    with api_factory(**github) as api:
+        [installation] = api.add(Installation(forge="github", external_id=INSTALLATION,
+                                              account_login="octo"))
+        [project] = api.add(Project(kind="github", full_name="octo/demo", external_id=1,
+                                    installation_id=installation.id, settings={}))
+        task = api.task(project, kind="review", status="queued", pr_number=5, head_sha=HEAD,
+                        job_id="review_pull_request:github:1:5:" + HEAD)
+        asyncio.run(_begin(api.settings, task.id, project.id))
+        [run] = fake_github.check_runs.values()
+        assert run["status"] == "in_progress"
+
+        client = api.as_user(api.user(admin=True))
+        cancelled = client.post(f"/api/v1/tasks/{task.id}/cancel")
+        assert cancelled.status_code == 200, cancelled.text
+        assert cancelled.json()["status"] == "cancelled"
+        asyncio.run(run_queued_jobs(api.settings))
+
+        assert (run["status"], run["conclusion"]) == ("completed", "cancelled")
+        assert run["output"]["title"] == "Audit cancelled through the API"
+        stored = client.get(f"/api/v1/tasks/{task.id}").json()
+        assert (stored["status"], stored["error"]) == ("cancelled", "cancelled through the API")
+        assert len(fake_github.check_runs) == 1
+
+
+def test_a_scan_the_queue_refuses_ends_failed(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    """Redis away when the job is enqueued: 503, and the task's row ends failed (through the
+    lifecycle) rather than staying queued for the reconciler."""
+    with private_redis(tmp_path) as server:
+        url = server.url  # stopped on leaving the block
+    running = start_api(make_settings(REDIS_URL=url))
+    api = next(running)
+    try:
+        project = api.project()
+        user = api.user(admin=True)
+        client = api.client(issue_access_token(api.settings, user.id))
+        answer = client.post(f"/api/v1/projects/{project.id}/scans", json={})
+        assert answer.status_code == 503, answer.text
+        [task] = client.get("/api/v1/tasks", params={"project_id": project.id}).json()["items"]
+        assert (task["status"], task["error"]) == ("failed", "the queue did not accept the job")
+        assert task["finished_at"] is not None
+    finally:
+        running.close()
 
 
 def test_retry_runs_a_finished_scan_again(api: Api) -> None:
