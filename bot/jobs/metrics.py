@@ -30,6 +30,7 @@ from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
 from redis.exceptions import RedisError
 
 from bot.findings import Finding
@@ -48,6 +49,7 @@ JOB_DURATION = Histogram(
 FINDINGS = Counter(
     "auditbot_findings_total", "Findings reported by audits, by severity", ["severity"]
 )
+FINDINGS_COUNTED_PREFIX = "auditbot:findings-counted"
 # What a job's return value says about how it ended; any other value is a success.
 _RESULTS = {"failed": "failed", "cancelled": "cancelled", "skipped": "skipped"}
 
@@ -79,9 +81,29 @@ def measured(function: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R
     return run
 
 
-def count_findings(findings: Iterable[Finding]) -> None:
+# Longer than any job's tries last (MAX_TRIES, each deferred at most a rate limit's reset).
+FINDINGS_COUNTED_TTL_S = 7 * 24 * 3600
+
+
+async def count_findings(
+    redis: AsyncRedis, *, task_id: str, head_sha: str | None, findings: Iterable[Finding]
+) -> bool:
+    """Count one audit's findings in ``auditbot_findings_total``, once per task and head:
+    the job may run again after this point (arq's Retry when publishing must wait, or a
+    worker that died) and find the same findings, which must not count twice. The mark is
+    in Redis, so a retry on another worker sees it. False when they were counted before
+    (or Redis did not answer: then the retry that its absence brings counts them)."""
+    key = f"{FINDINGS_COUNTED_PREFIX}:{task_id}:{head_sha or '-'}"
+    try:
+        first = await redis.set(key, b"1", nx=True, ex=FINDINGS_COUNTED_TTL_S)
+    except (RedisError, OSError) as exc:
+        log.warning("findings of task %s not counted: Redis did not answer: %s", task_id, exc)
+        return False
+    if not first:
+        return False
     for finding in findings:
         FINDINGS.labels(finding.severity.value).inc()
+    return True
 
 
 class QueueCollector(Collector):

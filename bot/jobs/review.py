@@ -151,7 +151,8 @@ class ReviewRun:
             return await audit.end(endings.superseded(exc.actual))
         except TimeoutError:
             return await audit.end(endings.timed_out("Audit", audit.time_limit_s()))
-        count_findings(outcome.open_findings)
+        await count_findings(self.deps.redis, task_id=audit.task_id,
+                             head_sha=self.job.head_sha, findings=outcome.open_findings)
         return await self._publish(forge, audit, outcome)
 
     async def _config(

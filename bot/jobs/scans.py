@@ -159,7 +159,8 @@ async def run_scan(
             return await audit.end(endings.timed_out("Scan", audit.time_limit_s()))
     finally:
         release_budgets(deps, audit.task_id)  # the model's part is over either way
-    count_findings(outcome.open_findings)
+    await count_findings(deps.redis, task_id=audit.task_id, head_sha=outcome.change.head_sha,
+                         findings=outcome.open_findings)
     # Findings first: a check update the forge refuses must not lose the scan's results.
     await audits.save_findings(
         deps.sessions,

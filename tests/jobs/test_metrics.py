@@ -13,11 +13,17 @@ from arq import Retry
 from arq.constants import in_progress_key_prefix
 from prometheus_client import REGISTRY
 from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
 
+from bot.findings import Category, Finding, Severity
 from bot.jobs.contracts import QUEUE_NAME
-from bot.jobs.metrics import Exporter, QueueCollector, measured
+from bot.jobs.deps import JobDeps
+from bot.jobs.metrics import Exporter, QueueCollector, count_findings, measured
 from bot.llm import metrics as llm_metrics
 from bot.llm.usage import UsageRecord
+from tests.fakes.fake_github import FakeGitHub
+from tests.jobs.test_retry import ctx, registered
+from tests.jobs.test_review_job import payload, prepare
 from tests.support.servers import free_port
 
 
@@ -130,3 +136,44 @@ def test_the_exporter_serves_and_a_taken_port_is_refused(redis_url: str) -> None
             Exporter(redis_url, "127.0.0.1", exporter.port)
     finally:
         exporter.close()
+
+
+def findings_total() -> float:
+    return sum(
+        REGISTRY.get_sample_value("auditbot_findings_total", {"severity": s.value}) or 0.0
+        for s in Severity
+    )
+
+
+async def test_a_review_run_again_after_a_retry_counts_its_findings_once(
+    deps: JobDeps, fake_github: FakeGitHub
+) -> None:
+    """The pipeline ran and its findings were counted, then publishing had to wait (a 502
+    posting the summary comment): arq runs the job again, the pipeline finds the same
+    findings, and they must not count twice."""
+    prepare(fake_github)
+    review = registered("review_pull_request")
+    before = findings_total()
+    fake_github.inject("POST", r"/issues/5/comments$", 502)
+    with pytest.raises(Retry):
+        await review(ctx(deps, "r:counted"), payload())
+    counted = findings_total() - before
+    assert counted >= 1
+    assert await review(ctx(deps, "r:counted", 2), payload()) == "succeeded"
+    assert [r["conclusion"] for r in fake_github.check_runs.values()] == ["failure"]
+    assert findings_total() - before == counted
+
+
+async def test_findings_count_once_per_task_and_head(redis_url: str) -> None:
+    finding = Finding(path="a.py", start_line=1, end_line=1, severity=Severity.HIGH,
+                      category=Category.SECURITY, title="t", message="m", source="test")
+    redis = AsyncRedis.from_url(redis_url)
+    try:
+        before = findings_total()
+        assert await count_findings(redis, task_id="t-1", head_sha="a" * 40, findings=[finding])
+        assert not await count_findings(redis, task_id="t-1", head_sha="a" * 40,
+                                        findings=[finding])
+        assert await count_findings(redis, task_id="t-2", head_sha="a" * 40, findings=[finding])
+        assert findings_total() - before == 2
+    finally:
+        await redis.aclose()
