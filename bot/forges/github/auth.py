@@ -24,6 +24,7 @@ from githubkit.cache import AsyncRedisCacheStrategy
 from githubkit.exception import (
     GitHubException,
     RateLimitExceeded,
+    RequestError,
     RequestFailed,
     RequestTimeout,
     SecondaryRateLimitExceeded,
@@ -35,7 +36,7 @@ from redis.asyncio import Redis
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.forges.locks import leased_lock, publish_lock
-from bot.forges.metrics import count_answer
+from bot.forges.metrics import count_answer, count_no_answer
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +119,10 @@ class RetryPolicy:
         self.backoff_s = backoff_s
 
     def __call__(self, exc: GitHubException, retry_count: int) -> RetryOption:
+        # githubkit hands every failed attempt here, answered or not: the one place a
+        # request that got no answer is seen (answers are counted by the response hook).
+        if isinstance(exc, RequestError) and isinstance(exc.exc, httpx.TransportError):
+            count_no_answer("github")
         if retry_count >= self.max_retries:
             return RetryOption(False)
         wait = secondary_limit_wait(exc)

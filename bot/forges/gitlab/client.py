@@ -24,7 +24,7 @@ from gitlab.exceptions import GitlabAuthenticationError, GitlabError
 
 from bot.errors import ForgeError, NotFound, RetryLater
 from bot.forges.base import ForgeRefused
-from bot.forges.metrics import count_answer
+from bot.forges.metrics import count_answer, count_no_answer
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,15 @@ _OWN_RETRIES: dict[str, Any] = {
     "max_retries": 0,
     "retry_transient_errors": False,
 }
+
+
+# What requests raises for a request that got no answer, or only part of one (python-gitlab
+# calls these transient too); an answer with a status is counted by the response hook.
+_NO_ANSWER = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
 
 
 class _Capture(threading.local):
@@ -85,6 +94,8 @@ class GitLabClient:
             except GitlabError as exc:  # HTTP errors and the 401 GitlabAuthenticationError
                 return None, (exc, self._capture.retry_after)
             except requests.RequestException as exc:
+                if isinstance(exc, _NO_ANSWER):
+                    count_no_answer("gitlab")
                 return None, (exc, None)
 
         return run
