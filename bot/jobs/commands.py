@@ -18,7 +18,7 @@ from bot.forges.pull_requests import PullRequestForge
 from bot.jobs import endings
 from bot.jobs.contracts import ReviewPullRequest, RunCommand
 from bot.jobs.conversation.ask import answer_question
-from bot.jobs.deps import JobDeps, deps_of, task_for_job
+from bot.jobs.deps import JobDeps, deps_of, task_for_delivery
 from bot.jobs.lifecycle import SCAN_WORDS, Audit, cancel_tasks
 from bot.jobs.review import ReviewRun
 from bot.jobs.scans import run_tree_scan
@@ -84,20 +84,13 @@ async def run_command(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
 async def _full_scan(
     deps: JobDeps, forge: PullRequestForge, job: RunCommand, head_sha: str, job_id: str
 ) -> str:
-    repo = job.repository
-    project_id, task_id, _ = await task_for_job(
-        deps,
-        repo,
-        job_id,
-        kind="repository",
-        trigger="command",
-        delivery_id=job.delivery_id,
-        pr_number=job.number,
-        head_ref=head_sha,
-        head_sha=head_sha,
+    project_id, task_id, _ = await task_for_delivery(
+        deps, job, job_id, kind="repository", trigger="command", pr_number=job.number,
+        head_ref=head_sha, head_sha=head_sha,
     )
     audit = Audit(deps, task_id, project_id, forge=forge, head_sha=head_sha, words=SCAN_WORDS)
-    return await run_tree_scan(audit, forge, head_sha, config_ref=repo.default_branch or head_sha)
+    config_ref = job.repository.default_branch or head_sha
+    return await run_tree_scan(audit, forge, head_sha, config_ref=config_ref)
 
 
 async def cancel_pull_request(deps: JobDeps, forge: PullRequestForge, job: RunCommand) -> int:

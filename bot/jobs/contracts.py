@@ -62,14 +62,14 @@ class Repository(_Payload):
     web_url: str | None = None  # GitLab: the project's page (tells the instance); GitHub: html_url
 
 
-class _RepositoryJob(_Payload):
+class RepositoryJob(_Payload):
     """A job about one forge repository, started by one delivery (its id on every log line)."""
 
     repository: Repository
     delivery_id: str
 
 
-class ReviewPullRequest(_RepositoryJob):
+class ReviewPullRequest(RepositoryJob):
     """Audit a pull request (GitLab: merge request) at ``head_sha``.
 
     ``number`` is None only for a GitHub check run or suite re-run whose payload names no pull
@@ -91,7 +91,7 @@ class ReviewPullRequest(_RepositoryJob):
     requested_by: str | None = None  # the person who asked for a re-run
 
 
-class ScanPush(_RepositoryJob):
+class ScanPush(RepositoryJob):
     """Scan the commits pushed to the default branch (``before``..``after``)."""
 
     ref: str
@@ -100,28 +100,38 @@ class ScanPush(_RepositoryJob):
     pusher: str | None = None
 
 
-class RunCommand(_RepositoryJob):
+class PullRequestComment(RepositoryJob):
+    """A comment a person wrote on a pull request (merge request): a command or a reply.
+
+    ``pr_author`` is who opened the pull request (GitLab: read by the worker); the worker
+    reads the commenter's standing (write access, the author, a bot) from these fields.
+    """
+
+    number: int
+    comment_id: int
+    author: str
+    author_id: int | None = None
+    pr_author: str | None = None
+
+
+class RunCommand(PullRequestComment):
     """A command a person wrote in a PR comment (``/audit``, ``/audit full``, ``/audit cancel``,
     ``/audit help``, ``/audit ask <question>``, ``@<app slug> review``).
 
     The worker checks the author's write access through the forge's permission API (the
     web process only drops what certainly cannot qualify: bots, and on GitHub people whose
-    ``author_association`` says they are no collaborator, unless they wrote the PR and ask).
+    ``author_association`` says they are no collaborator, unless they wrote the PR and ask;
+    the PR's author may ask).
     ``head_sha`` is known on GitLab (the MR's last commit); on GitHub the worker reads the PR.
     """
 
-    number: int
     command: CommandName
     argument: str = ""  # an unknown sub-command's words, or the question of ``ask``
-    author: str
-    author_id: int | None = None
     author_association: str | None = None
-    pr_author: str | None = None  # who opened the PR (may ask; GitLab: read by the worker)
-    comment_id: int
     head_sha: str | None = None
 
 
-class ThreadReply(_RepositoryJob):
+class ThreadReply(PullRequestComment):
     """A person answered in a review thread (GitHub: a review comment ``in_reply_to`` another;
     GitLab: a note in a discussion). The worker answers only in threads auditbot started.
 
@@ -129,16 +139,11 @@ class ThreadReply(_RepositoryJob):
     ``body`` is the reply's text, cut at TEXT_LIMIT.
     """
 
-    number: int
     thread: str
-    comment_id: int
     body: str
-    author: str
-    author_id: int | None = None
-    pr_author: str | None = None
 
 
-class CodeScanningAlertEvent(_RepositoryJob):
+class CodeScanningAlertEvent(RepositoryJob):
     """A code scanning alert changed in GitHub's Security tab (``code_scanning_alert``):
     a dismissal or a reopening by a person reaches auditbot's triage."""
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.forges.pull_requests import PullRequestForge
-from bot.jobs.contracts import Repository
+from bot.jobs.contracts import Repository, RepositoryJob
 from bot.store import audits
 
 if TYPE_CHECKING:  # the service pulls in the providers' machinery; jobs only hold one
@@ -68,6 +68,16 @@ async def task_for_job(
         deps.sessions, project_id=project_id, job_id=job_id, **fields
     )
     return project_id, task_id, "queued"
+
+
+async def task_for_delivery(
+    deps: JobDeps, job: RepositoryJob, job_id: str, **fields: Any
+) -> tuple[int, str, str]:
+    """:func:`task_for_job` for a job a webhook delivery started (a review, a push scan,
+    an `/audit` command): the task belongs to the job's repository and records its
+    delivery."""
+    return await task_for_job(deps, job.repository, job_id, delivery_id=job.delivery_id,
+                              **fields)
 
 
 async def project_for(deps: JobDeps, repo: Repository) -> int:

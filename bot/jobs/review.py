@@ -27,7 +27,7 @@ from bot.jobs.budgets import apply_budgets, release_budgets
 from bot.jobs.code_scanning import follow_analysis
 from bot.jobs.contracts import ReviewPullRequest
 from bot.jobs.conversation.feedback import apply_feedback
-from bot.jobs.deps import JobDeps, deps_of, task_for_job
+from bot.jobs.deps import JobDeps, deps_of, task_for_delivery
 from bot.jobs.lifecycle import REVIEW_WORDS, Audit, cancel_tasks, conclude_open_check
 from bot.jobs.metrics import count_findings
 from bot.jobs.publish import publish_outcome
@@ -67,17 +67,11 @@ class ReviewRun:
 
     async def run(self) -> str:
         repo = self.job.repository
-        self.project_id, task_id, status = await task_for_job(
-            self.deps,
-            repo,
-            self.job_id,
-            kind="review",
-            trigger="command" if self.job.requested_by else "webhook",
-            delivery_id=self.job.delivery_id,
-            pr_number=self.job.number,
-            base_ref=self.job.base_ref,
-            head_ref=self.job.head_ref,
-            head_sha=self.job.head_sha,
+        job = self.job
+        self.project_id, task_id, status = await task_for_delivery(
+            self.deps, job, self.job_id, kind="review",
+            trigger="command" if job.requested_by else "webhook", pr_number=job.number,
+            base_ref=job.base_ref, head_ref=job.head_ref, head_sha=job.head_sha,
         )
         if status in audits.FINAL_STATUSES:
             log.info("task %s already %s; nothing to do", task_id, status)

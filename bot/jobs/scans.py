@@ -34,7 +34,7 @@ from bot.jobs.code_scanning import (
     upload_analysis,
 )
 from bot.jobs.contracts import Repository, ScanArchive, ScanPush, ScanRepository
-from bot.jobs.deps import deps_of, repository_of, task_for_job
+from bot.jobs.deps import deps_of, repository_of, task_for_delivery
 from bot.jobs.endings import Ending
 from bot.jobs.lifecycle import SCAN_WORDS, Audit, end_task
 from bot.jobs.metrics import count_findings
@@ -54,16 +54,9 @@ async def scan_push(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
     deps = deps_of(ctx)
     repo = job.repository
     job_id = str(ctx.get("job_id") or f"scan_push:{job.delivery_id}")
-    project_id, task_id, status = await task_for_job(
-        deps,
-        repo,
-        job_id,
-        kind="push",
-        trigger="webhook",
-        delivery_id=job.delivery_id,
-        head_ref=job.ref,
-        base_sha=job.before,
-        head_sha=job.after,
+    project_id, task_id, status = await task_for_delivery(
+        deps, job, job_id, kind="push", trigger="webhook", head_ref=job.ref,
+        base_sha=job.before, head_sha=job.after,
     )
     if status in audits.FINAL_STATUSES:
         return status

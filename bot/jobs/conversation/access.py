@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 
 from bot.analysis.sanitize import sanitize_text
 from bot.forges.conversation import Conversation
+from bot.jobs.contracts import PullRequestComment
 
 PERMISSION_TTL_S = 300
 WINDOW_S = 3600
@@ -45,20 +46,14 @@ class Standing(Enum):
         return self is Standing.WRITER
 
 
-async def standing(
-    redis: Redis,
-    forge: Conversation,
-    *,
-    forge_name: str,
-    repository_id: int,
-    login: str,
-    user_id: int | None,
-    pr_author: str | None,
-) -> Standing:
-    """``login``'s standing on this repository's pull request."""
-    if login.endswith("[bot]") or await forge.is_self(login, user_id):
+async def standing(redis: Redis, forge: Conversation, comment: PullRequestComment) -> Standing:
+    """The standing on its pull request of the person who wrote ``comment``."""
+    repo = comment.repository
+    login = comment.author
+    pr_author = comment.pr_author or await forge.pull_author(comment.number)
+    if login.endswith("[bot]") or await forge.is_self(login, comment.author_id):
         return Standing.BOT
-    if await has_write_access(redis, forge, forge_name, repository_id, login):
+    if await has_write_access(redis, forge, repo.forge, repo.id, login):
         return Standing.WRITER
     if pr_author is not None and login.lower() == pr_author.lower():
         return Standing.AUTHOR

@@ -42,11 +42,7 @@ async def answer_question(deps: JobDeps, forge: PullRequestForge, job: RunComman
     talk = forge.conversation
     target = ChangeTarget(number=job.number)
     repo = job.repository
-    pr_author = job.pr_author or await talk.pull_author(job.number)
-    who = await standing(
-        deps.redis, talk, forge_name=repo.forge, repository_id=repo.id, login=job.author,
-        user_id=job.author_id, pr_author=pr_author,
-    )
+    who = await standing(deps.redis, talk, job)
     if not who.may_talk:
         log.info("question from %s ignored: %s", job.author, who.value)
         return "ignored"

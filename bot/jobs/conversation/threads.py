@@ -68,11 +68,7 @@ async def answer_reply(deps: JobDeps, forge: PullRequestForge, job: ThreadReply)
     if dismissal is None and not wants_an_answer(job.body, deps.settings.app_slug):
         return "nothing to answer"
     repo = job.repository
-    pr_author = job.pr_author or await talk.pull_author(job.number)
-    who = await standing(
-        deps.redis, talk, forge_name=repo.forge, repository_id=repo.id, login=job.author,
-        user_id=job.author_id, pr_author=pr_author,
-    )
+    who = await standing(deps.redis, talk, job)
     if who is Standing.BOT:
         return "ignored"
     if dismissal is not None:
