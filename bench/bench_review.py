@@ -34,6 +34,7 @@ from bot.config import load_settings
 from bot.diff.tokens import count_tokens
 from bot.forges.base import ChangeTarget
 from bot.forges.github.auth import GitHubApp, RetryPolicy
+from bot.forges.github.client import GitHubClient
 from bot.forges.github.forge import GitHubForge
 from bot.llm.service import build_llm_service
 from tests.fakes.fake_github import FakeGitHub, Pull, PullFile
@@ -98,7 +99,7 @@ async def one_run(
     assert service is not None
     app = GitHubApp(app_id=1, private_key=private_key, redis=redis, api_url=github_url,
                     write_spacing_s=0.0, retry=RetryPolicy(max_retries=2, backoff_s=0.05))
-    forge = GitHubForge(app, installation_id=1, owner="bench", repo="big")
+    forge = GitHubForge(GitHubClient(app, installation_id=1, owner="bench", repo="big"))
     await forge.open()
     reviewer = LLMReviewer(service, concurrency=concurrency, task_id=f"bench-{concurrency}")
     started, cpu = time.perf_counter(), time.process_time()

@@ -31,16 +31,13 @@ def build_forge_factory(settings: Settings, redis: Redis) -> ForgeFactory:
                     f"{repo.full_name}: no GitHub App installation is known for it",
                     hint="install the app on the repository, or wait for its next webhook",
                 )
+            from bot.forges.github.client import GitHubClient
             from bot.forges.github.forge import GitHubForge
 
             owner, _, name = repo.full_name.partition("/")
-            forge = GitHubForge(
-                github_app,
-                installation_id=repo.installation_id,
-                owner=owner,
-                repo=name,
-                bot_login=bot_login,
-            )
+            client = GitHubClient(github_app, installation_id=repo.installation_id, owner=owner,
+                                  repo=name, bot_login=bot_login)
+            forge = GitHubForge(client)
             await forge.open()
             return forge
         if not settings.gitlab_enabled:

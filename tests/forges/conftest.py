@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from redis.asyncio import Redis
 
 from bot.forges.github.auth import GitHubApp, RetryPolicy
+from bot.forges.github.client import GitHubClient
 from bot.forges.github.forge import GitHubForge
 from tests.fakes.fake_github import FakeGitHub
 from tests.support.servers import serve_in_thread
@@ -90,10 +91,12 @@ def make_app(
 @pytest.fixture
 def github_forge(make_app: Callable[..., GitHubApp]) -> GitHubForge:
     return GitHubForge(
-        make_app(),
-        installation_id=INSTALLATION,
-        owner="octo",
-        repo="demo",
-        bot_login="auditbot[bot]",
+        GitHubClient(
+            make_app(),
+            installation_id=INSTALLATION,
+            owner="octo",
+            repo="demo",
+            bot_login="auditbot[bot]",
+        ),
         post_backoff_s=0.05,
     )

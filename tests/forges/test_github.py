@@ -22,6 +22,7 @@ from bot.forges.base import (
 )
 from bot.forges.base import ZERO_SHA as NULL_SHA
 from bot.forges.github.auth import GitHubApp
+from bot.forges.github.client import GitHubClient
 from bot.forges.github.forge import GitHubForge
 from tests.fakes.fake_github import FakeGitHub, Pull, PullFile
 
@@ -114,8 +115,10 @@ async def test_installation_token_is_shared_and_renewed(
 ) -> None:
     setup_pull(fake_github)
     # Two processes: separate GitHubApp objects, one Redis.
-    first = GitHubForge(make_app(), installation_id=INSTALLATION, owner="octo", repo="demo")
-    second = GitHubForge(make_app(), installation_id=INSTALLATION, owner="octo", repo="demo")
+    first = GitHubForge(GitHubClient(make_app(), installation_id=INSTALLATION, owner="octo",
+                                     repo="demo"))
+    second = GitHubForge(GitHubClient(make_app(), installation_id=INSTALLATION, owner="octo",
+                                      repo="demo"))
     await first.fetch_change(PR)
     await second.fetch_change(PR)
     assert fake_github.token_requests == 1
@@ -272,8 +275,8 @@ async def test_writes_are_spaced(
 ) -> None:
     setup_pull(fake_github)
     fake_github.write_spacing_s = 0.2  # the fake answers a secondary limit if we hurry
-    forge = GitHubForge(make_app(write_spacing_s=0.2), installation_id=INSTALLATION,
-                        owner="octo", repo="demo")
+    forge = GitHubForge(GitHubClient(make_app(write_spacing_s=0.2), installation_id=INSTALLATION,
+                                     owner="octo", repo="demo"))
     check_id = await forge.create_check(HEAD, CheckUpdate("queued", "q", "q"))
     for step in range(3):
         await forge.update_check(check_id, CheckUpdate("in_progress", "p", f"step {step}"))
@@ -310,8 +313,8 @@ async def test_two_workers_posting_the_same_review_post_once(
 ) -> None:
     setup_pull(fake_github)
     forges = [
-        GitHubForge(make_app(), installation_id=INSTALLATION, owner="octo", repo="demo",
-                    bot_login="auditbot[bot]")
+        GitHubForge(GitHubClient(make_app(), installation_id=INSTALLATION, owner="octo",
+                                 repo="demo", bot_login="auditbot[bot]"))
         for _ in range(2)
     ]
     results = await asyncio.gather(
@@ -325,7 +328,7 @@ async def test_unknown_installation_says_how_to_fix(
     fake_github: FakeGitHub, make_app: Callable[..., GitHubApp]
 ) -> None:
     setup_pull(fake_github)
-    forge = GitHubForge(make_app(), installation_id=999, owner="octo", repo="demo")
+    forge = GitHubForge(GitHubClient(make_app(), installation_id=999, owner="octo", repo="demo"))
     with pytest.raises(NotFound) as missing:
         await forge.fetch_change(PR)
     assert missing.value.hint == "the app is not installed there any more"
@@ -340,7 +343,7 @@ async def test_wrong_private_key_says_how_to_fix(
         serialization.NoEncryption()).decode()
     app = make_app()
     app._private_key = other_key  # GitHub cannot verify the App JWT signed with it
-    wrong = GitHubForge(app, installation_id=INSTALLATION, owner="octo", repo="demo")
+    wrong = GitHubForge(GitHubClient(app, installation_id=INSTALLATION, owner="octo", repo="demo"))
     with pytest.raises(ForgeError) as refused:
         await wrong.fetch_change(PR)
     assert refused.value.hint == "check APP_ID and the private key"

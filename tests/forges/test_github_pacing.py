@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 
 from bot.forges.base import CheckUpdate
 from bot.forges.github.auth import CACHE_PREFIX, GitHubApp
+from bot.forges.github.client import GitHubClient
 from bot.forges.github.forge import GitHubForge
 from tests.fakes.fake_github import FakeGitHub
 
@@ -30,8 +31,8 @@ TOKEN_KEY = f"{CACHE_PREFIX}:" + AppAuth.INSTALLATION_CACHE_KEY.format(
 
 def worker(make_app: Callable[..., GitHubApp], **options: object) -> GitHubForge:
     """The adapter as one worker process builds it: its own GitHubApp, the shared Redis."""
-    return GitHubForge(make_app(**options), installation_id=INSTALLATION, owner="octo",
-                       repo="demo", bot_login="auditbot[bot]")
+    return GitHubForge(GitHubClient(make_app(**options), installation_id=INSTALLATION,
+                                    owner="octo", repo="demo", bot_login="auditbot[bot]"))
 
 
 async def test_token_lives_in_redis_until_a_minute_before_expiry(

@@ -18,6 +18,7 @@ from bot.forges.base import (
     review_marker,
 )
 from bot.forges.base import ZERO_SHA as NULL_SHA
+from bot.forges.gitlab.client import GitLabClient
 from bot.forges.gitlab.forge import GitLabForge
 from tests.fakes.fake_gitlab import MR, FakeGitLab, MRDiff
 from tests.support.servers import serve_in_thread
@@ -54,7 +55,8 @@ def fake() -> FakeGitLab:
 @pytest.fixture
 async def forge(fake: FakeGitLab) -> AsyncIterator[GitLabForge]:
     with serve_in_thread(fake.app) as url:
-        forge = GitLabForge(url=url, token=fake.token, project=1, backoff_s=0.01, max_wait_s=2)
+        forge = GitLabForge(GitLabClient(url=url, token=fake.token, project=1, backoff_s=0.01,
+                                         max_wait_s=2))
         yield forge
         await forge.close()
 
@@ -189,7 +191,7 @@ async def test_compare_pushes(fake: FakeGitLab, forge: GitLabForge) -> None:
 
 async def test_wrong_token_says_how_to_fix(fake: FakeGitLab) -> None:
     with serve_in_thread(fake.app) as url:
-        forge = GitLabForge(url=url, token="glpat-wrong", project=1)
+        forge = GitLabForge(GitLabClient(url=url, token="glpat-wrong", project=1))
         with pytest.raises(ForgeError) as caught:
             await forge.fetch_change(MR_TARGET)
         await forge.close()
@@ -218,7 +220,7 @@ async def test_command_replies_and_who_may_trigger(fake: FakeGitLab, forge: GitL
 
 async def test_two_workers_publish_one_review(fake: FakeGitLab, redis: Redis) -> None:
     with serve_in_thread(fake.app) as url:
-        forges = [GitLabForge(url=url, token=fake.token, project=1, redis=redis)
+        forges = [GitLabForge(GitLabClient(url=url, token=fake.token, project=1), redis=redis)
                   for _ in range(2)]
         results = await asyncio.gather(
             *(f.publish_review(MR_TARGET, HEAD, [inline(4, "a")], "Body") for f in forges)

@@ -1,7 +1,8 @@
 """GitHub through githubkit: pull request changes in, reviews, summary and check runs out.
 
-One adapter per repository and installation; the shared :class:`GitHubApp` (auth, token
-cache in Redis, write pacing, retries) is built once per process.
+One adapter per repository and installation, over the :class:`GitHubClient` made for them
+(``bot/jobs/forge_factory.py``); the shared ``GitHubApp`` (auth, token cache in Redis, write
+pacing, retries) is built once per process.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from bot.forges.base import (
     is_null_sha,
 )
 from bot.forges.feedback import Accept, marker_key
-from bot.forges.github.auth import GitHubApp
 from bot.forges.github.client import PER_PAGE, GitHubClient
 from bot.forges.github.code_scanning import GitHubCodeScanning
 from bot.forges.github.conversation import GitHubConversation
@@ -55,24 +55,18 @@ class GitHubForge:
 
     def __init__(
         self,
-        app: GitHubApp,
+        client: GitHubClient,
         *,
-        installation_id: int,
-        owner: str,
-        repo: str,
-        bot_login: str | None = None,
         max_files: int = limits.PR_FILES_MAX,
         max_file_bytes: int = 1_000_000,
         max_probes: int = 40,
         post_attempts: int = 3,
         post_backoff_s: float = 2.0,
     ) -> None:
-        self.client = GitHubClient(
-            app, installation_id=installation_id, owner=owner, repo=repo, bot_login=bot_login
-        )
-        self._gh = self.client.gh
-        self.owner = owner
-        self.repo = repo
+        self.client = client
+        self._gh = client.gh
+        self.owner = client.owner
+        self.repo = client.repo
         self.conversation = GitHubConversation(self.client)
         self.code_scanning: GitHubCodeScanning | None = GitHubCodeScanning(self.client)
         self._threads = GitHubFeedback(self.client)

@@ -22,7 +22,8 @@ import gitlab
 import requests
 from gitlab.exceptions import GitlabAuthenticationError, GitlabError
 
-from bot.errors import ForgeError, NotFound, RetryLater
+from bot.config import Settings
+from bot.errors import ConfigError, ForgeError, NotFound, RetryLater
 from bot.forges.base import ForgeRefused
 from bot.forges.metrics import count_answer, count_no_answer
 
@@ -81,6 +82,17 @@ class GitLabClient:
         self._max_wait_s = max_wait_s
         self._backoff_s = backoff_s
         self._user_id: int | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, project: int | str) -> GitLabClient:
+        """The client for ``project`` on GITLAB_URL with GITLAB_TOKEN."""
+        if settings.gitlab_token is None:
+            raise ConfigError("GITLAB_TOKEN", "GitLab is not configured")
+        return cls(
+            url=settings.gitlab_url,
+            token=settings.gitlab_token.get_secret_value(),
+            project=project,
+        )
 
     def _remember_retry_after(self, response: requests.Response, *args: Any, **kw: Any) -> None:
         self._capture.retry_after = response.headers.get("Retry-After")

@@ -18,7 +18,7 @@ from urllib.parse import quote
 from redis.asyncio import Redis
 
 from bot.config import Settings
-from bot.errors import ConfigError, ForgeError, NotFound, RetryLater
+from bot.errors import ForgeError, NotFound, RetryLater
 from bot.forges import limits
 from bot.forges.base import (
     CONFIG_PATH,
@@ -62,38 +62,24 @@ class GitLabForge:
 
     def __init__(
         self,
+        client: GitLabClient,
         *,
-        url: str,
-        token: str,
-        project: int | str,
-        timeout_s: float = 30.0,
-        max_attempts: int = 4,
-        max_wait_s: float = 60.0,
-        backoff_s: float = 1.0,
         max_file_bytes: int = 1_000_000,
         redis: Redis | None = None,
     ) -> None:
-        self.client = GitLabClient(
-            url=url, token=token, project=project, timeout_s=timeout_s,
-            max_attempts=max_attempts, max_wait_s=max_wait_s, backoff_s=backoff_s,
-        )
-        self.project = project
-        self._path = self.client.path
+        self.client = client
+        self.project = client.project
+        self._path = client.path
         self.conversation = GitLabConversation(self.client)
         self._discussions = GitLabFeedback(self.client)
         self._max_file_bytes = max_file_bytes
         self._redis = redis  # for publish locks shared by workers; None in the CLI
 
     @classmethod
-    def from_settings(cls, settings: Settings, project: int | str, **kwargs: Any) -> GitLabForge:
-        if settings.gitlab_token is None:
-            raise ConfigError("GITLAB_TOKEN", "GitLab is not configured")
-        return cls(
-            url=settings.gitlab_url,
-            token=settings.gitlab_token.get_secret_value(),
-            project=project,
-            **kwargs,
-        )
+    def from_settings(
+        cls, settings: Settings, project: int | str, *, redis: Redis | None = None
+    ) -> GitLabForge:
+        return cls(GitLabClient.from_settings(settings, project), redis=redis)
 
     # Merge request features ---------------------------------------------------------
 
