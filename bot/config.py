@@ -142,8 +142,11 @@ class Settings(BaseSettings):
     # Webhooks and jobs
     delivery_ttl_days: int = Field(default=7, ge=1)
     max_webhook_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
-    # arq re-runs the job of a dead worker JOB_TIMEOUT_S + 10 s after it started.
+    # An audit's time limit (arq cancels the job after it).
     job_timeout_s: int = Field(default=900, ge=5)
+    # A worker holds each running job on a lease this long that it renews every third of it;
+    # the job of a dead worker (SIGKILL, a lost machine) is re-run once the lease runs out.
+    job_lease_s: float = Field(default=30.0, ge=3)
     # A worker rides out a Redis outage this long, then exits for its supervisor to restart.
     redis_outage_limit_s: float = Field(default=300.0, ge=0)
     # A worker exits cleanly after this many jobs (0: never), finishing those it holds.

@@ -1,9 +1,19 @@
-"""arq's Worker as auditbot runs it: it rides out a Redis outage and may retire itself.
+"""arq's Worker as auditbot runs it: it holds its jobs on a short lease, rides out a Redis
+outage and may retire itself.
+
+arq marks a running job with an in-progress key (``arq:in-progress:<job id>``) that other
+workers respect, and leaves the job in the queue until it ends; the key expires
+``job_timeout + 10`` s after the start, so the job of a worker killed with SIGKILL (or lost
+with its machine) stayed "in progress" for ~15 minutes at the default JOB_TIMEOUT_S.
+:class:`AuditWorker` sets the key for ``JOB_LEASE_S`` only and renews it every third of that
+for every job it is running (as the leased locks in ``bot/forges/locks.py`` do): a dead
+worker's job is taken by another worker within about ``JOB_LEASE_S``, a live worker's never.
 
 arq's own loop ends the process at the first Redis error of a poll (a restart, a failover, a
 network blip), and a job that finished meanwhile loses its result. :class:`AuditWorker`
 keeps polling with a backoff while Redis is away, keeps its running jobs, writes their
-results once Redis answers again, and gives up only when Redis stays away longer than
+results once Redis answers again (renewing their leases first: a lease that ran out during
+the outage is taken back at once), and gives up only when Redis stays away longer than
 ``REDIS_OUTAGE_LIMIT_S`` (:class:`RedisGone`, so a supervisor restarts the process). With
 ``WORKER_MAX_JOBS`` it takes no new job after that many, finishes those it holds and exits
 cleanly: a supervisor starts a fresh process (a cap on memory growth).
@@ -12,11 +22,13 @@ cleanly: a supervisor starts a fresh process (a cap on memory growth).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from arq.constants import in_progress_key_prefix
 from arq.worker import Worker
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -29,6 +41,7 @@ log = logging.getLogger(__name__)
 REDIS_AWAY: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 5.0
+LEASE_BEATS = 3  # renewals per lease: a missed beat or two still keeps the job
 
 T = TypeVar("T")
 
@@ -47,7 +60,7 @@ class RedisGone(Unavailable):
 class AuditWorker(Worker):  # type: ignore[misc]  # arq's Worker is untyped here
     def __init__(
         self, *args: Any, redis_outage_limit_s: float = 300.0, max_jobs_total: int = 0,
-        **kwargs: Any,
+        job_lease_s: float = 30.0, **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.redis_outage_limit_s = redis_outage_limit_s
@@ -55,6 +68,23 @@ class AuditWorker(Worker):  # type: ignore[misc]  # arq's Worker is untyped here
         self.retiring = False
         self._away_since: float | None = None
         self._backoff_s = BACKOFF_FIRST_S
+        # arq sets the in-progress key for this long when it starts a job (start_jobs).
+        self.job_lease_s = job_lease_s
+        self.in_progress_timeout_s = job_lease_s
+        # Jobs whose end is written (their in-progress key deleted, or kept for a cron job):
+        # never renewed again, or a renewal racing the end would bring the key back.
+        self._lease_ended: set[str] = set()
+        self._lease_lock = asyncio.Lock()
+        self._renew_now = asyncio.Event()
+
+    async def main(self) -> None:
+        keeper = asyncio.create_task(self._keep_leases())
+        try:
+            await super().main()
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
 
     async def _poll_iteration(self) -> None:
         try:
@@ -68,7 +98,60 @@ class AuditWorker(Worker):  # type: ignore[misc]  # arq's Worker is untyped here
     async def start_jobs(self, job_ids: list[bytes]) -> None:
         if self.max_jobs_total > 0:  # one poll reads up to queue_read_limit ids
             job_ids = job_ids[: max(0, self.max_jobs_total - self._jobs_started())]
+        before = {job_id: self.tasks.get(job_id.decode()) for job_id in job_ids}
         await super().start_jobs(job_ids)
+        # A job this worker ran before (a retry) and starts again is renewed again.
+        for job_id, task in before.items():
+            if self.tasks.get(job_id.decode()) is not task:
+                self._lease_ended.discard(job_id.decode())
+
+    # Leases ---------------------------------------------------------------------------
+
+    def held_jobs(self) -> list[str]:
+        """The jobs this worker runs whose end is not written yet."""
+        return [
+            job_id for job_id, task in self.tasks.items()
+            if not task.done() and job_id not in self._lease_ended
+        ]
+
+    async def renew_leases(self) -> int:
+        """Start the lease of every job this worker holds again; returns how many."""
+        if self._pool is None:
+            return 0
+        async with self._lease_lock:
+            self._lease_ended.intersection_update(self.tasks)
+            held = self.held_jobs()
+            if not held:
+                return 0
+            lease_ms = int(self.job_lease_s * 1000)
+            async with self.pool.pipeline(transaction=False) as pipe:
+                for job_id in held:
+                    # SET, not PEXPIRE: a lease that ran out while Redis was away is taken
+                    # back (if another worker took the job meanwhile, it holds the key too,
+                    # and the task's lifecycle keeps the two runs from publishing twice).
+                    pipe.set(in_progress_key_prefix + job_id, b"1", px=lease_ms)
+                await pipe.execute()
+            return len(held)
+
+    async def _keep_leases(self) -> None:
+        """The heartbeat: every third of the lease; while Redis is away every
+        ``BACKOFF_FIRST_S`` (and at once when a poll finds it back), so that a lease that ran
+        out during an outage is taken back before another worker's poll takes the job."""
+        beat_s = self.job_lease_s / LEASE_BEATS
+        wait_s = beat_s
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._renew_now.wait(), wait_s)
+            self._renew_now.clear()
+            try:
+                await self.renew_leases()
+            except REDIS_AWAY as exc:
+                if wait_s == beat_s:
+                    log.info("could not renew the leases of running jobs (%s); trying every "
+                             "%.1f s", exc, BACKOFF_FIRST_S)
+                wait_s = BACKOFF_FIRST_S
+            else:
+                wait_s = beat_s
 
     def _retire_when_done(self) -> None:
         """After ``max_jobs_total`` jobs: take no more, finish these, then leave.
@@ -98,6 +181,7 @@ class AuditWorker(Worker):  # type: ignore[misc]  # arq's Worker is untyped here
     def _redis_back(self) -> None:
         if self._away_since is not None:
             log.warning("Redis answers again after %.1f s", time.monotonic() - self._away_since)
+            self._renew_now.set()  # leases first: one may have run out during the outage
         self._away_since = None
         self._backoff_s = BACKOFF_FIRST_S
 
@@ -118,13 +202,17 @@ class AuditWorker(Worker):  # type: ignore[misc]  # arq's Worker is untyped here
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
 
     async def finish_job(self, job_id: str, *args: Any) -> None:
-        await self._until_redis_answers(
-            lambda: super(AuditWorker, self).finish_job(job_id, *args),
-            f"recording the end of job {job_id}",
-        )
+        async def write() -> None:
+            async with self._lease_lock:
+                await super(AuditWorker, self).finish_job(job_id, *args)
+                self._lease_ended.add(job_id)
+
+        await self._until_redis_answers(write, f"recording the end of job {job_id}")
 
     async def finish_failed_job(self, job_id: str, result_data: bytes | None) -> None:
-        await self._until_redis_answers(
-            lambda: super(AuditWorker, self).finish_failed_job(job_id, result_data),
-            f"recording the failure of job {job_id}",
-        )
+        async def write() -> None:
+            async with self._lease_lock:
+                await super(AuditWorker, self).finish_failed_job(job_id, result_data)
+                self._lease_ended.add(job_id)
+
+        await self._until_redis_answers(write, f"recording the failure of job {job_id}")

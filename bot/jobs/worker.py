@@ -142,7 +142,9 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         # Lets `/audit cancel`, the API and a superseding push stop a running job.
         "allow_abort_jobs": True,
         "handle_signals": True,
-        # runner.AuditWorker's own: ride out Redis outages, retire after N jobs.
+        # runner.AuditWorker's own: jobs held on a renewed lease, ride out Redis outages,
+        # retire after N jobs.
+        "job_lease_s": settings.job_lease_s,
         "redis_outage_limit_s": settings.redis_outage_limit_s,
         "max_jobs_total": settings.worker_max_jobs,
     }

@@ -3,6 +3,7 @@ the review, comments and check run that GitHub would show."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -253,40 +254,53 @@ def test_false_positive_reply_and_thumbs_down_silence_the_next_run(
                        ("bob", "open", "false_positive", "github")]
 
 
-def test_worker_killed_mid_job_reviews_exactly_once(stack: Stack, tmp_path: Path) -> None:
+def test_worker_killed_mid_job_is_rerun_by_another_within_the_lease(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """Two workers at the default settings (JOB_TIMEOUT_S 900, JOB_LEASE_S 30); the one
+    running the review is killed with SIGKILL during its model call. The other takes the job
+    once the dead worker's lease runs out and concludes the same check run, with one review:
+    not ~910 s later, as when arq's in-progress key lived for JOB_TIMEOUT_S + 10 s."""
     repo = make_repo(tmp_path / "src", {"app.py": BASE})
     commit(repo, {"app.py": HEAD}, "search and export")
     base_sha, head_sha = stack.set_pull(9, repo, "HEAD~1", "HEAD")
     stack.llm.findings = [llm_finding()]
-    stack.llm.slow_s = 30.0
-    stack.llm.script.set(["slow"])  # the first model call hangs: the worker dies during it
-    # arq re-runs a dead worker's job once the in-progress key the first worker set expires,
-    # JOB_TIMEOUT_S + 10 s after the start: short for the first worker so the test is quick,
-    # long for the second so a loaded CI machine cannot turn the re-run into a time-out. The
-    # first worker's audit gets JOB_TIMEOUT_S - 15 s to reach the model call, offline analysis
-    # (Semgrep, 1-4 s under load) included: 12 s left it 5 s and a loaded run timed out there.
-    first = stack.worker("worker-1", JOB_TIMEOUT_S="30")
+    stack.llm.slow_s = 60.0
+    stack.llm.script.set(["slow"])  # the first model call hangs: its worker dies during it
+    assert "JOB_TIMEOUT_S" not in stack.env and "JOB_LEASE_S" not in stack.env
+    # The model may take its time (the hang must outlast the kill); the rest is default.
+    workers = [stack.worker(name, LLM_TIMEOUT_S="120") for name in ("worker-a", "worker-b")]
     assert (
         stack.deliver("pull_request", pr_payload("opened", 9, base_sha, head_sha)).status_code
         == 202
     )
-    wait_for(lambda: len(stack.llm.requests) >= 1, timeout=60, what="the model call", logs=[first])
+    wait_for(lambda: len(stack.llm.requests) >= 1, timeout=90, what="the model call",
+             logs=workers)
+    running = [w for w in workers if ":review_pull_request(" in w.log()]
+    assert len(running) == 1, [w.name for w in running]
+    holder = running[0]
+    survivor = next(w for w in workers if w is not holder)
     in_progress = [r for r in stack.check_runs() if r.get("head_sha") == head_sha]
     assert [r["status"] for r in in_progress] == ["in_progress"]
-    first.kill()
+    holder.kill()
+    killed = time.monotonic()
 
-    second = stack.worker("worker-2", JOB_TIMEOUT_S="240")
+    # The lease (30 s) plus the re-run itself, with room for a loaded 2-core machine.
     wait_for(
         lambda: bool(completed(stack, head_sha)),
-        timeout=120,
+        timeout=150,
         what="the re-run after the kill",
-        logs=[second],
+        logs=[survivor],
     )
+    took = time.monotonic() - killed
+    assert ":review_pull_request(" in survivor.log() and "try=2" in survivor.log()
     runs = [r for r in stack.check_runs() if r.get("head_sha") == head_sha]
     outcome = [(r.get("conclusion"), r.get("output", {}).get("title")) for r in runs]
     assert len(stack.github.submitted_reviews("Codertocat/Hello-World", 9)) == 1, outcome
-    assert len(runs) == 1, outcome  # the re-run concluded the check run the first attempt created
-    assert runs[0]["conclusion"] == "failure"
+    assert len(runs) == 1, outcome  # the re-run concluded the check run the first run created
+    assert runs[0]["conclusion"] == "failure", outcome
+    assert took >= 20, took  # not before the dead worker's lease ran out
+    assert len(summary_comments(stack)) == 1
 
 
 def test_two_workers_run_each_job_once(stack: Stack, tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """The worker process under faults (issue 17): a real redis-server (AOF on, as in
-production) stopped and started again under a running worker, and the job cap."""
+production) stopped and started again under a running worker, jobs held on a renewed lease,
+and the job cap. (A worker killed with SIGKILL: tests/e2e/test_github_review.py.)"""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.constants import in_progress_key_prefix
 from arq.jobs import Job, JobStatus
 
 from bot.jobs.runner import AuditWorker, RedisGone
@@ -21,6 +23,7 @@ AOF = ("--appendonly", "yes", "--appendfsync", "always")
 
 async def hold(ctx: dict[str, Any]) -> str:
     """A job that runs until the test lets it finish."""
+    ctx["runs"].append(ctx["job_id"])
     ctx["started"].set()
     await ctx["gate"].wait()
     return "done"
@@ -31,7 +34,7 @@ async def quick(ctx: dict[str, Any]) -> str:
 
 
 def worker_for(url: str, **kwargs: Any) -> AuditWorker:
-    ctx = {"started": asyncio.Event(), "gate": asyncio.Event()}
+    ctx = {"started": asyncio.Event(), "gate": asyncio.Event(), "runs": []}
     return AuditWorker(
         functions=[hold, quick], redis_settings=RedisSettings.from_dsn(url), ctx=ctx,
         poll_delay=0.1, handle_signals=False, keep_result=60, **kwargs,
@@ -118,3 +121,69 @@ async def test_a_worker_retires_after_its_job_cap_and_leaves_the_rest_queued(
     finally:
         await client.aclose()
         await stop_worker(worker)
+
+
+@pytest.mark.timeout(60)
+async def test_a_live_worker_keeps_its_job_past_the_lease(redis_url: str) -> None:
+    """The in-progress key is a lease of JOB_LEASE_S, not job_timeout + 10 s; its holder
+    renews it, so a second worker never runs the job while the first one lives."""
+    queue = "auditbot:test-lease"
+    first = worker_for(redis_url, job_lease_s=1.5, job_timeout=900, queue_name=queue)
+    second = worker_for(redis_url, job_lease_s=1.5, job_timeout=900, queue_name=queue)
+    running = asyncio.create_task(first.async_run())
+    client: ArqRedis = await create_pool(RedisSettings.from_dsn(redis_url),
+                                         default_queue_name=queue)
+    other: asyncio.Task[None] | None = None
+    key = in_progress_key_prefix + "held-past-the-lease"
+    try:
+        job = await client.enqueue_job("hold", _job_id="held-past-the-lease")
+        assert job is not None
+        await asyncio.wait_for(first.ctx["started"].wait(), 20)
+        assert 0 < await client.pttl(key) <= 1500  # a lease, not 910 s
+        other = asyncio.create_task(second.async_run())
+        await asyncio.sleep(5)  # more than three leases
+        assert second.ctx["runs"] == []
+        assert 0 < await client.pttl(key) <= 1500
+        first.ctx["gate"].set()
+        assert await job.result(timeout=20, poll_delay=0.1) == "done"
+        assert first.ctx["runs"] == ["held-past-the-lease"]
+        await asyncio.sleep(1.5)  # more than a beat: an ended job's lease is not renewed
+        assert not await client.exists(key)
+    finally:
+        await client.aclose()
+        await stop_worker(first, running)
+        if other is not None:
+            await stop_worker(second, other)
+
+
+@pytest.mark.timeout(90)
+async def test_a_lease_that_ran_out_during_an_outage_is_taken_back_at_once(
+    server: PrivateRedis,
+) -> None:
+    """Redis away longer than the lease: the key has expired when Redis is back, and the
+    worker that still runs the job sets it again before its next beat would."""
+    worker = worker_for(server.url, job_lease_s=9, job_timeout=900, redis_outage_limit_s=60)
+    running = asyncio.create_task(worker.async_run())
+    key = in_progress_key_prefix + "held-over-a-long-outage"
+    client: ArqRedis | None = None
+    try:
+        setup: ArqRedis = await create_pool(RedisSettings.from_dsn(server.url))
+        job = await setup.enqueue_job("hold", _job_id="held-over-a-long-outage")
+        assert job is not None
+        await setup.aclose()
+        await asyncio.wait_for(worker.ctx["started"].wait(), 20)
+        await asyncio.to_thread(server.stop)
+        await asyncio.sleep(10)  # the lease (9 s) runs out meanwhile
+        await asyncio.to_thread(server.start)
+        back = time.monotonic()
+        client = await create_pool(RedisSettings.from_dsn(server.url))
+        while not await client.exists(key):
+            assert time.monotonic() - back < 2.5, "the lease was not taken back"  # beat: 3 s
+            await asyncio.sleep(0.05)
+        assert 0 < await client.pttl(key) <= 9000
+        worker.ctx["gate"].set()
+        assert await Job(job.job_id, client).result(timeout=30, poll_delay=0.2) == "done"
+    finally:
+        if client is not None:
+            await client.aclose()
+        await stop_worker(worker, running)
