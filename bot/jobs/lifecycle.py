@@ -259,10 +259,15 @@ class Audit:
             )
         await audits.update_task(self.deps.sessions, self.task_id, check_run_id=self.check_id)
 
-    async def ended_elsewhere(self) -> bool:
-        """Whether another job already ended this task (cancelled or superseded)."""
+    async def ended_elsewhere(self) -> str | None:
+        """How the task ended if someone else ended it, else None: "cancelled" by another job
+        (a newer push, `/audit cancel`; also a row that is gone), or the status another run
+        of this same job recorded (its lease ran out while it lived, and the job was re-run:
+        the first to publish ends the task, the other publishes nothing)."""
         task = await audits.get_task(self.deps.sessions, self.task_id)
-        return task is None or task.status == "cancelled"
+        if task is None:
+            return "cancelled"
+        return task.status if task.status in audits.FINAL_STATUSES else None
 
     def reviewer(self, installation_id: int | None) -> LLMReviewer | None:
         """The model's part of this audit; None for offline analyzers only."""
@@ -282,8 +287,12 @@ class Audit:
         """Progress for the WebSocket; also on the check run's "in progress" line."""
         live = RedisProgress(self.deps.redis, self.task_id)
         if on_check and self.forge is not None and self.check_id is not None:
-            return Fanout(live, CheckProgress(self.forge, self.check_id, self.link))
+            return Fanout(live, CheckProgress(self.forge, self.check_id, self.link,
+                                              running=self._running))
         return live
+
+    async def _running(self) -> bool:
+        return await self.ended_elsewhere() is None
 
     def time_limit_s(self) -> float:
         """How long this audit's analysis may take (``JobDeps.timing``)."""

@@ -3,6 +3,7 @@ terminal, or written as plain lines when stderr is not a terminal (CI logs)."""
 
 from __future__ import annotations
 
+import collections.abc
 import json
 import logging
 import time
@@ -92,15 +93,19 @@ class RedisProgress:
 
 
 class CheckProgress:
-    """Keeps the check run's "in progress" line current, at most once per ``every_s``."""
+    """Keeps the check run's "in progress" line current, at most once per ``every_s``;
+    never after ``running()`` says the task ended (another run of its job concluded the
+    check, or a newer push did: "in progress" must not overwrite a conclusion)."""
 
     def __init__(
-        self, forge: Publisher, check_id: str, details_url: str, every_s: float = 10.0
+        self, forge: Publisher, check_id: str, details_url: str, every_s: float = 10.0,
+        *, running: collections.abc.Callable[[], collections.abc.Awaitable[bool]] | None = None,
     ) -> None:
         self.forge = forge
         self.check_id = check_id
         self.details_url = details_url
         self.every_s = every_s
+        self.running = running
         self._last = 0.0
 
     async def __call__(self, event: dict[str, Any]) -> None:
@@ -109,6 +114,8 @@ class CheckProgress:
         if stage != "llm" or now - self._last < self.every_s:
             return
         self._last = now
+        if self.running is not None and not await self.running():
+            return
         done, total = int(event.get("chunks_done", 0)), int(event.get("chunks_total", 0))
         line = f"Analysed {done} of {total} parts of the change"
         await self.forge.update_check(

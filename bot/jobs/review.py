@@ -100,10 +100,14 @@ class ReviewRun:
     async def _run(self, forge: PullRequestForge, audit: Audit) -> str:
         settings = self.deps.settings
         await audit.begin()
-        if await audit.ended_elsewhere():
+        ended = await audit.ended_elsewhere()
+        if ended == "cancelled":
             ending = endings.superseded(self.job.head_sha, "Superseded by a newer push")
             await audit.end(ending, record=False)
             return "cancelled"
+        if ended is not None:
+            log.info("task %s was ended by another run of this job (%s)", audit.task_id, ended)
+            return ended
         # Read before the forge's head: a review of a later push has its task by the time
         # the pull request names that push, so it cannot be cancelled by mistake below.
         others = await self._other_heads(audit.task_id)
@@ -218,8 +222,10 @@ class ReviewRun:
 
     async def _publish(self, forge: PullRequestForge, audit: Audit, outcome: ReviewOutcome) -> str:
         async with leased_lock(self.deps.redis, pr_lock_key(self.job), wait_s=LOCK_TIMEOUT_S):
-            if await audit.ended_elsewhere():
-                return "cancelled"
+            ended = await audit.ended_elsewhere()
+            if ended is not None:  # cancelled, or published by another run of this job
+                log.info("task %s already %s: publishing nothing", audit.task_id, ended)
+                return ended
             # Once more before anything is posted: a push during the analysis wins.
             current = await self._current_head(forge)
             if current != self.job.head_sha:

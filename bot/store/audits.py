@@ -206,11 +206,14 @@ async def merge_progress(sessions: Sessions, task_id: str, key: str, value: Any)
 
 
 async def start_task(sessions: Sessions, task_id: str) -> int:
-    """Mark running; returns the attempt number (1 on the first run)."""
+    """Mark running; returns the attempt number (1 on the first run). A task that ended
+    meanwhile (cancelled by a newer push, or ended by another run of its job) stays ended."""
     async with sessions() as session, session.begin():
         task = await session.get(AuditTask, task_id)
         if task is None:
             return 0
+        if task.status in FINAL_STATUSES:
+            return (task.attempts or 0) + 1
         task.status = "running"
         task.attempts = (task.attempts or 0) + 1
         task.started_at = task.started_at or now()

@@ -3,6 +3,7 @@ ignored authors and a disabled configuration, each concluding the check with its
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -225,3 +226,49 @@ async def test_a_project_turned_off_on_its_page_is_not_reviewed(
     assert run["conclusion"] == "neutral"
     assert "turned off in this project's auditbot settings" in run["output"]["title"]
     assert fake_github.submitted_reviews("octo/demo", 5) == []
+
+
+async def test_a_second_run_of_a_job_while_the_first_lives_publishes_once(
+    deps: JobDeps, fake_github: FakeGitHub
+) -> None:
+    """A worker cut off from Redis longer than JOB_LEASE_S loses its job's lease while it
+    lives, and another worker runs the job again. Both runs find the one task and check
+    run; the first to publish ends the task, and the other then publishes nothing: no
+    second review, no edit of the summary, no second conclusion of the check."""
+    prepare(fake_github)
+    llm = FakeOpenAI(
+        OpenAIExpect(path="/v1/chat/completions", key="k-123456", model="m"),
+        findings=[], slow_s=4.0,
+    )
+    llm.script.set(["slow"])  # the first run's model call takes a while; the second's not
+    with serve_in_thread(llm.app) as base:
+        settings = deps.settings.model_copy(update={
+            "llm_provider": "openai_compatible", "llm_base_url": f"{base}/v1",
+            "llm_model": "m", "llm_timeout_s": 60.0, "llm_context_window": 32768,
+            "llm_price_input": 1.0, "llm_price_output": 1.0,
+            "llm_api_key": SecretStr("k-123456"),
+        })
+        deps.llm = build_llm_service(settings, None)
+        try:
+            first = asyncio.create_task(
+                review_pull_request(ctx_of(deps, "r:twice"), payload()))
+            for _ in range(300):
+                if llm.requests and fake_github.check_runs:
+                    break
+                await asyncio.sleep(0.05)
+            assert llm.requests and not first.done()
+            second_ctx = {**ctx_of(deps, "r:twice"), "job_try": 2}
+            assert await review_pull_request(second_ctx, payload()) == "succeeded"
+            writes_after_second = [r for r in fake_github.requests if r[0] != "GET"]
+            assert await first == "succeeded"
+        finally:
+            await deps.llm.aclose()
+            deps.llm = None
+    assert len(fake_github.submitted_reviews("octo/demo", 5)) == 1
+    run = only_run(fake_github)
+    assert run["conclusion"] == "failure"
+    # The first run, finding its task ended, wrote nothing more to GitHub.
+    later = [r for r in fake_github.requests if r[0] != "GET"][len(writes_after_second):]
+    assert later == []
+    task = await audits.find_task_by_job(deps.sessions, "r:twice")
+    assert task is not None and task.status == "succeeded" and task.attempts == 2
