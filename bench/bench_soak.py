@@ -26,7 +26,10 @@ worker at start and end, and its growth (minute 10 -> 30 of a ``--minutes 30`` r
 extrapolated per hour).
 
     .venv/bin/python bench/bench_soak.py [--seed 1] [--minutes 5] [--settle 6]
-        [--job-timeout 60] [--keep]
+        [--job-timeout S] [--keep]
+
+auditbot runs at its default settings (JOB_TIMEOUT_S 900, JOB_LEASE_S 30) unless
+``--job-timeout`` sets JOB_TIMEOUT_S.
 """
 
 from __future__ import annotations
@@ -89,7 +92,8 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=5.0, help="length of the stream")
     parser.add_argument("--settle", type=float, default=6.0,
                         help="minutes to wait after the stream for everything to finish")
-    parser.add_argument("--job-timeout", type=int, default=60, help="JOB_TIMEOUT_S, s")
+    parser.add_argument("--job-timeout", type=int, default=None,
+                        help="JOB_TIMEOUT_S, s (default: the product's own, 900)")
     parser.add_argument("--keep", action="store_true", help="keep the folder with the logs")
     args = parser.parse_args()
     if args.minutes < 3:
@@ -121,9 +125,12 @@ def main() -> int:
         model = scripted_model(MODEL_DELAY_S)
         model.script = faults = ModelFaults(MODEL_FAULTS, seed=args.seed)
         model_url = stack.enter_context(serve_in_thread(model.app))
+        extra = {"LOG_LEVEL": "INFO"}
+        if args.job_timeout is not None:
+            extra["JOB_TIMEOUT_S"] = str(args.job_timeout)
         env = auditbot_env(root, database=database, redis_url=redis.url, private_key=private,
                            github_url=github_url, model_url=model_url, provider="openai",
-                           extra={"JOB_TIMEOUT_S": str(args.job_timeout), "LOG_LEVEL": "INFO"})
+                           extra=extra)
         fleet = Fleet(env, root)
         hook = github.send_hooks_to("", SECRET)  # the URL is known once the web answers
         traffic = Traffic(github, hook, root, rng)
@@ -133,8 +140,11 @@ def main() -> int:
         hook.url = f"{fleet.web_url}/webhooks/github"
         watch = CheckWatch(github)
         memory = MemorySampler(fleet)
+        timeout = env.get("JOB_TIMEOUT_S", "900 (default)")
+        lease = env.get("JOB_LEASE_S", "30 (default)")
         print(f"soak: seed {args.seed}, {args.minutes:g} min, PostgreSQL, Redis AOF on port "
-              f"{redis.port}, 2 workers, JOB_TIMEOUT_S={args.job_timeout}; logs in {root}")
+              f"{redis.port}, 2 workers, JOB_TIMEOUT_S={timeout}, JOB_LEASE_S={lease}; "
+              f"logs in {root}")
         print(f"  kills of worker-1 at {schedule.kills[0]:.0f} s and {schedule.kills[1]:.0f} s; "
               f"Redis down {schedule.redis_down:.0f} s -> {schedule.redis_up:.0f} s", flush=True)
         t0 = time.time()
