@@ -104,7 +104,7 @@ class OpenPull:
     number: int
     head_sha: str
     head_ref: str
-    base_sha: str
+    base_sha: str | None  # None: the forge's list does not name it (GitLab)
     base_ref: str
     author: str | None
     draft: bool

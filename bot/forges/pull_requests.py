@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from bot.forges.base import ChangeTarget, Forge
+from bot.forges.base import ChangeTarget, Forge, OpenPull
 from bot.forges.code_scanning import CodeScanning
 from bot.forges.conversation import Conversation
 from bot.forges.feedback import Accept
@@ -50,4 +50,9 @@ class PullRequestForge(Forge, Protocol):
     async def version_base(self, number: int) -> str | None:
         """The base commit of the change as the forge computed it, for an event that did
         not name it (GitLab's merge request hook); None when events always name it."""
+        ...
+
+    async def open_pulls(self, limit: int = 100) -> list[OpenPull]:
+        """Open pull (merge) requests, most recently created first (at most ``limit``): the
+        reconciler's catch-up reviews heads whose event never reached a worker."""
         ...

@@ -1,19 +1,19 @@
-"""Reviews of pull requests whose event never reached a worker.
+"""Reviews of pull (merge) requests whose event never reached a worker.
 
 GitHub never retries a failed delivery; the reconciler asks it to redeliver a few times,
 but a delivery lost for good (the web process down longer than those tries, a queued job
 lost with a Redis that kept no AOF) would leave a pull request's newest head without a
-review and without a check run. Every ``EVERY_S`` one worker lists the open pull requests
-of the GitHub projects active in the last ``ACTIVE_DAYS`` and queues a review for each
-head no task has reviewed, under the job id the webhook would have used (arq refuses a
-second copy of a job it still knows).
+review and without a check run. GitLab retries a failed hook a few times, then disables
+it; a merge request hook lost meanwhile leaves the same gap. Every ``EVERY_S`` one worker
+lists, for each forge configured, the open pull (merge) requests of the projects active in
+the last ``ACTIVE_DAYS`` and queues a review for each head no task has reviewed, under the
+job id the webhook would have used (arq refuses a second copy of a job it still knows).
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Protocol, runtime_checkable
 
 from arq.connections import ArqRedis
 
@@ -30,26 +30,33 @@ ACTIVE_DAYS = 7
 LAST_RUN_KEY = "auditbot:reconcile:catch-up"
 
 
-@runtime_checkable
-class ListsOpenPulls(Protocol):
-    async def open_pulls(self, limit: int = 100) -> list[OpenPull]: ...
-
-
 async def queue_missed_reviews(deps: JobDeps) -> int:
-    """Queue reviews of open pull requests' heads nobody reviewed; returns how many."""
-    if not await deps.redis.set(LAST_RUN_KEY, "1", nx=True, ex=EVERY_S):
+    """Queue reviews of open pull (merge) requests' heads nobody reviewed, on every forge
+    configured; returns how many."""
+    forges = [name for name, enabled in (("github", deps.settings.github_enabled),
+                                         ("gitlab", deps.settings.gitlab_enabled)) if enabled]
+    queued = 0
+    for forge in forges:
+        queued += await _queue_missed_reviews_of(deps, forge)
+    return queued
+
+
+async def _queue_missed_reviews_of(deps: JobDeps, forge: str) -> int:
+    key = LAST_RUN_KEY if forge == "github" else f"{LAST_RUN_KEY}:{forge}"
+    if not await deps.redis.set(key, "1", nx=True, ex=EVERY_S):
         return 0  # another worker's reconciler did it within EVERY_S
     since = audits.now() - timedelta(days=ACTIVE_DAYS)
     queue = ArqRedis(connection_pool=deps.redis.connection_pool)
     queued = 0
-    for project_id in await audits.recently_active_projects(deps.sessions, "github", since):
+    for project_id in await audits.recently_active_projects(deps.sessions, forge, since):
         repo = await repository_of(deps, project_id)
         if repo is None:
             continue
         try:
             pulls = await _open_pulls(deps, repo)
         except AuditbotError as exc:
-            log.warning("could not list the open pull requests of %s: %s", repo.full_name, exc)
+            log.warning("could not list the open pull (merge) requests of %s: %s",
+                        repo.full_name, exc)
             continue
         for pull in pulls:
             if await audits.has_review_of_head(deps.sessions, project_id, pull.number,
@@ -57,15 +64,16 @@ async def queue_missed_reviews(deps: JobDeps) -> int:
                 continue
             if await _enqueue(queue, repo, pull):
                 queued += 1
-                log.warning("queued a review of %s#%d at %s: its event never reached a worker",
-                            repo.full_name, pull.number, pull.head_sha[:12])
+                log.warning("queued a review of %s%s%d at %s: its event never reached a "
+                            "worker", repo.full_name, "!" if forge == "gitlab" else "#",
+                            pull.number, pull.head_sha[:12])
     return queued
 
 
 async def _open_pulls(deps: JobDeps, repo: Repository) -> list[OpenPull]:
     forge = await deps.forges(repo)
     try:
-        return await forge.open_pulls() if isinstance(forge, ListsOpenPulls) else []
+        return await forge.open_pulls()
     finally:
         await forge.close()
 

@@ -9,9 +9,9 @@ check run concluded from what its row records.
 
 For GitHub it also asks for the App's recent webhook deliveries and has GitHub redeliver
 each event whose deliveries all failed (our web process was down or answered 503), up to
-three times, one a minute: GitHub itself never retries a failed delivery; and every ten
-minutes it queues reviews of open pull requests whose head no task reviewed
-(``catch_up.py``). For GitLab it reports webhooks GitLab disabled (``gitlab_hooks.py``).
+three times, one a minute: GitHub itself never retries a failed delivery. For GitLab it
+reports webhooks GitLab disabled (``gitlab_hooks.py``). For both, every ten minutes, it
+queues reviews of open pull (merge) requests whose head no task reviewed (``catch_up.py``).
 """
 
 from __future__ import annotations
@@ -67,8 +67,8 @@ async def reconcile(ctx: dict[str, Any]) -> int:
     concluded += await conclude_open_checks(deps)
     if deps.settings.gitlab_enabled:
         await check_gitlab_hooks(deps)
+    await queue_missed_reviews(deps)  # GitHub's and GitLab's, each every ten minutes
     if deps.settings.github_enabled:
-        await queue_missed_reviews(deps)
         try:
             await redeliver_failed(deps.redis, AppHooks.from_settings(deps.settings))
         except AuditbotError as exc:

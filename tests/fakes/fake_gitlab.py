@@ -89,6 +89,10 @@ class MR:
     versions: list[tuple[str, str, str]]  # (base, start, head), oldest first
     diffs: list[MRDiff]
     pipeline_id: int | None = None
+    state: str = "opened"  # opened, closed, locked, merged
+    draft: bool = False
+    author: str = "alice"
+    target_branch: str = "main"
 
 
 @dataclass
@@ -194,6 +198,7 @@ class FakeGitLab:
             Route(p + "/members/all/{user_id:int}", self.member, methods=["GET"]),
             Route(p, self.get_project, methods=["GET"]),
             Route(p + "/hooks", self.list_hooks, methods=["GET"]),
+            Route(p + "/merge_requests", self.list_mrs, methods=["GET"]),
             Route(mr, self.get_mr, methods=["GET"]),
             Route(mr + "/versions", self.versions, methods=["GET"]),
             Route(mr + "/diffs", self.diffs, methods=["GET"]),
@@ -342,6 +347,32 @@ class FakeGitLab:
         return JSONResponse({"id": project.id, "path_with_namespace": project.path,
                              "default_branch": project.default_branch})
 
+    async def list_mrs(self, request: Request) -> Response:
+        """docs.gitlab.com/api/merge_requests/#list-project-merge-requests: ``state``
+        (opened, closed, locked, merged; all by default), newest first by default; the
+        items carry ``sha`` (the head) but no ``diff_refs`` (only a single MR does)."""
+        if (problem := self._gate(request)) is not None:
+            return problem
+        project = self.projects[request.path_params["pid"]]
+        state = request.query_params.get("state", "all")
+        if state not in {"opened", "closed", "locked", "merged", "all"}:
+            return JSONResponse({"error": "state does not have a valid value"}, status_code=400)
+        if request.query_params.get("order_by", "created_at") != "created_at" or \
+                request.query_params.get("sort", "desc") != "desc":
+            return JSONResponse({"error": "this fake sorts by created_at desc only"},
+                                status_code=400)
+        items = [
+            {"id": mr.iid + 10000, "iid": mr.iid, "project_id": mr.project_id,
+             "source_project_id": mr.source_project_id, "target_project_id": mr.project_id,
+             "state": mr.state, "source_branch": mr.source_branch,
+             "target_branch": mr.target_branch, "draft": mr.draft,
+             "work_in_progress": mr.draft, "author": self.person(mr.author),
+             "sha": mr.versions[-1][2] if mr.versions else None}
+            for mr in sorted(project.mrs.values(), key=lambda m: m.iid, reverse=True)
+            if state in ("all", mr.state)
+        ]
+        return self._page(request, items)
+
     async def get_mr(self, request: Request) -> Response:
         if (problem := self._gate(request)) is not None:
             return problem
@@ -358,9 +389,10 @@ class FakeGitLab:
         return JSONResponse({"id": mr.iid + 10000, "iid": mr.iid, "project_id": mr.project_id,
                              "source_project_id": mr.source_project_id,
                              "target_project_id": mr.project_id,
-                             "source_branch": mr.source_branch, "target_branch": "main",
+                             "source_branch": mr.source_branch,
+                             "target_branch": mr.target_branch,
                              "sha": head, "diff_refs": refs, "head_pipeline": pipeline,
-                             "state": "opened", "changes_count": str(len(mr.diffs))})
+                             "state": mr.state, "changes_count": str(len(mr.diffs))})
 
     async def versions(self, request: Request) -> Response:
         if (problem := self._gate(request)) is not None:

@@ -29,6 +29,7 @@ from bot.forges.base import (
     CheckUpdate,
     ForgeRefused,
     InlineComment,
+    OpenPull,
     ReviewResult,
     Tree,
     is_null_sha,
@@ -123,6 +124,24 @@ class GitLabForge:
         hook = hooks[0]
         until = f" until {hook['disabled_until']}" if hook.get("disabled_until") else ""
         return f"GitLab {hook['alert_status'].replace('_', ' ')} the webhook{until}"
+
+    async def open_pulls(self, limit: int = 100) -> list[OpenPull]:
+        """Open merge requests, most recently created first (at most ``limit``, one page).
+        The list names no base commit (``diff_refs`` is on the single merge request only);
+        the review job reads it from the latest version, as for a merge request hook."""
+        mrs = await self.client.get(
+            f"{self._path}/merge_requests", state="opened", order_by="created_at",
+            sort="desc", per_page=min(max(limit, 1), 100),
+        )
+        return [
+            OpenPull(number=int(mr["iid"]), head_sha=str(mr["sha"]),
+                     head_ref=str(mr["source_branch"]), base_sha=None,
+                     base_ref=str(mr["target_branch"]),
+                     author=(mr.get("author") or {}).get("username"),
+                     draft=bool(mr.get("draft") or mr.get("work_in_progress")))
+            for mr in mrs[:limit]
+            if mr.get("sha")  # a merge request with no commits yet has nothing to review
+        ]
 
     async def pull_head(self, number: int) -> str:
         # The merge request's own "sha" follows a push at once; its versions (what
