@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
 
 from arq.connections import ArqRedis
 from redis.asyncio import Redis
@@ -25,35 +24,34 @@ from bot.web.metrics import MeasuredEndpoint, MetricsMiddleware, metrics
 log = logging.getLogger(__name__)
 
 
-class AuditbotApp(Starlette):
-    """Starlette with a fast lane: POSTs to the paths in ``fast_lane`` skip the middleware
-    stack and the router and go straight to their endpoint, measured and guarded by
-    ``MeasuredEndpoint`` (what MetricsMiddleware and ServerErrorMiddleware do for the
-    rest). Webhook deliveries take it: answered in a fraction of a millisecond, at that
+class FastLane:
+    """A plain ASGI wrapper around the Starlette app: POSTs to the paths in ``lanes`` go
+    straight to their endpoint, skipping the middleware stack and the router, measured and
+    guarded by ``MeasuredEndpoint`` (what MetricsMiddleware and ServerErrorMiddleware do for
+    the rest); everything else (other methods and paths, WebSockets, the lifespan) goes to
+    ``app``. Webhook deliveries take it: answered in a fraction of a millisecond, at that
     size five layers of middleware were about 15 % of the web process's time per delivery
-    (bench/bench_webhooks.py). The same endpoints stay mounted as routes, so a request
-    the lane does not match (another method, a root path) still gets the router's answer.
+    (bench/bench_webhooks.py). The same endpoints stay mounted as routes, so a request the
+    lane does not match (another method, a root path) still gets the router's answer.
     """
 
-    def __init__(self, *, fast_lane: Mapping[str, ASGIApp], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._fast_lane = {path: MeasuredEndpoint(path, app) for path, app in fast_lane.items()}
+    def __init__(self, app: Starlette, lanes: Mapping[str, ASGIApp]) -> None:
+        self.app = app
+        self._lanes = {path: MeasuredEndpoint(path, endpoint) for path, endpoint in lanes.items()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
-            endpoint = self._fast_lane.get(scope["path"])
+            endpoint = self._lanes.get(scope["path"])
             if endpoint is not None:
-                scope["app"] = self
+                # As Starlette does on entry: an endpoint finds the app's state (the
+                # clients the lifespan made) through ``request.app``.
+                scope["app"] = self.app
                 await endpoint(scope, receive, send)
                 return
-        await super().__call__(scope, receive, send)
+        await self.app(scope, receive, send)
 
 
-def create_app(
-    settings: Settings,
-    extra_routes: list[BaseRoute] | None = None,
-    fast_lane: Mapping[str, ASGIApp] | None = None,
-) -> Starlette:
+def create_app(settings: Settings, extra_routes: list[BaseRoute] | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.settings = settings
@@ -80,8 +78,7 @@ def create_app(
         Route("/metrics", metrics, methods=["GET"]),
         *(extra_routes or []),
     ]
-    return AuditbotApp(
-        fast_lane=fast_lane or {},
+    return Starlette(
         routes=routes,
         lifespan=lifespan,
         middleware=[Middleware(MetricsMiddleware)],

@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import gc
 
-from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
 from bot.config import Settings, load_settings
 from bot.logs import register_secrets, setup_logging
 from bot.web.api import api_routes
-from bot.web.app import create_app
+from bot.web.app import FastLane, create_app
 from bot.web.pages import page_routes
 from bot.web.webhooks import webhook_fast_lane, webhook_routes
 from bot.web.ws import ws_routes
 
 
-def build_app(settings: Settings) -> Starlette:
+def build_app(settings: Settings) -> FastLane:
+    """The Starlette app (``.app``) behind the webhooks' fast lane."""
     routes: list[BaseRoute] = [*webhook_routes(), *api_routes(), *page_routes(), *ws_routes()]
-    return create_app(settings, routes, fast_lane=webhook_fast_lane())
+    return FastLane(create_app(settings, routes), webhook_fast_lane())
 
 
-def serving_app() -> Starlette:
+def serving_app() -> FastLane:
     """uvicorn's factory in each web process of `auditbot serve` (``--workers N`` starts
     N of them, fresh interpreters that inherit nothing but the environment): the settings
     are read here from the environment `serve` checked before it started them (with

@@ -389,5 +389,5 @@ def webhook_routes() -> list[BaseRoute]:
 
 
 def webhook_fast_lane() -> dict[str, WebhookEndpoint]:
-    """The same endpoints for ``AuditbotApp``'s fast lane (POSTs to these exact paths)."""
+    """The same endpoints for the ``FastLane`` (POSTs to these exact paths)."""
     return dict(ENDPOINTS)

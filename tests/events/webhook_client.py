@@ -12,9 +12,9 @@ from typing import Any
 
 import httpx
 import redis as sync_redis
-from starlette.applications import Starlette
 
 from bot.config import Settings
+from bot.web.app import FastLane
 from bot.web.main import build_app
 
 SECRET = "it's-a-secret-to-everybody"
@@ -91,10 +91,10 @@ async def post_gitlab(
 
 
 @asynccontextmanager
-async def running_app(settings: Settings) -> AsyncIterator[tuple[Starlette, httpx.AsyncClient]]:
+async def running_app(settings: Settings) -> AsyncIterator[tuple[FastLane, httpx.AsyncClient]]:
     """The production app with its lifespan, called in-process through httpx."""
     app = build_app(settings)
-    async with app.router.lifespan_context(app):
+    async with app.app.router.lifespan_context(app.app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield app, client

@@ -204,12 +204,12 @@ def test_the_webhook_fast_lane_is_counted_and_guarded(
     same path still get the router's answer."""
     from starlette.types import Receive, Scope, Send
 
-    from bot.web.app import create_app
+    from bot.web.app import FastLane, create_app
 
     async def crash(scope: Scope, receive: Receive, send: Send) -> None:
         raise KeyError("internal-detail-xyz")
 
-    app = create_app(make_settings(), [], fast_lane={"/hooks/crash": crash})
+    app = FastLane(create_app(make_settings(), []), {"/hooks/crash": crash})
     with serve_in_thread(app) as base:
         crashed = httpx.post(f"{base}/hooks/crash", content=b"{}")
         other_method = httpx.get(f"{base}/hooks/crash")
