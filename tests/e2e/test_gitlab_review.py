@@ -8,15 +8,18 @@ the payload must name its commits) and what each comment says where noted.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from arq.jobs import JobStatus
 
 from bot.forges.base import COMMENT_MARKER_PREFIX, review_marker
+from bot.jobs.catch_up import LAST_RUN_KEY as CATCH_UP_KEY
 from bot.jobs.contracts import RUN_COMMAND, requested_job_id
 from tests.e2e.gitlab_stack import (
     GitLabStack,
@@ -289,6 +292,11 @@ def prepare_note_mr(stack: GitLabStack, tmp_path: Path, access_level: int) -> tu
     author = payload["user"]["username"]
     stack.gitlab.usernames.append(author)
     stack.gitlab.members[(pid, author)] = access_level
+    # No hook ever told auditbot of this merge request, so the reconciler's catch-up would
+    # queue a review of its head as soon as the command's task makes the project active
+    # (a race with the worker's start-up run): these tests look at the command alone.
+    with contextlib.closing(redis.Redis.from_url(stack.env["REDIS_URL"])) as client:
+        client.set(f"{CATCH_UP_KEY}:gitlab", "1", ex=600)
     return pid, head
 
 
