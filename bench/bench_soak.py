@@ -26,7 +26,7 @@ worker at start and end, and its growth (minute 10 -> 30 of a ``--minutes 30`` r
 extrapolated per hour).
 
     .venv/bin/python bench/bench_soak.py [--seed 1] [--minutes 5] [--settle 6]
-        [--job-timeout S] [--keep]
+        [--job-timeout S] [--worker-max-jobs N] [--keep]
 
 auditbot runs at its default settings (JOB_TIMEOUT_S 900, JOB_LEASE_S 30) unless
 ``--job-timeout`` sets JOB_TIMEOUT_S.
@@ -94,6 +94,9 @@ def main() -> int:
                         help="minutes to wait after the stream for everything to finish")
     parser.add_argument("--job-timeout", type=int, default=None,
                         help="JOB_TIMEOUT_S, s (default: the product's own, 900)")
+    parser.add_argument("--worker-max-jobs", type=int, default=None,
+                        help="WORKER_MAX_JOBS (default: the product's own, 0: no cap); a "
+                             "worker's clean exit after it is restarted and not a failure")
     parser.add_argument("--keep", action="store_true", help="keep the folder with the logs")
     args = parser.parse_args()
     if args.minutes < 3:
@@ -128,6 +131,8 @@ def main() -> int:
         extra = {"LOG_LEVEL": "INFO"}
         if args.job_timeout is not None:
             extra["JOB_TIMEOUT_S"] = str(args.job_timeout)
+        if args.worker_max_jobs is not None:
+            extra["WORKER_MAX_JOBS"] = str(args.worker_max_jobs)
         env = auditbot_env(root, database=database, redis_url=redis.url, private_key=private,
                            github_url=github_url, model_url=model_url, provider="openai",
                            extra=extra)
@@ -142,9 +147,10 @@ def main() -> int:
         memory = MemorySampler(fleet)
         timeout = env.get("JOB_TIMEOUT_S", "900 (default)")
         lease = env.get("JOB_LEASE_S", "30 (default)")
+        cap = env.get("WORKER_MAX_JOBS", "0 (default)")
         print(f"soak: seed {args.seed}, {args.minutes:g} min, PostgreSQL, Redis AOF on port "
-              f"{redis.port}, 2 workers, JOB_TIMEOUT_S={timeout}, JOB_LEASE_S={lease}; "
-              f"logs in {root}")
+              f"{redis.port}, 2 workers, JOB_TIMEOUT_S={timeout}, JOB_LEASE_S={lease}, "
+              f"WORKER_MAX_JOBS={cap}; logs in {root}")
         print(f"  kills of worker-1 at {schedule.kills[0]:.0f} s and {schedule.kills[1]:.0f} s; "
               f"Redis down {schedule.redis_down:.0f} s -> {schedule.redis_up:.0f} s", flush=True)
         t0 = time.time()
@@ -177,7 +183,7 @@ def main() -> int:
             checks.newest_heads_concluded(github, traffic.pulls),
             checks.no_duplicates(github),
             checks.no_active_tasks(active_tasks(database)),
-            checks.no_exits(fleet.exits),
+            checks.no_exits(fleet.exits, fleet.retirements),
             checks.no_server_errors(hook.attempts, outage),
         ]
         lines, memory_check = checks.memory(memory.samples, args.minutes)

@@ -80,6 +80,16 @@ class Exit:
     log_tail: str
 
 
+# What AuditWorker logs when it stops taking jobs after WORKER_MAX_JOBS (bot/jobs/runner.py).
+RETIRE_LINE = "(WORKER_MAX_JOBS): finishing them, then exiting"
+
+
+def planned_exit(code: int | None, log: str) -> bool:
+    """A worker that retired after WORKER_MAX_JOBS: exit 0 after its retire line. Any other
+    exit (a crash, exit 1 after a Redis outage past its bound, 0 without the line) is not."""
+    return code == 0 and RETIRE_LINE in log
+
+
 @dataclass
 class Fleet:
     env: dict[str, str]
@@ -87,6 +97,7 @@ class Fleet:
     web_url: str = ""
     processes: dict[str, Process] = field(default_factory=dict)  # slot -> current process
     exits: list[Exit] = field(default_factory=list)  # exits nobody asked for
+    retirements: list[Exit] = field(default_factory=list)  # clean exits after WORKER_MAX_JOBS
     kills: list[tuple[str, float]] = field(default_factory=list)
     starts: dict[str, int] = field(default_factory=dict)  # slot -> how many times started
     _planned: set[str] = field(default_factory=set)
@@ -128,7 +139,9 @@ class Fleet:
                     code = process.popen.poll()
                     if code is None or slot in self._planned or slot == "web":
                         continue
-                    self.exits.append(Exit(process.name, code, time.time(), process.log()[-3000:]))
+                    log = process.log()
+                    ended = Exit(process.name, code, time.time(), log[-3000:])
+                    (self.retirements if planned_exit(code, log) else self.exits).append(ended)
                     self._planned.add(slot)
                     threading.Thread(target=self._restart_later, args=(slot,), daemon=True).start()
             web = self.processes["web"]

@@ -5,6 +5,7 @@ and the job cap. (A worker killed with SIGKILL: tests/e2e/test_github_review.py.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.constants import in_progress_key_prefix
 from arq.jobs import Job, JobStatus
 
+from bench.soak_stack import planned_exit
 from bot.jobs.runner import AuditWorker, RedisGone
 from tests.events.private_redis import PrivateRedis
 
@@ -106,8 +108,9 @@ async def test_a_worker_exits_when_redis_stays_away_past_the_bound(
 
 @pytest.mark.timeout(60)
 async def test_a_worker_retires_after_its_job_cap_and_leaves_the_rest_queued(
-    redis_url: str,
+    redis_url: str, caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="bot.jobs.runner")
     worker = worker_for(redis_url, max_jobs_total=2, queue_name="auditbot:test-cap")
     client: ArqRedis = await create_pool(
         RedisSettings.from_dsn(redis_url), default_queue_name="auditbot:test-cap"
@@ -118,6 +121,9 @@ async def test_a_worker_retires_after_its_job_cap_and_leaves_the_rest_queued(
         statuses = [await job.status() for job in jobs if job is not None]
         assert sorted(statuses) == [JobStatus.complete, JobStatus.complete, JobStatus.queued]
         assert worker.jobs_complete == 2
+        # The soak's supervisor tells this planned exit from a crash by this line.
+        assert planned_exit(0, caplog.text)
+        assert not planned_exit(1, caplog.text) and not planned_exit(0, "a crash\n")
     finally:
         await client.aclose()
         await stop_worker(worker)
