@@ -4,6 +4,7 @@ real Redis for the shared token cache and write pacing."""
 from __future__ import annotations
 
 import functools
+import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
@@ -49,6 +50,15 @@ def fake_github(app_keys: tuple[str, str]) -> FakeGitHub:
     fake = FakeGitHub(app_id=APP_ID, public_key_pem=app_keys[1])
     fake.add_repo("octo", "demo", INSTALLATION)
     return fake
+
+
+@pytest.fixture
+def silent_url() -> Iterator[str]:
+    """A port that takes connections and never answers them."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
 
 
 @pytest.fixture

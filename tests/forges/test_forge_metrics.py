@@ -3,9 +3,6 @@
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
-
 import pytest
 from githubkit.exception import RequestError, RequestTimeout
 from prometheus_client import REGISTRY
@@ -31,15 +28,6 @@ def closed_url(app: object) -> str:
     with serve_in_thread(app) as url:  # type: ignore[arg-type]
         pass
     return url
-
-
-@pytest.fixture
-def silent_url() -> Iterator[str]:
-    """A port that takes connections and never answers them."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(16)
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
 
 
 def github_app(url: str, keys: tuple[str, str], redis: Redis, timeout_s: float = 10.0) -> GitHubApp:

@@ -5,7 +5,8 @@ which it keeps in its cache strategy until a minute before they expire. With the
 strategy every worker process shares the same tokens. This module adds what githubkit
 leaves to its users: one content-creating request per installation at a time with a pause
 between them (shared through Redis too), bounded retries, and forgetting a token GitHub
-stopped accepting.
+stopped accepting, and the client's timeout on the requests githubkit's auth flow sends
+itself (the installation token's exchange).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import logging
 from collections.abc import AsyncGenerator, Generator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from githubkit import AppInstallationAuthStrategy, GitHub
@@ -37,6 +38,9 @@ from bot.config import Settings
 from bot.errors import ConfigError
 from bot.forges.locks import leased_lock, publish_lock
 from bot.forges.metrics import count_answer, count_no_answer
+
+if TYPE_CHECKING:
+    from githubkit import GitHubCore
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +104,58 @@ class WriteSpacing(BaseThrottler):  # type: ignore[misc]
                 await self._redis.set(
                     self._last_key, repr(await self._now()), ex=max(1, int(self._spacing_s) + 1)
                 )
+
+
+class TimedAuth(httpx.Auth):
+    """An auth flow whose own requests carry the client's timeout.
+
+    httpx gives the client's timeout to the request it is asked to send (``build_request``
+    and ``send`` put it in ``request.extensions``), not to the requests an auth flow yields
+    in between: githubkit's installation token exchange (``AppAuth`` builds a bare
+    ``httpx.Request`` for ``POST /app/installations/{id}/access_tokens``) went out with no
+    timeout at all, so a GitHub that took the connection and never answered held the job
+    until its time limit. Every request the wrapped flow yields without a timeout gets
+    ``timeout``; the rest of the flow (headers, the token cache, its errors) is unchanged.
+    """
+
+    def __init__(self, flow: httpx.Auth, timeout: httpx.Timeout) -> None:
+        self._flow = flow
+        self._timeout = timeout.as_dict()
+        self.requires_request_body = flow.requires_request_body
+        self.requires_response_body = flow.requires_response_body
+
+    def _timed(self, request: httpx.Request) -> httpx.Request:
+        request.extensions.setdefault("timeout", self._timeout)
+        return request
+
+    def sync_auth_flow(
+        self, request: httpx.Request
+    ) -> Generator[httpx.Request, httpx.Response, None]:
+        raise NotImplementedError("auditbot uses githubkit's async API only")
+        yield  # pragma: no cover
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        flow = self._flow.async_auth_flow(request)
+        try:
+            outgoing = await flow.__anext__()
+            while True:
+                response = yield self._timed(outgoing)
+                try:
+                    outgoing = await flow.asend(response)
+                except StopAsyncIteration:
+                    return
+        finally:
+            await flow.aclose()
+
+
+class InstallationAuth(AppInstallationAuthStrategy):  # type: ignore[misc]
+    """githubkit's installation authentication, with the client's timeout on the token's
+    exchange too (:class:`TimedAuth`)."""
+
+    def get_auth_flow(self, github: GitHubCore[Any]) -> httpx.Auth:
+        return TimedAuth(super().get_auth_flow(github), github.config.timeout)
 
 
 class RetryPolicy:
@@ -209,7 +265,7 @@ class GitHubApp:
         client = self._clients.get(installation_id)
         if client is None:
             client = GitHub(
-                AppInstallationAuthStrategy(self.app_id, self._private_key, installation_id),
+                InstallationAuth(self.app_id, self._private_key, installation_id),
                 base_url=self.api_url,
                 user_agent="auditbot",
                 timeout=self._timeout_s,

@@ -20,6 +20,7 @@ from githubkit.exception import (
     RateLimitExceeded,
     RequestError,
     RequestFailed,
+    RequestTimeout,
 )
 
 from bot.errors import ForgeError, NotFound, RetryLater
@@ -57,6 +58,8 @@ def translate(exc: GitHubException, what: str) -> Exception:
     if isinstance(exc, RateLimitExceeded):
         wait = exc.retry_after.total_seconds()
         return RetryLater(f"GitHub rate limit while {what}", retry_after=wait)
+    if isinstance(exc, RequestTimeout):
+        return RetryLater(f"GitHub did not answer while {what}: {exc!r}", retry_after=30)
     if not isinstance(exc, RequestFailed):
         return RetryLater(f"GitHub unreachable while {what}: {exc!r}", retry_after=30)
     code = exc.response.status_code
