@@ -4,6 +4,7 @@ terminal, or written as plain lines when stderr is not a terminal (CI logs)."""
 from __future__ import annotations
 
 import collections.abc
+import dataclasses
 import json
 import logging
 import time
@@ -92,21 +93,20 @@ class RedisProgress:
             log.info("progress of task %s not published: %s", self.task_id, exc)
 
 
+@dataclasses.dataclass
 class CheckProgress:
     """Keeps the check run's "in progress" line current, at most once per ``every_s``;
     never after ``running()`` says the task ended (another run of its job concluded the
     check, or a newer push did: "in progress" must not overwrite a conclusion)."""
 
-    def __init__(
-        self, forge: Publisher, check_id: str, details_url: str, every_s: float = 10.0,
-        *, running: collections.abc.Callable[[], collections.abc.Awaitable[bool]] | None = None,
-    ) -> None:
-        self.forge = forge
-        self.check_id = check_id
-        self.details_url = details_url
-        self.every_s = every_s
-        self.running = running
-        self._last = 0.0
+    forge: Publisher
+    check_id: str
+    details_url: str
+    every_s: float = 10.0
+    running: collections.abc.Callable[[], collections.abc.Awaitable[bool]] | None = (
+        dataclasses.field(default=None, kw_only=True)
+    )
+    _last: float = dataclasses.field(default=0.0, init=False)
 
     async def __call__(self, event: dict[str, Any]) -> None:
         stage = str(event.get("stage", ""))
