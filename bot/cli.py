@@ -118,6 +118,8 @@ def serve(host: str | None, port: int | None, dev: bool, workers: int) -> None:
     It verifies and enqueues deliveries; the audits themselves run in `auditbot worker`.
     """
     import os
+    import shutil
+    import tempfile
 
     import uvicorn
 
@@ -139,21 +141,34 @@ def serve(host: str | None, port: int | None, dev: bool, workers: int) -> None:
             err=True,
         )
     services_or_exit(settings)
+    # /metrics of N processes: prometheus_client's multiprocess mode in a folder of this
+    # serve's own, in the environment before uvicorn starts the processes (each reads it
+    # when it loads prometheus_client). One process serves its own figures, as a folder
+    # given from outside (say the workers') would mix other processes' into them.
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    shared = None
+    if workers > 1:
+        shared = tempfile.mkdtemp(prefix="auditbot-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = shared
     # An import string and a factory: uvicorn runs more than one process only for an app
     # each process can build itself (given an app object it runs exactly one). With one
     # worker the factory runs in this process; with more, uvicorn's supervisor (this
     # process) shares the socket with them, restarts one that dies and stops them all on
-    # SIGTERM or SIGINT.
-    uvicorn.run(
-        "bot.web.main:serving_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        workers=workers,
-        proxy_headers=True,
-    )
+    # SIGTERM or SIGINT (then returns here).
+    try:
+        uvicorn.run(
+            "bot.web.main:serving_app",
+            factory=True,
+            host=host or settings.host,
+            port=port or settings.port,
+            log_level=settings.log_level.lower(),
+            access_log=False,
+            workers=workers,
+            proxy_headers=True,
+        )
+    finally:
+        if shared is not None:
+            shutil.rmtree(shared, ignore_errors=True)
 
 
 @main.command()

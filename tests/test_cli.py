@@ -11,13 +11,16 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import click
 import httpx
 import pytest
 from alembic.script import ScriptDirectory
 from click.testing import CliRunner
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
 from bot.cli import main
@@ -27,6 +30,7 @@ from tests.support.processes import Process, base_env
 from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 
 
 def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -159,6 +163,85 @@ def test_serve_with_two_workers_runs_two_processes_that_answer_and_stop_together
         while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not any(_alive(pid) for pid in children), process.log()
+    finally:
+        if paused is not None:
+            os.kill(paused, signal.SIGCONT)
+        process.stop()
+
+
+def _scrape(url: str) -> dict[str, list[float]]:
+    """The samples of one scrape of /metrics on a new connection, by name and labels."""
+    answer = httpx.get(f"{url}/metrics", timeout=5, headers={"connection": "close"})
+    assert answer.status_code == 200, answer.text
+    samples: dict[str, list[float]] = {}
+    for family in text_string_to_metric_families(answer.text):
+        for sample in family.samples:
+            key = sample.name + repr(sorted(sample.labels.items()))
+            samples.setdefault(key, []).append(sample.value)
+    return samples
+
+
+def test_serve_with_two_workers_serves_the_sum_of_both_on_every_scrape(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """`--workers 2`: requests answered by either process count once in /metrics, whichever
+    process takes the scrape (prometheus_client's multiprocess mode, in a folder serve
+    makes and removes); the queue's gauges, read from Redis, appear once, not per process."""
+    temp = tmp_path / "tmp"  # where serve makes its folder (TMPDIR), empty once it stops
+    temp.mkdir()
+    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'auditbot.db'}",
+           "DATA_DIR": str(tmp_path / "data"), "REDIS_URL": redis_url, "TMPDIR": str(temp)}
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = Process("web", ["serve", "--dev", "--workers", "2", "--port", str(port)],
+                      base_env(env), tmp_path)
+    paused: int | None = None
+    each = 7  # requests answered by each process
+    try:
+        deadline = time.monotonic() + 120
+        while process.log().count("Application startup complete") < 2:
+            assert process.popen.poll() is None, process.log()
+            assert time.monotonic() < deadline, process.log()
+            time.sleep(0.2)
+        workers = sorted({int(pid) for pid in re.findall(r"Started server process \[(\d+)\]",
+                                                         process.log())})
+        assert len(workers) == 2, process.log()
+
+        def with_only(answering: int, call: Callable[[], T]) -> T:
+            """``call`` while the other process is paused (briefly: uvicorn replaces a
+            process that misses its 5 s health check), so ``answering`` takes it."""
+            nonlocal paused
+            other = next(pid for pid in workers if pid != answering)
+            os.kill(other, signal.SIGSTOP)
+            paused = other
+            try:
+                return call()
+            finally:
+                os.kill(other, signal.SIGCONT)
+                paused = None
+
+        def health_checks() -> None:
+            for _ in range(each):  # a new connection each
+                answer = httpx.get(f"{url}/healthz", timeout=3, headers={"connection": "close"})
+                assert answer.status_code == 200, answer.text
+
+        for pid in workers:
+            with_only(pid, health_checks)
+        served = "auditbot_http_requests_total" + repr(
+            sorted({"route": "/healthz", "method": "GET", "status": "200"}.items()))
+        timed = "auditbot_http_request_duration_seconds_count" + repr([("route", "/healthz")])
+        scrapes = [with_only(pid, lambda: _scrape(url)) for pid in workers * 2]
+        scrapes += [_scrape(url) for _ in range(4)]
+        for scrape in scrapes:
+            assert scrape.get(served) == [2 * each], scrape.get(served)
+            assert scrape.get(timed) == [2 * each], scrape.get(timed)
+            assert scrape.get("auditbot_queue_depth[]") == [0], scrape.get("auditbot_queue_depth[]")
+            assert len(scrape.get("auditbot_gitlab_hooks_disabled[]", [])) == 1
+        made = [p.name for p in temp.iterdir()]
+        assert [name[:17] for name in made] == ["auditbot-metrics-"], made
+        os.kill(process.popen.pid, signal.SIGTERM)  # as a supervisor stops it: the parent only
+        assert process.popen.wait(timeout=30) == 0, process.log()
+        assert list(temp.iterdir()) == [], process.log()
     finally:
         if paused is not None:
             os.kill(paused, signal.SIGCONT)

@@ -10,6 +10,7 @@ from bot.config import Settings, load_settings
 from bot.logs import register_secrets, setup_logging
 from bot.web.api import api_routes
 from bot.web.app import FastLane, create_app
+from bot.web.metrics import forget_at_exit
 from bot.web.pages import page_routes
 from bot.web.webhooks import webhook_fast_lane, webhook_routes
 from bot.web.ws import ws_routes
@@ -30,6 +31,7 @@ def serving_app() -> FastLane:
     settings = load_settings()
     register_secrets(settings.secret_values())
     setup_logging(settings.log_level, settings.log_format)
+    forget_at_exit()  # with --workers N, serve's PROMETHEUS_MULTIPROC_DIR
     app = build_app(settings)
     # What exists now (modules, the app, its routes) lives as long as the process: frozen
     # out of the cyclic collector, the full collections that deliveries set off no longer

@@ -1,22 +1,34 @@
 """Prometheus metrics: `GET /metrics`. Each part defines its own counters beside its code
-and registers them in the default registry; this module serves them."""
+and registers them in the default registry; this module serves them.
+
+`auditbot serve --workers N` (N > 1) runs N web processes on one port and puts a folder of
+its own in ``PROMETHEUS_MULTIPROC_DIR`` before it starts them: prometheus_client then keeps
+each process's counters and histograms in files there (its multiprocess mode), and
+whichever process takes a scrape answers with the sum over all of them, those of processes
+that have ended included. Figures read from Redis at scrape time (the queue's, the disabled
+GitLab hooks) are built per scrape and served once, never kept in a ``Gauge``: in that
+mode a gauge would be one series per process (or a sum of them). A ``Gauge`` added to the
+web must say which of its ``multiprocess_mode`` applies."""
 
 from __future__ import annotations
 
+import atexit
 import functools
 import logging
+import os
 import time
 from collections.abc import Iterator
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
+    REGISTRY,
     CollectorRegistry,
     Counter,
-    Gauge,
     Histogram,
     generate_latest,
 )
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
 from starlette.requests import Request
@@ -39,10 +51,29 @@ HTTP_LATENCY = Histogram(
 )
 
 
-GITLAB_HOOKS_DISABLED = Gauge(
-    "auditbot_gitlab_hooks_disabled",
-    "GitLab project webhooks that GitLab disabled after failures (the reconciler's last look)",
-)
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
+
+@functools.cache
+def process_figures() -> CollectorRegistry:
+    """What the web processes counted: this process's own registry, or, when
+    ``PROMETHEUS_MULTIPROC_DIR`` is set (by `auditbot serve --workers N`), the sum over
+    every process writing there (without the ``process_*`` and ``python_*`` collectors,
+    which describe one process)."""
+    folder = os.environ.get(MULTIPROC_DIR)
+    if not folder:
+        return REGISTRY
+    registry = CollectorRegistry(auto_describe=False)
+    MultiProcessCollector(registry, path=folder)  # type: ignore[no-untyped-call]
+    return registry
+
+
+def forget_at_exit() -> None:
+    """In multiprocess mode, drop this process's live gauges from the folder when it exits
+    (prometheus_client's ``mark_process_dead``); its counters stay in the sums."""
+    folder = os.environ.get(MULTIPROC_DIR)
+    if folder:
+        atexit.register(mark_process_dead, os.getpid(), folder)
 
 
 class _Snapshot(Collector):
@@ -59,14 +90,21 @@ async def metrics(request: Request) -> Response:
     redis = request.app.state.redis
     read_now = CollectorRegistry(auto_describe=False)
     try:
-        GITLAB_HOOKS_DISABLED.set(await redis.hlen(GITLAB_DISABLED_HOOKS_KEY))
         # The queue as Redis holds it now, as the workers' exporter serves it: every
         # process agrees, and a web process is scraped whether or not workers export.
-        read_now.register(_Snapshot((await aread_queue(redis)).families()))
+        families = (await aread_queue(redis)).families()
+        families.append(GaugeMetricFamily(
+            "auditbot_gitlab_hooks_disabled",
+            "GitLab project webhooks that GitLab disabled after failures "
+            "(the reconciler's last look)",
+            value=await redis.hlen(GITLAB_DISABLED_HOOKS_KEY),
+        ))
+        read_now.register(_Snapshot(families))
     except (RedisError, OSError) as exc:  # the scrape still answers; /readyz says why
         log.info("queue figures and disabled GitLab hooks not read: %s", exc)
     return Response(
-        generate_latest() + generate_latest(read_now), media_type=CONTENT_TYPE_LATEST
+        generate_latest(process_figures()) + generate_latest(read_now),
+        media_type=CONTENT_TYPE_LATEST,
     )
 
 
