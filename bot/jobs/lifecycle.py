@@ -13,8 +13,11 @@ concludes its check run (:func:`conclude_check`). So "every check run we
 open reaches a conclusion" and "no task stays running" each have one home;
 ``tests/jobs/test_lifecycle.py`` fails when another module concludes a check or ends a task.
 
-The order is always: conclude the check, then record the end in a ``finally``, so the row
-ends even when the forge refuses the update (the exception still reaches the caller).
+The order is always: record the end, then conclude the check, so the row ends even when
+the forge refuses the update (the exception still reaches the caller). A task's end is
+recorded once: a final status is final (``bot.store.audits``: a conditional UPDATE), so a
+job started after a cancel does not run it, and a job ending after a cancel does not
+overwrite it; the check run then says what the row records.
 """
 
 from __future__ import annotations
@@ -53,10 +56,11 @@ class Words:
 
     title: str
     summary: str
+    noun: str
 
 
-REVIEW_WORDS = Words("Audit in progress", "auditbot is reviewing this change.")
-SCAN_WORDS = Words("Scan in progress", "auditbot is scanning this commit.")
+REVIEW_WORDS = Words("Audit in progress", "auditbot is reviewing this change.", "Audit")
+SCAN_WORDS = Words("Scan in progress", "auditbot is scanning this commit.", "Scan")
 
 
 async def end_task(
@@ -69,33 +73,40 @@ async def end_task(
     details_url: str | None = None,
     record: bool = True,
 ) -> str:
-    """Conclude ``check_id`` (when there is one) and record the task's end; the record is
+    """Record the task's end and conclude ``check_id`` (when there is one); the record is
     kept even when the forge refuses the update, and then says the check is still open
     (``check_concluded_at`` stays empty: a retry of the job or the reconciler concludes it).
+    A task that had already ended keeps its end (a cancel came first): the check is then
+    concluded as the row records, unless that was done, and the result is that end's.
     ``record=False`` only concludes the check of a task someone else already ended."""
-    concluded = False
-    try:
-        if forge is not None and check_id:
-            update = CheckUpdate(
-                status="completed",
-                conclusion=ending.conclusion,
-                title=ending.title,
-                summary=ending.summary or ending.title,
-                annotations=ending.annotations,
-                details_url=details_url,
-            )
-            await forge.update_check(check_id, update)
-            concluded = True
-    finally:
-        marks = {"check_concluded_at": audits.now()} if concluded else {}
-        if record:
-            fields = {"error": None, **ending.fields, **marks}
-            await audits.finish_task(
-                sessions, task_id, status=ending.status, conclusion=ending.conclusion, **fields
-            )
-        elif marks:
-            await audits.update_task(sessions, task_id, **marks)
+    if record and not await _record_end(sessions, task_id, ending):
+        task = await audits.get_task(sessions, task_id)
+        if task is None:
+            return "cancelled"
+        log.info("task %s had already ended %s; that end stands", task_id, task.status)
+        ending = endings.as_recorded(task)
+        if task.check_concluded_at is not None:
+            return ending.label
+    if forge is not None and check_id:
+        update = CheckUpdate(
+            status="completed",
+            conclusion=ending.conclusion,
+            title=ending.title,
+            summary=ending.summary or ending.title,
+            annotations=ending.annotations,
+            details_url=details_url,
+        )
+        await forge.update_check(check_id, update)
+        await audits.update_task(sessions, task_id, check_concluded_at=audits.now())
     return ending.label
+
+
+async def _record_end(sessions: Sessions, task_id: str, ending: Ending) -> bool:
+    """Whether this ending is the task's: False when it had already ended."""
+    fields = {"error": None, **ending.fields}
+    return await audits.finish_task(
+        sessions, task_id, status=ending.status, conclusion=ending.conclusion, **fields
+    )
 
 
 async def end_stored_task(
@@ -128,13 +139,16 @@ async def end_stored_task(
 async def cancel_tasks(
     deps: JobDeps, forge: Publisher | None, tasks: Sequence[AuditTask], ending: Ending
 ) -> None:
-    """Stop queued or running tasks: the row ends first (a job that looks sees it ended),
-    then the arq job is aborted, then the check run says why. The row is read again for
-    the check: a job that opened its run after the list was read stored its id since. A
-    check the forge does not conclude now stays recorded as open for the reconciler; the
-    caller's own audit goes on."""
+    """Stop queued or running tasks: the row ends first (a job that looks sees it ended,
+    one that starts later does not run), then the arq job is aborted, then the check run
+    says why. A task that ended meanwhile (it finished, or another cancel came first) keeps
+    its end and is left alone. The row is read again for the check: a job that opened its
+    run after the list was read stored its id since. A check the forge does not conclude
+    now stays recorded as open for the reconciler; the caller's own audit goes on."""
     for task in tasks:
-        await end_task(deps.sessions, task.id, ending)
+        if not await _record_end(deps.sessions, task.id, ending):
+            log.info("task %s ended before its cancel; its end stands", task.id)
+            continue
         if task.job_id:
             await abort_job(deps.redis, task.job_id)
         current = await audits.get_task(deps.sessions, task.id) or task
@@ -150,8 +164,11 @@ async def cancel_from_web(
     """Cancel a task where no forge is at hand (the API, in the web process), in
     :func:`cancel_tasks`' order: the row ends now, the arq job is asked to stop, and a
     ``conclude_check`` job concludes the check run on a worker. Should that job not run
-    (Redis lost it), the reconciler concludes the check from the row."""
-    await end_task(sessions, task.id, ending)
+    (Redis lost it), the reconciler concludes the check from the row. A task that ended
+    meanwhile keeps its end and is left alone."""
+    if not await _record_end(sessions, task.id, ending):
+        log.info("task %s ended before its cancel; its end stands", task.id)
+        return
     if task.job_id:
         await abort_job(redis, task.job_id)
     await redis.enqueue_job(
@@ -237,16 +254,26 @@ class Audit:
         self.check_id: str | None = None
         self.link = report_url(deps.settings, task_id)
 
-    async def begin(self) -> None:
+    async def begin(self) -> str | None:
         """Mark the task running and open its check run, once per task: a later try finds
-        the run an earlier one opened, even when the forge's answer to that was lost."""
+        the run an earlier one opened, even when the forge's answer to that was lost.
+
+        Returns None when the audit is to go on, else how the task ended, and the job must
+        stop there, publishing nothing: a task that ended before this job could start it
+        (a cancel, another run of this job) is not started and no check run is opened; a
+        cancel that came while the check run was being opened is found after it."""
         attempt = await audits.start_task(self.deps.sessions, self.task_id)
+        if attempt is None:
+            task = await audits.get_task(self.deps.sessions, self.task_id)
+            if task is not None and task.check_run_id:
+                self.check_id = task.check_run_id  # an earlier try's
+            return await self.stop_if_ended()
         if self.forge is None or self.head_sha is None:
-            return
+            return await self.stop_if_ended()
         task = await audits.get_task(self.deps.sessions, self.task_id)
         if task is not None and task.check_run_id:
             self.check_id = task.check_run_id
-            return
+            return await self.stop_if_ended()
         if attempt > 1 and isinstance(self.forge, FindsChecks):
             self.check_id = await self.forge.find_check(self.head_sha, self.task_id)
         if self.check_id is None:
@@ -258,6 +285,7 @@ class Audit:
                 key=self.task_id,
             )
         await audits.update_task(self.deps.sessions, self.task_id, check_run_id=self.check_id)
+        return await self.stop_if_ended()
 
     async def ended_elsewhere(self) -> str | None:
         """How the task ended if someone else ended it, else None: "cancelled" by another job
@@ -268,6 +296,24 @@ class Audit:
         if task is None:
             return "cancelled"
         return task.status if task.status in audits.FINAL_STATUSES else None
+
+    async def stop_if_ended(self) -> str | None:
+        """:meth:`ended_elsewhere`, and for a cancelled task this audit's check run (if it
+        has one) concluded as the row records: the canceller may have read the row before
+        the run was opened. The check of a task another run of this job ended is that
+        run's to conclude."""
+        ended = await self.ended_elsewhere()
+        if ended != "cancelled" or self.forge is None or self.check_id is None:
+            return ended
+        task = await audits.get_task(self.deps.sessions, self.task_id)
+        if task is None:
+            ending = endings.cancelled(self.words.noun, "cancelled: its record is gone")
+            await self.end(ending, record=False)
+        elif task.check_concluded_at is None:
+            await end_task(self.deps.sessions, self.task_id, endings.as_recorded(task),
+                           forge=self.forge, check_id=self.check_id, details_url=self.link,
+                           record=False)
+        return ended
 
     def reviewer(self, installation_id: int | None) -> LLMReviewer | None:
         """The model's part of this audit; None for offline analyzers only."""

@@ -99,14 +99,9 @@ class ReviewRun:
 
     async def _run(self, forge: PullRequestForge, audit: Audit) -> str:
         settings = self.deps.settings
-        await audit.begin()
-        ended = await audit.ended_elsewhere()
-        if ended == "cancelled":
-            ending = endings.superseded(self.job.head_sha, "Superseded by a newer push")
-            await audit.end(ending, record=False)
-            return "cancelled"
-        if ended is not None:
-            log.info("task %s was ended by another run of this job (%s)", audit.task_id, ended)
+        ended = await audit.begin()
+        if ended is not None:  # cancelled, or ended by another run of this job
+            log.info("task %s already %s: not reviewing", audit.task_id, ended)
             return ended
         # Read before the forge's head: a review of a later push has its task by the time
         # the pull request names that push, so it cannot be cancelled by mistake below.

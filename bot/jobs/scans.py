@@ -126,7 +126,10 @@ async def run_scan(
     ``upload``: the repository and ref whose code scanning analysis this scan is, and the
     forge's code scanning."""
     deps = audit.deps
-    await audit.begin()
+    ended = await audit.begin()
+    if ended is not None:  # cancelled before it started, or ended by another run
+        log.info("task %s already %s: not scanning", audit.task_id, ended)
+        return ended
     try:
         policy = await audits.project_policy(
             deps.sessions, audit.project_id, deps.settings.allowed_models
@@ -152,6 +155,10 @@ async def run_scan(
             return await audit.end(endings.timed_out("Scan", audit.time_limit_s()))
     finally:
         release_budgets(deps, audit.task_id)  # the model's part is over either way
+    ended = await audit.stop_if_ended()
+    if ended is not None:  # cancelled during the analysis: nothing is stored or uploaded
+        log.info("task %s %s during the scan: publishing nothing", audit.task_id, ended)
+        return ended
     await count_findings(deps.redis, task_id=audit.task_id, head_sha=outcome.change.head_sha,
                          findings=outcome.open_findings)
     # Findings first: a check update the forge refuses must not lose the scan's results.

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -189,15 +189,22 @@ async def find_task_by_job(sessions: Sessions, job_id: str) -> AuditTask | None:
         return (await session.scalars(query.limit(1))).first()
 
 
-async def update_task(sessions: Sessions, task_id: str, **fields: Any) -> None:
+async def update_task(sessions: Sessions, task_id: str, **fields: Any) -> bool:
+    """Set fields of a task; returns whether the row was written. A ``status`` among them
+    is written only while the task has not ended: a final status is final (see
+    :func:`start_task`); other fields (the check run's id, when it was concluded) are
+    written whatever the status."""
+    query = update(AuditTask).where(AuditTask.id == task_id)
+    if "status" in fields:
+        query = query.where(AuditTask.status.not_in(FINAL_STATUSES))
     async with sessions() as session, session.begin():
-        await session.execute(
-            update(AuditTask).where(AuditTask.id == task_id).values(updated_at=now(), **fields)
-        )
+        result = await session.execute(query.values(updated_at=now(), **fields))
+        return bool(getattr(result, "rowcount", 0))
 
 
 async def merge_progress(sessions: Sessions, task_id: str, key: str, value: Any) -> None:
-    """Set ``progress[key]`` of a task, keeping the rest of its progress record."""
+    """Set ``progress[key]`` of a task, keeping the rest of its progress record (never its
+    status: an ended task's code scanning progress is still recorded)."""
     async with sessions() as session, session.begin():
         task = await session.get(AuditTask, task_id)
         if task is not None:
@@ -205,19 +212,29 @@ async def merge_progress(sessions: Sessions, task_id: str, key: str, value: Any)
             task.updated_at = now()
 
 
-async def start_task(sessions: Sessions, task_id: str) -> int:
-    """Mark running; returns the attempt number (1 on the first run). A task that ended
-    meanwhile (cancelled by a newer push, or ended by another run of its job) stays ended."""
+async def start_task(sessions: Sessions, task_id: str) -> int | None:
+    """Mark the task running; returns the attempt number (1 on the first run), or None
+    when the task has ended (cancelled by the API, `/audit cancel` or a newer push, or
+    ended by another run of its job) or is gone: the job must not run it.
+
+    One conditional UPDATE: a final status is never set back to running, whenever the
+    cancel was committed (a read and then a write would let a cancel between them be
+    overwritten, and the task would run on and end "stopped" by the reconciler)."""
+    stamp = now()
+    query = (
+        update(AuditTask)
+        .where(AuditTask.id == task_id, AuditTask.status.not_in(FINAL_STATUSES))
+        .values(
+            status="running",
+            attempts=func.coalesce(AuditTask.attempts, 0) + 1,
+            started_at=func.coalesce(AuditTask.started_at, stamp),
+            updated_at=stamp,
+        )
+        .returning(AuditTask.attempts)
+    )
     async with sessions() as session, session.begin():
-        task = await session.get(AuditTask, task_id)
-        if task is None:
-            return 0
-        if task.status in FINAL_STATUSES:
-            return (task.attempts or 0) + 1
-        task.status = "running"
-        task.attempts = (task.attempts or 0) + 1
-        task.started_at = task.started_at or now()
-        return task.attempts
+        attempt = (await session.execute(query)).scalar_one_or_none()
+    return None if attempt is None else int(attempt)
 
 
 async def finish_task(
@@ -228,8 +245,11 @@ async def finish_task(
     conclusion: str | None = None,
     error: str | None = None,
     **fields: Any,
-) -> None:
-    await update_task(
+) -> bool:
+    """Record the task's end; returns False, writing nothing, when it had already ended:
+    the first end recorded stands (a cancel is not overwritten by the job's own end, nor
+    a finished audit by a late cancel)."""
+    return await update_task(
         sessions,
         task_id,
         status=status,

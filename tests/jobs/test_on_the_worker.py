@@ -10,6 +10,9 @@ GitHub received.
 - GitHub truncates a tree: the scan's check run says it covered only part of the repository;
 - a scan outlasts its time limit: the job concludes its check run as timed out, before
   arq's own JOB_TIMEOUT_S kills it.
+
+Also: a job that starts after its task was cancelled ends cancelled and publishes nothing
+(its start used to set the row back to "running").
 """
 
 from __future__ import annotations
@@ -20,9 +23,16 @@ from typing import Any
 
 import pytest
 from arq.connections import RedisSettings, create_pool
+from arq.jobs import Job
+from sqlalchemy import func, select
 
 from bot.config import Settings
+from bot.jobs import endings
+from bot.jobs.lifecycle import end_task
+from bot.store import audits
+from bot.store.db import create_engine, session_factory
 from bot.store.migrate import upgrade
+from bot.store.models import FindingRecord
 from tests.fakes.fake_github import FakeGitHub, Pull, PullFile
 from tests.fakes.fake_openai import FakeOpenAI, OpenAIExpect
 from tests.jobs.conftest import APP_ID, INSTALLATION
@@ -153,3 +163,47 @@ async def test_a_scan_past_its_time_limit_concludes_its_check_run_as_timed_out(
     run = the_check_run(fake_github)
     assert (run["status"], run["conclusion"]) == ("completed", "timed_out")
     assert run["output"]["title"].startswith("Scan stopped: the scan took longer than")
+
+
+async def job_result(settings: Settings, job_id: str) -> Any:
+    pool = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+    try:
+        info = await Job(job_id, pool).result_info()
+    finally:
+        await pool.aclose()
+    assert info is not None
+    return info.result
+
+
+async def test_a_scan_started_after_its_task_was_cancelled_ends_cancelled_publishing_nothing(
+    settings: Settings, fake_github: FakeGitHub
+) -> None:
+    """The API scan's task is cancelled (its row ended as the API ends it) and the job then
+    starts all the same (the worker had taken it before it could see the abort)."""
+    push(fake_github)  # the tree at AFTER holds a finding
+    engine = create_engine(settings.database_url)
+    sessions = session_factory(engine)
+    try:
+        installation = await audits.ensure_installation(
+            sessions, forge="github", external_id=INSTALLATION, account_login="octo")
+        project_id = await audits.ensure_project(
+            sessions, kind="github", external_id=4321, full_name="octo/demo",
+            installation_id=installation)
+        task_id = await audits.create_task(sessions, project_id=project_id, kind="repository",
+                                           trigger="api", head_ref=AFTER)
+        await end_task(sessions, task_id, endings.cancelled("Scan", "cancelled through the API"))
+
+        await run_job(settings, "scan_repository",
+                      {"task_id": task_id, "project_id": project_id, "ref": AFTER})
+
+        task = await audits.get_task(sessions, task_id)
+        async with sessions() as session:
+            stored = await session.scalar(select(func.count()).select_from(FindingRecord))
+    finally:
+        await engine.dispose()
+    assert await job_result(settings, "scan_repository:test") == "cancelled"
+    assert task is not None
+    assert (task.status, task.error) == ("cancelled", "cancelled through the API")
+    assert task.started_at is None and task.check_run_id is None
+    assert fake_github.check_runs == {}  # no check run opened, none concluded
+    assert stored == 0

@@ -11,8 +11,11 @@ from sqlalchemy import select
 
 from bot.errors import AuditbotError
 from bot.findings import Category, Finding, Severity
+from bot.forges.base import CheckUpdate
+from bot.jobs import endings
 from bot.jobs.contracts import Repository, ScanArchive, ScanPush, ScanRepository
 from bot.jobs.deps import JobDeps, task_for_job
+from bot.jobs.lifecycle import end_task
 from bot.jobs.scans import scan_archive, scan_push, scan_repository
 from bot.store import audits
 from bot.store.models import AuditTask, FindingRecord, Project
@@ -220,3 +223,35 @@ async def test_a_retried_task_stores_its_findings_once(deps: JobDeps) -> None:
             select(FindingRecord).where(FindingRecord.task_id == task_id)
         )).all()
     assert [(r.path, r.start_line) for r in rows] == [("tool.py", 5)]
+
+
+async def test_a_cancelled_scan_run_again_concludes_the_check_its_first_try_opened(
+    deps: JobDeps, fake_github: FakeGitHub
+) -> None:
+    """A try opened the check run; the task was then cancelled by someone who could not
+    conclude it (the forge refused, the web process has none). The next try of the job
+    does not scan: it concludes that run as cancelled, with the cancel's reason."""
+    prepare(fake_github)
+    project_id, task_id, _ = await task_for_job(deps, REPO, "api-scan", kind="repository")
+    forge = await deps.forges(REPO)
+    check_id = await forge.create_check(AFTER, CheckUpdate(status="in_progress", title="x"))
+    await forge.close()
+    assert await audits.start_task(deps.sessions, task_id) == 1
+    await audits.update_task(deps.sessions, task_id, check_run_id=check_id)
+    await end_task(deps.sessions, task_id, endings.cancelled("Scan", "cancelled through the API"))
+
+    payload = ScanRepository(task_id=task_id, project_id=project_id, ref=AFTER)
+    result = await scan_repository(ctx_of(deps, "scan_repository:again"), payload.model_dump())
+
+    assert result == "cancelled"
+    assert list(fake_github.check_runs) == [int(check_id)]  # no second run opened
+    run = fake_github.check_runs[int(check_id)]
+    assert (run["status"], run["conclusion"]) == ("completed", "cancelled")
+    assert run["output"]["title"] == "Scan cancelled through the API"
+    task = await audits.get_task(deps.sessions, task_id)
+    assert task is not None and task.status == "cancelled" and task.attempts == 1
+    assert task.check_concluded_at is not None
+    async with deps.sessions() as session:
+        stored = (await session.scalars(
+            select(FindingRecord).where(FindingRecord.task_id == task_id))).all()
+    assert stored == []
