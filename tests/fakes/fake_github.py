@@ -531,7 +531,8 @@ class FakeGitHub:
         """Endpoints of the App itself take only the App JWT, never an installation token:
         RS256, iss = app id, exp at most ten minutes ahead (docs.github.com/en/apps/
         creating-github-apps/authenticating-with-a-github-app/
-        generating-a-json-web-token-jwt-for-a-github-app)."""
+        generating-a-json-web-token-jwt-for-a-github-app). A JWT accepted, an injected
+        failure is the answer."""
         self.requests.append((request.method, request.url.path))
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         try:
@@ -543,7 +544,9 @@ class FakeGitHub:
             return error(401, "'Issuer' claim ('iss') must be an Integer")
         if claims["exp"] - time.time() > 600:
             return error(401, "'Expiration time' claim ('exp') is too far in the future")
-        return None
+        # Failures ``inject`` asked for (not the random ``set_faults`` ones: those are the
+        # installation endpoints' weather).
+        return self._injected(request, after=False)
 
     async def access_token(self, request: Request) -> Response:
         refused = self._app_jwt_problem(request)

@@ -1,5 +1,6 @@
 """The App's own endpoints (App JWT): its slug, and failed webhook deliveries redelivered
-once by the reconciler, against the fake GitHub."""
+once by the reconciler, against the fake GitHub; their failures counted in
+``auditbot_forge_errors_total`` as the installation clients' are."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
-from bot.errors import ForgeError
+from bot.errors import ForgeError, NotFound, RetryLater
 from bot.forges.github.app_hooks import AppHooks
 from bot.jobs.reconcile import DELIVERIES_CHECKED_KEY, REDELIVERY_TRIES, redeliver_failed
 from tests.fakes.fake_github import FakeGitHub
+from tests.support.servers import serve_in_thread
 
 from .conftest import APP_ID
 
@@ -108,3 +111,51 @@ async def test_an_event_whose_redeliveries_fail_is_asked_for_three_times_at_most
         for delivery in fake_github.deliveries:  # our web process is still away
             delivery.update(status_code=503, status="Invalid HTTP Response: 503")
     assert len(fake_github.redelivered) == REDELIVERY_TRIES
+
+
+def github_errors(status: str) -> float:
+    labels = {"forge": "github", "status": status}
+    return REGISTRY.get_sample_value("auditbot_forge_errors_total", labels) or 0.0
+
+
+async def test_error_answers_to_app_calls_count_by_status(
+    fake_github: FakeGitHub, github_url: str, app_keys: tuple[str, str]
+) -> None:
+    """The worker's slug lookup, the reconciler's deliveries and redeliveries, doctor's
+    reads: each error answer counts once under its status, as an installation call's."""
+    app = hooks(app_keys, github_url)
+    before = {s: github_errors(s) for s in ("502", "404", "401")}
+    fake_github.inject("GET", r"^/app$", 502)
+    fake_github.inject("GET", r"^/app/hook/deliveries$", 502)
+    fake_github.inject("POST", r"^/app/hook/deliveries/\d+/attempts$", 404)
+    with pytest.raises(RetryLater):
+        await app.slug()
+    with pytest.raises(RetryLater):
+        await app.deliveries(datetime.now(UTC) - timedelta(hours=1))
+    with pytest.raises(NotFound):
+        await app.redeliver(12345)
+    wrong = AppHooks(app_id=APP_ID + 7, private_key=app_keys[0], api_url=github_url,
+                     timeout_s=10)
+    with pytest.raises(ForgeError):
+        await wrong.webhook()
+    assert await app.slug() == fake_github.app_slug  # an answer that is not an error
+    assert {s: github_errors(s) - before[s] for s in before} == {"502": 2, "404": 1, "401": 1}
+
+
+async def test_app_calls_without_an_answer_count_as_no_answer(
+    fake_github: FakeGitHub, silent_url: str, app_keys: tuple[str, str]
+) -> None:
+    """A GitHub that takes the connection and never answers (the call times out), and one
+    that is gone (the connection refused): each call counts once as no_answer."""
+    with serve_in_thread(fake_github.app) as url:
+        pass  # served, then stopped: its port refuses connections
+    before = github_errors("no_answer")
+    silent = AppHooks(app_id=APP_ID, private_key=app_keys[0], api_url=silent_url,
+                      timeout_s=0.3)
+    with pytest.raises(RetryLater):
+        await silent.slug()
+    assert github_errors("no_answer") == before + 1
+    gone = AppHooks(app_id=APP_ID, private_key=app_keys[0], api_url=url, timeout_s=5)
+    with pytest.raises(RetryLater):
+        await gone.redeliver(1)
+    assert github_errors("no_answer") == before + 2

@@ -5,6 +5,10 @@ process missed or refused can be redelivered.
 docs.github.com/en/rest/apps/apps#get-the-authenticated-app,
 docs.github.com/en/rest/apps/webhooks#list-deliveries-for-an-app-webhook and
 #redeliver-a-delivery-for-an-app-webhook.
+
+Its failures count in ``auditbot_forge_errors_total`` as the installation clients' do
+(``bot.forges.metrics``): each answer of 400 or more by its status, each request that got
+no answer (refused, reset, timed out) as ``no_answer``.
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ from datetime import datetime
 
 import httpx
 from githubkit import AppAuthStrategy, GitHub
-from githubkit.exception import GitHubException, RequestFailed
+from githubkit.exception import GitHubException, RequestError, RequestFailed
 
 from bot.config import Settings
 from bot.errors import ConfigError, ForgeError, NotFound, RetryLater
+from bot.forges.metrics import count_answer, count_no_answer
 
 logger = logging.getLogger(__name__)
 
@@ -87,11 +92,16 @@ class AppHooks:
             timeout=self._timeout_s,
             http_cache=False,
             auto_retry=False,
+            async_event_hooks={"response": [_count_answer]},
         )
         try:
             async with gh:
                 yield gh
         except GitHubException as exc:
+            # Answers were counted by the hook; a request without one is counted here
+            # (no retries here: each failed request reaches this once).
+            if isinstance(exc, RequestError) and isinstance(exc.exc, httpx.TransportError):
+                count_no_answer("github")
             raise _translate(exc, what) from exc
 
     async def slug(self) -> str:
@@ -154,6 +164,10 @@ class AppHooks:
     async def redeliver(self, delivery_id: int) -> None:
         async with self._client(f"redelivering delivery {delivery_id}") as gh:
             await gh.rest.apps.async_redeliver_webhook_delivery(delivery_id)
+
+
+async def _count_answer(response: httpx.Response) -> None:
+    count_answer("github", response.status_code)
 
 
 def _next_cursor(response: httpx.Response) -> str | None:
