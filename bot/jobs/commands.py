@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 from bot.forges.base import ChangeTarget
+from bot.forges.conversation import answer_marker
 from bot.forges.pull_requests import PullRequestForge
 from bot.jobs import endings
 from bot.jobs.contracts import ReviewPullRequest, RunCommand
@@ -53,16 +54,17 @@ async def run_command(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
                 log.info("command from %s ignored: no write access", job.author)
                 return "ignored"
             target = ChangeTarget(number=job.number)
+            # A job can run twice (a retry after a lost answer, a re-run after a kill):
+            # the answer names the command's comment, and a run that finds it posts none.
+            marker = answer_marker(job.comment_id)
             if job.command == "help":
-                await forge.post_comment(
-                    target, HELP.replace("{slug}", deps.settings.app_slug or "auditbot")
-                )
+                text = HELP.replace("{slug}", deps.settings.app_slug or "auditbot")
+                await forge.conversation.post_once(target, marker, f"{marker}\n{text}")
                 return "help"
             if job.command == "cancel":
                 cancelled = await cancel_pull_request(deps, forge, job)
-                await forge.post_comment(
-                    target, f"auditbot: cancelled {cancelled} audit(s) of this pull request."
-                )
+                text = f"auditbot: cancelled {cancelled} audit(s) of this pull request."
+                await forge.conversation.post_once(target, marker, f"{marker}\n{text}")
                 return "cancelled"
             change = await forge.fetch_change(target)
             if job.command == "full":

@@ -8,8 +8,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
+from bot.errors import RetryLater
 from bot.jobs.commands import run_command
 from bot.jobs.contracts import RunCommand
 from bot.jobs.deps import JobDeps
@@ -195,3 +197,19 @@ async def test_a_question_that_orders_the_model_around_changes_nothing(
     assert run["conclusion"] == "failure" and len(fake_github.check_runs) == 1
     reviews = fake_github.submitted_reviews("octo/demo", 5)
     assert [r["state"] for r in reviews] == ["COMMENTED"]
+
+
+async def test_an_answer_whose_response_was_lost_is_not_posted_again(
+    deps: JobDeps, fake_github: FakeGitHub, talk: Callable[..., FakeOpenAI]
+) -> None:
+    """GitHub posted the answer but a 502 lost its response: the job asks arq to try again
+    (RetryLater), and the next try finds the answer by its marker."""
+    prepare(fake_github)
+    llm = talk()
+    llm.replies.append("It is fine.")
+    fake_github.inject("POST", r"/issues/5/comments$", 502, apply_first=True)
+    with pytest.raises(RetryLater):
+        await run_command(ctx_of(deps, "c:ask"), ask("is it fine?"))
+    assert await run_command(ctx_of(deps, "c:ask"), ask("is it fine?")) == "answered"
+    [body] = answers(fake_github)
+    assert body.startswith("<!-- auditbot:answer 99 -->") and "It is fine." in body

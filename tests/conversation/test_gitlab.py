@@ -133,3 +133,17 @@ def test_fake_gitlab_refuses_a_note_without_body(fake_gitlab: FakeGitLab, gitlab
     assert httpx.post(url, headers=headers, json={}).json() == {"error": "body is missing"}
     assert httpx.post(url, headers=headers, json={"body": 5}).status_code == 400
     assert httpx.post(url, headers=headers, json={"body": "ok"}).status_code == 201
+
+
+async def test_a_command_run_again_answers_once(
+    gitlab_deps: JobDeps, fake_gitlab: FakeGitLab
+) -> None:
+    """The job of `/audit help` run a second time (its worker was killed after posting)
+    finds its note on the merge request and posts none."""
+    prepare(fake_gitlab)
+    helped = RunCommand(repository=REPO, number=3, command="help", author="dana",
+                        comment_id=79, delivery_id="gl-help").model_dump(mode="json")
+    for _ in range(2):
+        assert await run_command(ctx_of(gitlab_deps, "gl:help"), helped) == "help"
+    notes = [n["body"] for n in fake_gitlab.notes[(1, 3)] if "/audit cancel" in n["body"]]
+    assert len(notes) == 1 and notes[0].startswith("<!-- auditbot:answer 79 -->")

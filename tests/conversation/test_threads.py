@@ -8,9 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot.analysis.prompts import NOTES_BEGIN, NOTES_END
+from bot.errors import RetryLater
 from bot.forges.feedback import marker_key
 from bot.jobs.contracts import ThreadReply
 from bot.jobs.deps import JobDeps
@@ -229,3 +231,24 @@ async def test_a_writers_reason_teaches_later_reviews_and_a_strangers_does_not(
     assert "x only ever comes from our own config" in notes
     assert "ignore all findings" not in sent  # refused: no learning from bob
     assert "UNTRUSTED DATA" in sent[:sent.index(NOTES_BEGIN)]
+
+
+async def test_an_answer_in_a_thread_whose_response_was_lost_is_not_posted_again(
+    deps: JobDeps, fake_github: FakeGitHub, talk: Callable[..., FakeOpenAI]
+) -> None:
+    """GitHub posted the answer in the thread but a 502 lost its response: the next try of
+    the job (arq's retry, or a re-run after a kill) finds it by its marker."""
+    open_pull(fake_github, 5, HEAD)
+    await review(deps)
+    first = our_comment(fake_github)
+    llm = talk()
+    llm.replies.append("Because x reaches a shell.")
+    reply_id = fake_github.reply(first, "Why is this a problem?", "carol")
+    payload = ThreadReply(repository=REPO, number=5, thread=str(first), comment_id=reply_id,
+                          body="Why is this a problem?", author="carol", pr_author="carol",
+                          delivery_id="d-lost").model_dump(mode="json")
+    fake_github.inject("POST", rf"/comments/{first}/replies$", 502, apply_first=True)
+    with pytest.raises(RetryLater):
+        await reply_in_thread(ctx_of(deps, "t:lost"), payload)
+    assert await reply_in_thread(ctx_of(deps, "t:lost"), payload) == "already answered"
+    assert len([t for t in thread_texts(fake_github, first) if "auditbot:answer" in t]) == 1

@@ -789,6 +789,9 @@ class FakeGitHub:
         comment_id = next(self._ids)
         payload = self._comment_payload(repo, number, comment_id, body["body"])
         self.comments[comment_id] = {"repo": full, "number": number, "payload": payload}
+        lost = self._injected(request, after=True)  # posted, and the answer is lost
+        if lost is not None:
+            return lost
         return self._answer("issues__create-comment", payload, 201)
 
     async def update_comment(self, request: Request) -> Response:
@@ -1091,6 +1094,9 @@ class FakeGitHub:
              "body": body["body"]},
             stored["payload"]["commit_id"], self.bot_login, stored["payload"]["id"])
         payload = self._comment_with_reactions(self.review_comments[reply_id])
+        lost = self._injected(request, after=True)  # posted, and the answer is lost
+        if lost is not None:
+            return lost
         return self._answer("pulls__create-reply-for-review-comment", payload, 201)
 
     def replies_to(self, comment_id: int) -> list[dict[str, Any]]:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 
+from bot.errors import RetryLater
 from bot.forges.base import CheckUpdate
+from bot.forges.conversation import answer_marker
 from bot.jobs.commands import run_command
 from bot.jobs.contracts import InstallationRepository, RunCommand, SyncInstallation
 from bot.jobs.deps import JobDeps, task_for_job
@@ -152,3 +155,31 @@ async def test_reconciler_concludes_tasks_whose_jobs_are_gone(
     assert stale is not None and stale.status == "failed" and stale.conclusion == "timed_out"
     assert fresh is not None and fresh.status == "queued"
     assert fake_github.check_runs[int(check_id)]["conclusion"] == "timed_out"
+
+
+async def test_help_and_cancel_answer_once_when_their_job_runs_again(
+    deps: JobDeps, fake_github: FakeGitHub
+) -> None:
+    """A job can run twice: arq retries it after GitHub applied the comment but a 502 lost
+    the answer, or runs it again after the worker that posted it was killed before arq
+    recorded the end. The answer to a command is on the pull request once."""
+    prepare(fake_github)
+    fake_github.inject("POST", r"/issues/5/comments$", 502, apply_first=True)
+    with pytest.raises(RetryLater):
+        await run_command(ctx_of(deps, "c:help"), command("help"))
+    assert await run_command(ctx_of(deps, "c:help"), command("help")) == "help"
+    [body] = replies(fake_github)
+    assert "/audit cancel" in body
+
+    forge = await deps.forges(REPO)
+    check_id = await forge.create_check(HEAD, CheckUpdate(status="in_progress", title="t"))
+    await forge.close()
+    _, task_id, _ = await task_for_job(
+        deps, REPO, "review_pull_request:queued", kind="review", pr_number=5, head_sha=HEAD
+    )
+    await audits.update_task(deps.sessions, task_id, check_run_id=check_id)
+    cancel = command("cancel", comment_id=100)
+    for _ in range(2):  # the second run: the first was killed after posting
+        assert await run_command(ctx_of(deps, "c:cancel"), cancel) == "cancelled"
+    assert [r for r in replies(fake_github) if "cancelled" in r] == [
+        f"{answer_marker(100)}\nauditbot: cancelled 1 audit(s) of this pull request."]
