@@ -14,11 +14,11 @@ import logging
 from typing import Any
 
 from bot.forges.base import ChangeTarget
-from bot.forges.conversation import answer_marker
 from bot.forges.pull_requests import PullRequestForge
 from bot.jobs import endings
 from bot.jobs.contracts import ReviewPullRequest, RunCommand
 from bot.jobs.conversation.ask import answer_question
+from bot.jobs.conversation.once import post_answer
 from bot.jobs.deps import JobDeps, deps_of, task_for_delivery
 from bot.jobs.lifecycle import SCAN_WORDS, Audit, cancel_tasks
 from bot.jobs.review import ReviewRun
@@ -53,20 +53,17 @@ async def run_command(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
             if not await forge.can_trigger(job.author):
                 log.info("command from %s ignored: no write access", job.author)
                 return "ignored"
-            target = ChangeTarget(number=job.number)
-            # A job can run twice (a retry after a lost answer, a re-run after a kill):
-            # the answer names the command's comment, and a run that finds it posts none.
-            marker = answer_marker(job.comment_id)
+            # Answers are posted once however many runs the job has (conversation.once).
             if job.command == "help":
                 text = HELP.replace("{slug}", deps.settings.app_slug or "auditbot")
-                await forge.conversation.post_once(target, marker, f"{marker}\n{text}")
+                await post_answer(deps.redis, forge.conversation, job, text)
                 return "help"
             if job.command == "cancel":
                 cancelled = await cancel_pull_request(deps, forge, job)
                 text = f"auditbot: cancelled {cancelled} audit(s) of this pull request."
-                await forge.conversation.post_once(target, marker, f"{marker}\n{text}")
+                await post_answer(deps.redis, forge.conversation, job, text)
                 return "cancelled"
-            change = await forge.fetch_change(target)
+            change = await forge.fetch_change(ChangeTarget(number=job.number))
             if job.command == "full":
                 return await _full_scan(deps, forge, job, change.head_sha, job_id)
             review = ReviewPullRequest(

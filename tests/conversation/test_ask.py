@@ -4,6 +4,7 @@ who may ask, the per-person limit, and a question that tries to take over the mo
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
@@ -211,5 +212,22 @@ async def test_an_answer_whose_response_was_lost_is_not_posted_again(
     with pytest.raises(RetryLater):
         await run_command(ctx_of(deps, "c:ask"), ask("is it fine?"))
     assert await run_command(ctx_of(deps, "c:ask"), ask("is it fine?")) == "answered"
+    [body] = answers(fake_github)
+    assert body.startswith("<!-- auditbot:answer 99 -->") and "It is fine." in body
+
+
+async def test_two_runs_at_once_post_one_answer(
+    deps: JobDeps, fake_github: FakeGitHub, talk: Callable[..., FakeOpenAI]
+) -> None:
+    """A worker whose lease ran out while it lived (its event loop blocked, Redis out of
+    reach) goes on while another worker runs the same job: the two runs overlap. Both
+    looking for the answer before either posts it must not make two answers; here GitHub
+    is slow to answer the listing, so both runs would read an empty thread."""
+    prepare(fake_github)
+    llm = talk()
+    llm.replies.extend(["It is fine.", "It is fine."])
+    fake_github.answer_late("GET", r"/issues/5/comments$", 0.5)
+    await asyncio.gather(*(run_command(ctx_of(deps, "c:ask"), ask("is it fine?"))
+                           for _ in range(2)))
     [body] = answers(fake_github)
     assert body.startswith("<!-- auditbot:answer 99 -->") and "It is fine." in body

@@ -5,6 +5,7 @@ run, and a reply that tries to take over the model."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -251,4 +252,26 @@ async def test_an_answer_in_a_thread_whose_response_was_lost_is_not_posted_again
     with pytest.raises(RetryLater):
         await reply_in_thread(ctx_of(deps, "t:lost"), payload)
     assert await reply_in_thread(ctx_of(deps, "t:lost"), payload) == "already answered"
+    assert len([t for t in thread_texts(fake_github, first) if "auditbot:answer" in t]) == 1
+
+
+async def test_two_runs_at_once_answer_once_in_the_thread(
+    deps: JobDeps, fake_github: FakeGitHub, talk: Callable[..., FakeOpenAI]
+) -> None:
+    """Two runs of one reply's job overlap (a worker lost its lease while it lived): both
+    found no answer before asking the model; the one that posts second finds the first's
+    answer and posts nothing."""
+    open_pull(fake_github, 5, HEAD)
+    await review(deps)
+    first = our_comment(fake_github)
+    llm = talk()
+    llm.delay_s = 0.3  # both runs are waiting for the model at the same time
+    llm.replies.extend(["Because x reaches a shell.", "Because x reaches a shell."])
+    reply_id = fake_github.reply(first, "Why is this a problem?", "carol")
+    payload = ThreadReply(repository=REPO, number=5, thread=str(first), comment_id=reply_id,
+                          body="Why is this a problem?", author="carol", pr_author="carol",
+                          delivery_id="d-twice").model_dump(mode="json")
+    outcomes = await asyncio.gather(*(reply_in_thread(ctx_of(deps, "t:twice"), payload)
+                                      for _ in range(2)))
+    assert sorted(outcomes) == ["already answered", "answered"]
     assert len([t for t in thread_texts(fake_github, first) if "auditbot:answer" in t]) == 1

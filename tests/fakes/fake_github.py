@@ -9,6 +9,7 @@ naming the documentation page it comes from. Anything else answers 404.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import hashlib
@@ -27,6 +28,7 @@ import jsonschema
 import jwt
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -189,6 +191,31 @@ class Repo:
     comparisons: dict[tuple[str, str], tuple[str, list[PullFile]]] = field(default_factory=dict)
 
 
+class _LateAnswers:
+    """ASGI middleware for :meth:`FakeGitHub.answer_late`: the response is held back."""
+
+    def __init__(self, app: Any, fake: FakeGitHub) -> None:
+        self.app, self.fake = app, fake
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        delay = 0.0
+        if scope["type"] == "http":
+            delay = max((s for m, p, s in self.fake.late
+                         if m == scope["method"] and re.search(p, scope["path"])), default=0.0)
+        if not delay:
+            await self.app(scope, receive, send)
+            return
+        held: list[Any] = []
+
+        async def hold(message: Any) -> None:
+            held.append(message)
+
+        await self.app(scope, receive, hold)
+        await asyncio.sleep(delay)
+        for message in held:
+            await send(message)
+
+
 @dataclass
 class Injected:
     """A failure to answer instead of the real response (or after applying it)."""
@@ -286,7 +313,10 @@ class FakeGitHub:
         # using-the-rest-api/troubleshooting-the-rest-api); a method a path does not take
         # gets it too rather than Starlette's 405, so a wrong call fails as on GitHub.
         not_served = {404: _not_served, 405: _not_served}
-        self.app = Starlette(routes=self._routes(), exception_handlers=not_served)
+        # (method, path regex, seconds): see ``answer_late``.
+        self.late: list[tuple[str, str, float]] = []
+        self.app = Starlette(routes=self._routes(), exception_handlers=not_served,
+                             middleware=[Middleware(_LateAnswers, fake=self)])
 
     # Set-up helpers used by tests ---------------------------------------------------
 
@@ -311,6 +341,12 @@ class FakeGitHub:
         ``status`` (after doing the work with ``apply_first``); 403 or 429 with
         ``retry_after`` is GitHub's secondary rate limit."""
         self.injected.append(Injected(method, path, status, times, apply_first, retry_after))
+
+    def answer_late(self, method: str, path: str, seconds: float) -> None:
+        """Requests matching ``method`` and the ``path`` regex are handled on arrival and
+        answered ``seconds`` later (a slow network): two clients that read within that
+        time both get what was there before either wrote."""
+        self.late.append((method, path, seconds))
 
     def set_faults(self, **rates: Any) -> Faults:
         """Random 502s and secondary limits from now on (``Faults``' fields)."""

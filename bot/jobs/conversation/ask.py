@@ -5,7 +5,7 @@ chunks, secrets masked per block, the code framed as untrusted data) and, first,
 the question names. A question that would need more than ASK_CONTEXT_TOKENS gets a partial
 answer that says what was left out. Write access or the pull request's authorship is needed
 to ask, questions are rate limited per person, and the answer is posted once even when the
-job is retried (a hidden marker names the comment answered).
+job runs again or twice at once (``bot.jobs.conversation.once``).
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from bot.analysis.repo_config import load_repo_config
 from bot.analysis.sanitize import sanitize_text
 from bot.analysis.secrets import mask_secrets
 from bot.forges.base import ChangeTarget
-from bot.forges.conversation import answer_marker
 from bot.forges.pull_requests import PullRequestForge
 from bot.jobs.contracts import RunCommand
 from bot.jobs.conversation.access import may_ask, standing
 from bot.jobs.conversation.context import QuestionContext, gather
 from bot.jobs.conversation.model import ModelAnswer, ask_model
+from bot.jobs.conversation.once import post_answer
 from bot.jobs.conversation.prompts import ask_prompt
 from bot.jobs.deps import JobDeps, project_for
 
@@ -46,9 +46,8 @@ async def answer_question(deps: JobDeps, forge: PullRequestForge, job: RunComman
     if not who.may_talk:
         log.info("question from %s ignored: %s", job.author, who.value)
         return "ignored"
-    marker = answer_marker(job.comment_id)
     async def say(text: str) -> None:
-        await talk.post_once(target, marker, f"{marker}\n{text}")
+        await post_answer(deps.redis, talk, job, text)
 
     if not await may_ask(deps.redis, forge_name=repo.forge, login=job.author,
                          per_hour=deps.settings.conversation_per_hour, say=say):
@@ -79,9 +78,8 @@ async def answer_question(deps: JobDeps, forge: PullRequestForge, job: RunComman
         deps, project_id, f"ask:{job.delivery_id}",
         ask_prompt(question, context.blocks, context.left_out),
     )
-    body = render_answer(marker, job.author, question, answer, context, change.head_sha,
-                         skipped)
-    posted = await talk.post_once(target, marker, body)
+    body = render_answer(job.author, question, answer, context, change.head_sha, skipped)
+    posted = await post_answer(deps.redis, talk, job, body)
     log.info("question of %s answered (%s, %d blocks, %d left out)", job.author,
              "posted" if posted else "already posted", len(context.blocks),
              len(context.left_out))
@@ -89,7 +87,6 @@ async def answer_question(deps: JobDeps, forge: PullRequestForge, job: RunComman
 
 
 def render_answer(
-    marker: str,
     author: str,
     question: str,
     answer: ModelAnswer,
@@ -98,7 +95,7 @@ def render_answer(
     skipped: list[tuple[str, str]],
 ) -> str:
     quoted = sanitize_text(" ".join(question.split()), limit=QUOTE_CHARS)
-    parts = [marker, f"> **{sanitize_text(author, limit=100)} asked:** {quoted}", "", answer.text]
+    parts = [f"> **{sanitize_text(author, limit=100)} asked:** {quoted}", "", answer.text]
     notes: list[str] = []
     if answer.answered and context.left_out:
         shown = ", ".join(f"`{p}`" for p in context.left_out[:8])

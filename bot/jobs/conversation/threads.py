@@ -34,6 +34,7 @@ from bot.forges.pull_requests import PullRequestForge
 from bot.jobs.contracts import ThreadReply
 from bot.jobs.conversation.access import Standing, may_ask, standing
 from bot.jobs.conversation.model import ask_model
+from bot.jobs.conversation.once import reply_once
 from bot.jobs.conversation.prompts import thread_prompt
 from bot.jobs.deps import JobDeps, project_for
 from bot.store.triage import TriageSource, triage_fingerprint_in
@@ -73,13 +74,13 @@ async def answer_reply(deps: JobDeps, forge: PullRequestForge, job: ThreadReply)
         return "ignored"
     if dismissal is not None:
         if not who.may_decide:
-            await talk.reply_in_thread(target, thread.id, f"{marker}\n{refusal(job.author)}")
+            await reply_once(deps.redis, talk, job, thread.id, refusal(job.author))
             return "refused"
-        return await _dismiss(deps, talk, target, thread, job, dismissal, marker)
+        return await _dismiss(deps, talk, thread, job, dismissal)
     if not who.may_talk:
         return "ignored"
     async def say(text: str) -> None:
-        await talk.reply_in_thread(target, thread.id, f"{marker}\n{text}")
+        await reply_once(deps.redis, talk, job, thread.id, text)
 
     if not await may_ask(deps.redis, forge_name=repo.forge, login=job.author,
                          per_hour=deps.settings.conversation_per_hour, say=say):
@@ -98,7 +99,8 @@ async def answer_reply(deps: JobDeps, forge: PullRequestForge, job: ThreadReply)
         "finding, a maintainer replies `false positive` or `won't fix`.</sub>"
         if answer.answered else ""
     )
-    await talk.reply_in_thread(target, thread.id, f"{marker}\n{answer.text}{footer}")
+    if not await reply_once(deps.redis, talk, job, thread.id, f"{answer.text}{footer}"):
+        return "already answered"  # another run of this job, at the same time
     return "answered" if answer.answered else "not answered"
 
 
@@ -119,12 +121,10 @@ def refusal(author: str) -> str:
 
 async def _dismiss(
     deps: JobDeps,
-    forge: Conversation,
-    target: ChangeTarget,
+    talk: Conversation,
     thread: FindingThread,
     job: ThreadReply,
     dismissal: Dismissal,
-    marker: str,
 ) -> str:
     label = _LABELS[dismissal.state]
     place = "merge request" if job.repository.forge == "gitlab" else "pull request"
@@ -137,9 +137,8 @@ async def _dismiss(
             learn=dismissal.reason is not None,
         )
     except NotFound:
-        await forge.reply_in_thread(target, thread.id, (
-            f"{marker}\nauditbot has no record of this finding in this repository, so "
-            "nothing changed."))
+        await reply_once(deps.redis, talk, job, thread.id, (
+            "auditbot has no record of this finding in this repository, so nothing changed."))
         return "unknown finding"
     who = sanitize_text(job.author, limit=100)
     if not result.changed:
@@ -152,7 +151,7 @@ async def _dismiss(
         )
         if dismissal.reason:
             body += f"\n\nReason noted: {sanitize_text(dismissal.reason, limit=500)}"
-    await forge.reply_in_thread(target, thread.id, f"{marker}\n{body}")
+    await reply_once(deps.redis, talk, job, thread.id, body)
     log.info("finding %s marked %s by %s in the thread", thread.key[:12], label, job.author)
     return "dismissed" if result.changed else "already dismissed"
 
