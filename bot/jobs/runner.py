@@ -32,6 +32,7 @@ from arq.constants import in_progress_key_prefix
 from arq.worker import Worker
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import WatchError
 
 from bot.errors import Unavailable
 
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 
 # What a Redis that is away raises (a refused or reset connection, a timeout).
 REDIS_AWAY: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
+# ... and what a command under WATCH raises then (redis-py turns the ConnectionError into it).
+REDIS_AWAY_WATCHING: tuple[type[BaseException], ...] = (*REDIS_AWAY, WatchError)
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 5.0
 LEASE_BEATS = 3  # renewals per lease: a missed beat or two still keeps the job
@@ -99,11 +102,25 @@ class AuditWorker(Worker):  # type: ignore[misc]  # arq's Worker is untyped here
         if self.max_jobs_total > 0:  # one poll reads up to queue_read_limit ids
             job_ids = job_ids[: max(0, self.max_jobs_total - self._jobs_started())]
         before = {job_id: self.tasks.get(job_id.decode()) for job_id in job_ids}
-        await super().start_jobs(job_ids)
-        # A job this worker ran before (a retry) and starts again is renewed again.
-        for job_id, task in before.items():
-            if self.tasks.get(job_id.decode()) is not task:
-                self._lease_ended.discard(job_id.decode())
+        try:
+            await super().start_jobs(job_ids)
+        except REDIS_AWAY_WATCHING as exc:
+            # arq takes a job slot (job_counter, sem) before it checks a job under WATCH
+            # and gives it back on every path but a Redis error: without this, each outage
+            # that hit a check would leave the worker a slot short, for good.
+            self.job_counter -= 1
+            self.sem.release()
+            if isinstance(exc, WatchError):
+                # The check's WATCH lost its connection (redis-py says WatchError, not
+                # ConnectionError; a WATCH that saw a change is handled inside arq).
+                raise RedisConnectionError(f"Redis went away while a job was checked: {exc}") \
+                    from exc
+            raise
+        finally:
+            # A job this worker ran before (a retry) and starts again is renewed again.
+            for job_id, task in before.items():
+                if self.tasks.get(job_id.decode()) is not task:
+                    self._lease_ended.discard(job_id.decode())
 
     # Leases ---------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ and the job cap. (A worker killed with SIGKILL: tests/e2e/test_github_review.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -193,3 +194,100 @@ async def test_a_lease_that_ran_out_during_an_outage_is_taken_back_at_once(
         if client is not None:
             await client.aclose()
         await stop_worker(worker, running)
+
+
+class CuttingProxy:
+    """A TCP proxy in front of a real redis-server that plays Redis going away at one exact
+    moment: once armed, the first connection that sends ``cut_on`` after a WATCH is closed
+    before the command reaches Redis, and new connections are closed at once for
+    ``down_s``."""
+
+    def __init__(self, upstream_port: int, cut_on: bytes, down_s: float) -> None:
+        self.upstream_port = upstream_port
+        self.cut_on = cut_on
+        self.down_s = down_s
+        self.armed = False
+        self.cut = asyncio.Event()
+        self._down_until = 0.0
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> str:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        return f"redis://127.0.0.1:{port}/0"
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if time.monotonic() < self._down_until:
+            writer.close()
+            return
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        back = asyncio.create_task(self._pipe(up_reader, writer))
+        watching = False
+        try:
+            while data := await reader.read(65536):
+                watching = watching or b"WATCH" in data
+                if self.armed and watching and self.cut_on in data:
+                    self.armed = False
+                    self._down_until = time.monotonic() + self.down_s
+                    self.cut.set()
+                    return
+                up_writer.write(data)
+                await up_writer.drain()
+        finally:
+            back.cancel()
+            writer.close()
+            up_writer.close()
+            self._tasks.discard(task)
+
+    @staticmethod
+    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+
+
+@pytest.mark.timeout(60)
+async def test_redis_going_away_inside_a_polls_watch_keeps_the_worker_and_its_slots(
+    server: PrivateRedis,
+) -> None:
+    """Every poll checks each queued job under WATCH (arq's start_jobs), the running job's
+    too: it stays queued until it ends. Redis lost at that moment makes redis-py raise
+    WatchError, not ConnectionError; the worker must take it as Redis away (arq alone ends
+    the process), and give back the job slot arq took for the check."""
+    proxy = CuttingProxy(server.port, cut_on=b"EXISTS", down_s=1.5)
+    worker = worker_for(await proxy.start(), redis_outage_limit_s=60, max_jobs=2)
+    running = asyncio.create_task(worker.async_run())
+    client: ArqRedis = await create_pool(RedisSettings.from_dsn(server.url))
+    try:
+        job = await client.enqueue_job("hold", _job_id="held-over-a-cut-watch")
+        assert job is not None
+        await asyncio.wait_for(worker.ctx["started"].wait(), 20)
+        proxy.armed = True  # the next poll's check of the running job is cut
+        await asyncio.wait_for(proxy.cut.wait(), 10)
+        await asyncio.sleep(2.5)  # past the outage: the worker polls again
+        assert not running.done(), running.exception() if running.done() else None
+        worker.ctx["gate"].set()
+        assert await Job(job.job_id, client).result(timeout=20, poll_delay=0.1) == "done"
+        later = await client.enqueue_job("quick")
+        assert later is not None
+        assert await later.result(timeout=20, poll_delay=0.1) == "quick"
+        # No slot is lost: with its jobs done, the worker holds none.
+        while worker.tasks:
+            await asyncio.sleep(0.05)
+        assert (worker.job_counter, worker.sem._value) == (0, worker.max_jobs + 1)  # arq: +1
+    finally:
+        await client.aclose()
+        await stop_worker(worker, running)
+        await proxy.close()
