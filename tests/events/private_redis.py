@@ -47,13 +47,23 @@ class PrivateRedis:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        # Ready is "answers a data command", not "accepts a connection": with AOF on, a
+        # restarted redis-server accepts connections while it loads the file and answers
+        # -LOADING meanwhile (redis-py's BusyLoadingError), which a test's client does not
+        # ride out (tests/jobs/test_runner.py failed so under load).
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                    sock.sendall(b"EXISTS private-redis:ready\r\n")
+                    reply = sock.recv(64)  # :0, or -NOAUTH with --requirepass: ready
+                    if reply and not reply.startswith(b"-LOADING"):
+                        return
             except OSError:
-                time.sleep(0.02)
+                pass
+            if self.process.poll() is not None:
+                break  # exited: the port taken meanwhile, a bad option
+            time.sleep(0.02)
         self.stop()
         raise RuntimeError(f"private redis-server on port {self.port} did not start")
 
