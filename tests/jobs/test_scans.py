@@ -255,3 +255,22 @@ async def test_a_cancelled_scan_run_again_concludes_the_check_its_first_try_open
         stored = (await session.scalars(
             select(FindingRecord).where(FindingRecord.task_id == task_id))).all()
     assert stored == []
+
+
+async def test_a_scan_run_again_after_it_ended_publishes_nothing_more(
+    deps: JobDeps, fake_github: FakeGitHub
+) -> None:
+    """The job of a finished scan runs again (its worker was killed after the scan ended,
+    before arq recorded the job's end): it does not scan again, and the check run is not
+    updated again. GitHub appends annotations at every update, so a second conclusion
+    showed each annotation twice."""
+    prepare(fake_github)
+    project_id, task_id, _ = await task_for_job(deps, REPO, "api-scan", kind="repository")
+    payload = ScanRepository(task_id=task_id, project_id=project_id, ref=AFTER).model_dump()
+    assert await scan_repository(ctx_of(deps, "scan_repository:x"), payload) == "succeeded"
+    [run] = fake_github.check_runs.values()
+    annotations, updates = list(run["annotations"]), len(run["history"])
+    assert annotations
+    assert await scan_repository(ctx_of(deps, "scan_repository:x"), payload) == "succeeded"
+    [run] = fake_github.check_runs.values()
+    assert run["annotations"] == annotations and len(run["history"]) == updates
