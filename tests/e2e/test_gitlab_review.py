@@ -19,6 +19,7 @@ import redis
 from arq.jobs import JobStatus
 
 from bot.forges.base import COMMENT_MARKER_PREFIX, review_marker
+from bot.forges.conversation import answer_marker
 from bot.jobs.catch_up import LAST_RUN_KEY as CATCH_UP_KEY
 from bot.jobs.contracts import RUN_COMMAND, requested_job_id
 from tests.e2e.gitlab_stack import (
@@ -434,4 +435,6 @@ def test_audit_cancel_stops_a_running_review(stack: GitLabStack, tmp_path: Path)
     assert "cancelled by root" in status["description"]
     assert stack.discussions(pid, 1) == [] and stack.summaries(pid, 1) == []
     [reply] = stack.general_notes(pid, 1)
-    assert reply["body"] == "auditbot: cancelled 1 audit(s) of this pull request."
+    # The answer carries the marker of the comment it answers (a re-run posts no second one).
+    marker = answer_marker(cancel["object_attributes"]["id"])
+    assert reply["body"] == f"{marker}\nauditbot: cancelled 1 audit(s) of this pull request."
