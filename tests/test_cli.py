@@ -112,6 +112,20 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _two_web_processes(process: Process) -> list[int]:
+    """The PIDs of the two web processes of `serve --workers 2`, once both serve."""
+    deadline = time.monotonic() + 120
+    # uvicorn logs this line in each process that serves, once its app is built.
+    while process.log().count("Application startup complete") < 2:
+        assert process.popen.poll() is None, process.log()
+        assert time.monotonic() < deadline, process.log()
+        time.sleep(0.2)
+    workers = sorted({int(pid) for pid in re.findall(r"Started server process \[(\d+)\]",
+                                                     process.log())})
+    assert len(workers) == 2, process.log()
+    return workers
+
+
 def test_serve_with_two_workers_runs_two_processes_that_answer_and_stop_together(
     tmp_path: Path, redis_url: str
 ) -> None:
@@ -130,17 +144,9 @@ def test_serve_with_two_workers_runs_two_processes_that_answer_and_stop_together
                       base_env(env), tmp_path)
     paused: int | None = None
     try:
-        deadline = time.monotonic() + 120
-        # uvicorn logs this line in each process that serves, once its app is built.
-        while process.log().count("Application startup complete") < 2:
-            assert process.popen.poll() is None, process.log()
-            assert time.monotonic() < deadline, process.log()
-            time.sleep(0.2)
-        workers = {int(pid) for pid in re.findall(r"Started server process \[(\d+)\]",
-                                                  process.log())}
-        assert len(workers) == 2, process.log()
+        workers = _two_web_processes(process)
         children = _children(process.popen.pid)  # and multiprocessing's resource tracker
-        assert workers <= children, (workers, children, process.log())
+        assert set(workers) <= children, (workers, children, process.log())
         login = httpx.post(f"{url}/api/v1/auth/login", timeout=10,
                            json={"email": "ops@example.com", "password": "workers-pass-1"})
         assert login.status_code == 200, login.text
@@ -198,14 +204,7 @@ def test_serve_with_two_workers_serves_the_sum_of_both_on_every_scrape(
     paused: int | None = None
     each = 7  # requests answered by each process
     try:
-        deadline = time.monotonic() + 120
-        while process.log().count("Application startup complete") < 2:
-            assert process.popen.poll() is None, process.log()
-            assert time.monotonic() < deadline, process.log()
-            time.sleep(0.2)
-        workers = sorted({int(pid) for pid in re.findall(r"Started server process \[(\d+)\]",
-                                                         process.log())})
-        assert len(workers) == 2, process.log()
+        workers = _two_web_processes(process)
 
         def with_only(answering: int, call: Callable[[], T]) -> T:
             """``call`` while the other process is paused (briefly: uvicorn replaces a

@@ -84,10 +84,8 @@ async def test_commands_need_write_access_whatever_the_association(
     assert replies(fake_github) == []
 
 
-async def test_cancel_stops_queued_audits_and_concludes_their_checks(
-    deps: JobDeps, fake_github: FakeGitHub
-) -> None:
-    prepare(fake_github)
+async def queued_review_with_check(deps: JobDeps) -> tuple[str, str]:
+    """A queued review of pull request 5 whose check run is open: its task and check ids."""
     forge = await deps.forges(REPO)
     check_id = await forge.create_check(HEAD, CheckUpdate(status="in_progress", title="t"))
     await forge.close()
@@ -95,6 +93,14 @@ async def test_cancel_stops_queued_audits_and_concludes_their_checks(
         deps, REPO, "review_pull_request:queued", kind="review", pr_number=5, head_sha=HEAD
     )
     await audits.update_task(deps.sessions, task_id, check_run_id=check_id)
+    return task_id, check_id
+
+
+async def test_cancel_stops_queued_audits_and_concludes_their_checks(
+    deps: JobDeps, fake_github: FakeGitHub
+) -> None:
+    prepare(fake_github)
+    task_id, check_id = await queued_review_with_check(deps)
     assert await run_command(ctx_of(deps, "c:cancel"), command("cancel")) == "cancelled"
     task = await audits.get_task(deps.sessions, task_id)
     assert task is not None and task.status == "cancelled"
@@ -171,13 +177,7 @@ async def test_help_and_cancel_answer_once_when_their_job_runs_again(
     [body] = replies(fake_github)
     assert "/audit cancel" in body
 
-    forge = await deps.forges(REPO)
-    check_id = await forge.create_check(HEAD, CheckUpdate(status="in_progress", title="t"))
-    await forge.close()
-    _, task_id, _ = await task_for_job(
-        deps, REPO, "review_pull_request:queued", kind="review", pr_number=5, head_sha=HEAD
-    )
-    await audits.update_task(deps.sessions, task_id, check_run_id=check_id)
+    await queued_review_with_check(deps)
     cancel = command("cancel", comment_id=100)
     for _ in range(2):  # the second run: the first was killed after posting
         assert await run_command(ctx_of(deps, "c:cancel"), cancel) == "cancelled"

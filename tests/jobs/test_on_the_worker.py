@@ -103,26 +103,23 @@ def the_check_run(fake: FakeGitHub) -> dict[str, Any]:
     return runs[0]
 
 
-async def test_a_push_scan_outlasting_a_secondary_limit_is_run_again_by_arq(
-    settings: Settings, fake_github: FakeGitHub
+@pytest.mark.parametrize(
+    ("job", "refused", "head"),
+    [
+        ("scan_push", ("POST", r"/check-runs$"), AFTER),
+        ("run_command", ("GET", r"/pulls/5$"), HEAD),  # `/audit review`
+    ],
+    ids=["push-scan", "audit-command"],
+)
+async def test_a_job_outlasting_a_secondary_limit_is_run_again_by_arq(
+    settings: Settings, fake_github: FakeGitHub, job: str, refused: tuple[str, str], head: str
 ) -> None:
-    payload = push(fake_github)
-    fake_github.inject("POST", r"/check-runs$", 403, times=BEYOND_THE_CLIENT, retry_after=1)
-    await run_job(settings, "scan_push", payload)
+    payload = push(fake_github) if job == "scan_push" else command(fake_github, "review")
+    fake_github.inject(*refused, 403, times=BEYOND_THE_CLIENT, retry_after=1)
+    await run_job(settings, job, payload)
     assert fake_github.secondary_refusals == BEYOND_THE_CLIENT
     run = the_check_run(fake_github)
-    assert (run["head_sha"], run["status"], run["conclusion"]) == (AFTER, "completed", "failure")
-
-
-async def test_an_audit_command_outlasting_a_secondary_limit_is_run_again_by_arq(
-    settings: Settings, fake_github: FakeGitHub
-) -> None:
-    payload = command(fake_github, "review")
-    fake_github.inject("GET", r"/pulls/5$", 403, times=BEYOND_THE_CLIENT, retry_after=1)
-    await run_job(settings, "run_command", payload)
-    assert fake_github.secondary_refusals == BEYOND_THE_CLIENT
-    run = the_check_run(fake_github)
-    assert (run["head_sha"], run["status"], run["conclusion"]) == (HEAD, "completed", "failure")
+    assert (run["head_sha"], run["status"], run["conclusion"]) == (head, "completed", "failure")
 
 
 async def test_a_scan_of_a_truncated_tree_says_so_on_its_check_run(
